@@ -1,0 +1,60 @@
+/**
+ * The kernel's extension points: every tapable hook the kernel calls, in one frozen object,
+ * grouped by phase. Tap names are plugin ids (or `emuhost:<subsystem>` for the kernel's own).
+ *
+ * Per-access paths (MMIO dispatch, DMA bytes) never call a hook unconditionally: they call
+ * only where a hook has taps (see `isTapped`), so an untapped hook costs one field read.
+ */
+import { SyncHook } from 'tapable';
+
+/** An access that would have re-entered a device already inside one of its callbacks. */
+export interface ReentrancyEvent {
+  /** The device (guard owner) that was re-entered. */
+  readonly device: string;
+  /** What tried to re-enter: `mmio`, `dma`, `timer` or `deferred`. */
+  readonly via: GuardSite;
+  /** Where the blocked access was headed, when it was an MMIO access. */
+  readonly at?: RegionOffset;
+}
+
+/** A place inside a region: its name and the offset from its start, in bytes. */
+export interface RegionOffset {
+  readonly region: string;
+  readonly offset: number;
+}
+
+/** A device callback that threw: the device is quarantined. */
+export interface DeviceFaultEvent {
+  readonly device: string;
+  /** The callback that threw. */
+  readonly site: GuardSite;
+  readonly error: unknown;
+  /** The access being served, when the callback was an MMIO one. */
+  readonly at?: RegionOffset;
+}
+
+/** Where kernel code calls into a device. */
+export type GuardSite = 'mmio-read' | 'mmio-write' | 'dma' | 'timer' | 'deferred' | 'setup';
+
+/** Creates the kernel's hooks; one set per machine. */
+export function createKernelHooks() {
+  return Object.freeze({
+    memory: Object.freeze({
+      /** The flat view of an address space was re-rendered (after a transaction). */
+      topologyChanged: new SyncHook<[spaceName: string, version: number]>(['spaceName', 'version']),
+    }),
+    guard: Object.freeze({
+      /** An access was refused by the re-entrancy guard. */
+      reentrancyBlocked: new SyncHook<[ReentrancyEvent]>(['event']),
+      /** A device callback threw; the device is now quarantined. */
+      deviceFault: new SyncHook<[DeviceFaultEvent]>(['event']),
+    }),
+  });
+}
+
+export type KernelHooks = ReturnType<typeof createKernelHooks>;
+
+/** True when someone tapped `hook` (or intercepts it): the cheap check before calling it. */
+export function isTapped(hook: { taps: readonly unknown[]; interceptors: readonly unknown[] }) {
+  return hook.taps.length !== 0 || hook.interceptors.length !== 0;
+}

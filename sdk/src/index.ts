@@ -1,0 +1,11 @@
+/**
+ * @emuhost/sdk: the plugin contract. A plugin imports this package and nothing else.
+ *
+ * - `contract.ts`: the versioned contract itself (types and constants).
+ * - `address.ts`: helpers that make and format branded addresses.
+ * - `errors.ts`: `EmuhostError`, the one error family for host-side misuse.
+ */
+
+export * from './address.js';
+export * from './contract.js';
+export * from './errors.js';
