@@ -1,12 +1,15 @@
+import { defaultServerConditions } from 'vite';
 import { defineConfig } from 'vitest/config';
 
+// Workspace packages export their TypeScript sources under this condition. Vitest runs
+// tests as server-side code, so the condition goes in `ssr.resolve`.
+const conditions = ['emuhost-source', ...defaultServerConditions];
+
 export default defineConfig({
-  resolve: {
-    // Workspace packages export their TypeScript sources under this condition.
-    conditions: ['emuhost-source'],
-  },
+  resolve: { conditions },
+  ssr: { resolve: { conditions, externalConditions: conditions } },
   test: {
-    include: ['{sdk,core,sandbox,bench}/src/**/*.test.ts', 'plugins/*/src/**/*.test.ts'],
+    include: ['{sdk,core,sandbox,cli,bench}/src/**/*.test.ts', 'plugins/*/src/**/*.test.ts'],
     // `forks`: later sandbox tests run SES lockdown, which breaks the vmThreads pool.
     pool: 'forks',
   },

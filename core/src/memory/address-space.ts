@@ -88,20 +88,7 @@ export class AddressSpace<A extends number = number> {
       if (r.kind !== RANGE_ROM) r.bytes.fill(byte, addr - r.start, addr - r.start + len);
       return 'ok';
     }
-    if (len <= 0) return 'ok';
-    // Fill in bounded chunks so a huge fill of MMIO never allocates its whole length.
-    const chunk = new Uint8Array(Math.min(len, 65536)).fill(byte);
-    let result: MemTxResult = 'ok';
-    for (let done = 0; done < len; done += chunk.length) {
-      const n = Math.min(chunk.length, len - done);
-      const r1 = this.write(
-        (addr + done) as A,
-        n === chunk.length ? chunk : chunk.subarray(0, n),
-        attrs,
-      );
-      if (r1 !== 'ok' && result === 'ok') result = r1;
-    }
-    return result;
+    return len <= 0 ? 'ok' : this.fillSlow(addr, byte & 0xff, len, attrs);
   }
 
   // ---- typed ---------------------------------------------------------------------------
@@ -264,6 +251,37 @@ export class AddressSpace<A extends number = number> {
       } else {
         const res = writeMmioBytes(r, r.regionOffset + (a - r.start), data, done, n, attrs);
         if (res !== 'ok' && result === 'ok') result = res;
+      }
+      done += n;
+    }
+    return result;
+  }
+
+  private fillSlow(addr: number, byte: number, len: number, attrs: MemTxAttrs): MemTxResult {
+    let result: MemTxResult = 'ok';
+    let done = 0;
+    let pattern: Uint8Array | undefined;
+    while (done < len) {
+      const a = addr + done;
+      const r = validAddr(a) ? this.wview.find(a) : null;
+      if (r === null) {
+        // A hole is skipped in one step, however long: a huge fill of nothing ends at once.
+        done += Math.min(len - done, validAddr(a) ? this.wview.nextStart(a) - a : len - done);
+        if (result === 'ok') result = 'decode-error';
+        continue;
+      }
+      const n = Math.min(len - done, r.end - a);
+      if (r.bytes !== null) {
+        if (r.kind !== RANGE_ROM) r.bytes.fill(byte, a - r.start, a - r.start + n);
+      } else {
+        // MMIO takes the pattern in bounded pieces, so a huge fill never allocates its length.
+        pattern ??= new Uint8Array(4096).fill(byte);
+        for (let k = 0; k < n; k += pattern.length) {
+          const m = Math.min(pattern.length, n - k);
+          const off = r.regionOffset + (a - r.start) + k;
+          const res = writeMmioBytes(r, off, pattern, 0, m, attrs);
+          if (res !== 'ok' && result === 'ok') result = res;
+        }
       }
       done += n;
     }

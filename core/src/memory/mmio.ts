@@ -41,7 +41,7 @@ export function bulkPieceSize(rules: ResolvedRules, len: number, offset: number)
     const align = low === 0 ? 8 : low & -low;
     if (align < max) max = align;
   }
-  const l = len > max ? max : len;
+  const l = Math.min(len, max);
   return (l >= 8 ? 8 : l >= 4 ? 4 : l >= 2 ? 2 : 1) as AccessSize;
 }
 
