@@ -5,6 +5,7 @@
  * Per-access paths (MMIO dispatch, DMA bytes) never call a hook unconditionally: they call
  * only where a hook has taps (see `isTapped`), so an untapped hook costs one field read.
  */
+import type { DmaAccess, IommuFaultReason, IommuInvalidation, MemTxError } from '@emuhost/sdk';
 import { SyncHook } from 'tapable';
 
 /** An access that would have re-entered a device already inside one of its callbacks. */
@@ -33,6 +34,51 @@ export interface DeviceFaultEvent {
   readonly at?: RegionOffset;
 }
 
+/** One DMA transfer (or one translated piece of it), for tracing. */
+export interface DmaTraceEvent {
+  readonly device: string;
+  readonly requesterId: number;
+  readonly access: DmaAccess | 'map';
+  readonly iova: number;
+  /** The guest-physical address it reached (equal to `iova` without an IOMMU). */
+  readonly translated: number;
+  readonly len: number;
+  readonly result: 'ok' | MemTxError | 'bounce-exhausted';
+  /** The IOMMU that translated it, or null. */
+  readonly iommu: string | null;
+}
+
+/** An IOMMU refused a translation (not reported for probes). */
+export interface IommuFaultEvent {
+  readonly iommu: string;
+  readonly device: string;
+  readonly requesterId: number;
+  readonly iova: number;
+  readonly access: DmaAccess;
+  readonly reason: IommuFaultReason;
+  readonly detail?: string;
+}
+
+/** An IOMMU model invalidated cached translations. */
+export interface IommuInvalidateEvent {
+  readonly iommu: string;
+  readonly scope: IommuInvalidation;
+  /** IOTLB entries dropped, over all affected requesters. */
+  readonly entries: number;
+  /** Live mappings invalidated. */
+  readonly mappings: number;
+}
+
+/** The IOMMU bound to a requester changed. */
+export interface IommuRebindEvent {
+  readonly device: string;
+  readonly requesterId: number;
+  readonly from: string | null;
+  readonly to: string | null;
+  /** Live mappings the new translation refused or moved, now invalid. */
+  readonly revokedMappings: number;
+}
+
 /** Where kernel code calls into a device. */
 export type GuardSite = 'mmio-read' | 'mmio-write' | 'dma' | 'timer' | 'deferred' | 'setup';
 
@@ -42,6 +88,18 @@ export function createKernelHooks() {
     memory: Object.freeze({
       /** The flat view of an address space was re-rendered (after a transaction). */
       topologyChanged: new SyncHook<[spaceName: string, version: number]>(['spaceName', 'version']),
+    }),
+    dma: Object.freeze({
+      /** Every DMA transfer (each translated piece). Only called while tapped. */
+      transfer: new SyncHook<[DmaTraceEvent]>(['event']),
+    }),
+    iommu: Object.freeze({
+      /** A translation was refused for a real (not probing) access. */
+      fault: new SyncHook<[IommuFaultEvent]>(['event']),
+      /** Cached translations were dropped. */
+      invalidate: new SyncHook<[IommuInvalidateEvent]>(['event']),
+      /** A requester's IOMMU binding changed (bind, unbind, swap). */
+      rebind: new SyncHook<[IommuRebindEvent]>(['event']),
     }),
     guard: Object.freeze({
       /** An access was refused by the re-entrancy guard. */

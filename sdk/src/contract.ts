@@ -159,3 +159,239 @@ export interface MmioAccessRules {
   /** Byte order of the register values. Default `'native'`. */
   readonly endianness?: Endianness | 'native';
 }
+
+// ---------------------------------------------------------------------------------------
+// DMA
+// ---------------------------------------------------------------------------------------
+
+/** The direction of a DMA access, from the device's point of view: it reads or writes guest memory. */
+export type DmaAccess = 'read' | 'write';
+
+/**
+ * Why a DMA did not complete, with where. Returned (never thrown) by every
+ * {@link DMAContext} call that fails; `'ok'` is returned on success.
+ */
+export interface DmaError {
+  /** What went wrong. */
+  readonly result: MemTxError | 'bounce-exhausted';
+  /** For `iommu-fault`: why the IOMMU refused. */
+  readonly reason?: IommuFaultReason;
+  /** The IOVA of the page or region where the transfer stopped. */
+  readonly addr: Iova;
+  /**
+   * Bytes known to be transferred before it stopped (at least this many; a DMA stops at
+   * the first failing page or region). Bytes past it in a read buffer are left unchanged.
+   */
+  readonly completed: number;
+}
+
+/** `'ok'`, or why not. */
+export type DmaResult = 'ok' | DmaError;
+
+/** One element of a scatter-gather list (QEMU's ScatterGatherEntry). Lengths in bytes. */
+export interface DmaSgEntry {
+  readonly addr: Iova;
+  readonly len: number;
+}
+
+/** The outcome of a scatter-gather transfer (QEMU's dma_buf_read/dma_buf_write residual). */
+export interface DmaSgResult {
+  readonly result: DmaResult;
+  /** Bytes moved. */
+  readonly transferred: number;
+  /** Bytes of the list not moved: the list's total length minus `transferred`. */
+  readonly residual: number;
+}
+
+/**
+ * A mapping of guest memory for direct access (QEMU's dma_memory_map). It may cover less
+ * than was asked: `bytes.length` is what was mapped and `shortfall` what was not; map the
+ * rest with another call. Release it with the number of bytes actually written.
+ */
+export interface DmaMapping {
+  /** A zero-copy view of guest RAM (`direct`), or a bounce buffer for MMIO targets. */
+  readonly bytes: Uint8Array;
+  readonly addr: Iova;
+  readonly access: DmaAccess;
+  /** Requested length minus `bytes.length`. */
+  readonly shortfall: number;
+  /** True for a zero-copy view of RAM; false for a bounce buffer. */
+  readonly direct: boolean;
+  /**
+   * False once the translation behind the mapping was narrowed or removed, the IOMMU model
+   * swapped, or the device's DMA revoked: stop using `bytes` (writes to it may no longer
+   * reach the guest) and release it. The `onInvalidate` callback passed to `map` says when.
+   */
+  readonly valid: boolean;
+  /**
+   * dma_memory_unmap. Ends the mapping; for a bounce buffer mapped for `write`, the first
+   * `written` bytes reach guest memory now (a direct view's writes already did).
+   * Releasing twice is a no-op returning `'ok'`.
+   */
+  release(written: number): DmaResult;
+}
+
+/**
+ * A capability to do DMA as one bus master: a device obtains it from its bus (PCI: one per
+ * requester ID) or platform, and does all its DMA through it. It is gated by bus-master
+ * enable, translated by whichever IOMMU is bound to the requester (or none: IOVA equals the
+ * guest-physical address), and carries the requester's attributes. The device never knows
+ * which IOMMU, if any, translates.
+ *
+ * Every call returns a result (never throws for what the guest did). Lengths are in bytes;
+ * typed loads return the value or a {@link DmaError}.
+ */
+export interface DMAContext {
+  /** dma_memory_read: copies `into.length` bytes of guest memory at `addr` into `into`. */
+  read(addr: Iova, into: Uint8Array): DmaResult;
+  /** dma_memory_write: copies `data` into guest memory at `addr`. */
+  write(addr: Iova, data: Uint8Array): DmaResult;
+  /** dma_memory_set: sets `len` bytes at `addr` to `byte`. */
+  fill(addr: Iova, byte: number, len: number): DmaResult;
+  /** dma_memory_valid: whether the whole range could be accessed now (nothing is transferred, no fault recorded). */
+  canAccess(addr: Iova, len: number, access: DmaAccess): boolean;
+  /**
+   * dma_memory_map: maps up to `len` bytes at `addr`. `onInvalidate` is called (at most once)
+   * if the mapping becomes invalid before it is released. Fails with `bounce-exhausted` when
+   * an MMIO target needs a bounce buffer and the address space's budget is spent; `read` and
+   * `write` never fail for that reason.
+   */
+  map(
+    addr: Iova,
+    len: number,
+    access: DmaAccess,
+    onInvalidate?: (m: DmaMapping) => void,
+  ): DmaMapping | DmaError;
+
+  /** ldub_dma */
+  readU8(addr: Iova): number | DmaError;
+  /** lduw_le_dma */
+  readU16LE(addr: Iova): number | DmaError;
+  /** lduw_be_dma */
+  readU16BE(addr: Iova): number | DmaError;
+  /** ldl_le_dma */
+  readU32LE(addr: Iova): number | DmaError;
+  /** ldl_be_dma */
+  readU32BE(addr: Iova): number | DmaError;
+  /** ldq_le_dma */
+  readU64LE(addr: Iova): bigint | DmaError;
+  /** ldq_be_dma */
+  readU64BE(addr: Iova): bigint | DmaError;
+  /** stb_dma */
+  writeU8(addr: Iova, value: number): DmaResult;
+  /** stw_le_dma */
+  writeU16LE(addr: Iova, value: number): DmaResult;
+  /** stw_be_dma */
+  writeU16BE(addr: Iova, value: number): DmaResult;
+  /** stl_le_dma */
+  writeU32LE(addr: Iova, value: number): DmaResult;
+  /** stl_be_dma */
+  writeU32BE(addr: Iova, value: number): DmaResult;
+  /** stq_le_dma */
+  writeU64LE(addr: Iova, value: bigint): DmaResult;
+  /** stq_be_dma */
+  writeU64BE(addr: Iova, value: bigint): DmaResult;
+
+  /**
+   * dma_buf_write's direction, named for the device: reads guest memory described by `sg`
+   * into `into`, in list order, until `into` is full or the list ends.
+   */
+  readSg(sg: readonly DmaSgEntry[], into: Uint8Array): DmaSgResult;
+  /** dma_buf_read's direction: writes `data` to guest memory described by `sg`. */
+  writeSg(sg: readonly DmaSgEntry[], data: Uint8Array): DmaSgResult;
+}
+
+// ---------------------------------------------------------------------------------------
+// IOMMU models
+// ---------------------------------------------------------------------------------------
+
+/** What a translation permits. */
+export type IommuPerm = 'none' | 'read' | 'write' | 'read-write';
+
+/** Why an IOMMU refused a translation. */
+export type IommuFaultReason =
+  /** No valid mapping for the IOVA (a not-present page-table entry). */
+  | 'not-present'
+  /** A mapping exists but does not permit the access. */
+  | 'permission'
+  /** The IOVA is outside what the model translates (address width, DMA window). */
+  | 'out-of-range'
+  /** The requester has no valid context (VT-d root/context entry, TCE table). */
+  | 'no-context'
+  /** The model's tables in guest memory could not be read or are malformed. */
+  | 'bad-table'
+  /** The model threw or returned an entry that does not contain the IOVA. */
+  | 'model-error';
+
+/**
+ * One translation (QEMU's IOMMUTLBEntry): the naturally aligned page of `pageSize` bytes at
+ * `iova` maps to the page at `translated`, with `perm`. The kernel caches it in the
+ * requester's IOTLB until the model invalidates it.
+ */
+export interface IommuEntry {
+  readonly kind: 'entry';
+  /** Start of the page (aligned to `pageSize`). */
+  readonly iova: Iova;
+  /** Guest-physical start of the page it maps to (aligned to `pageSize`). */
+  readonly translated: GuestPhysAddr;
+  /** A power of two, at least 4096 (4 KiB, 2 MiB, 1 GiB...). */
+  readonly pageSize: number;
+  readonly perm: IommuPerm;
+}
+
+/** A refused translation. `detail` is free text for traces. */
+export interface IommuFault {
+  readonly kind: 'fault';
+  readonly reason: IommuFaultReason;
+  readonly detail?: string;
+}
+
+/** Who is asking for a translation. */
+export interface IommuRequest {
+  /** PCI requester ID (bus << 8 | devfn) or the platform's stream ID. */
+  readonly requesterId: number;
+  /** The device's id (for traces; models key on `requesterId`). */
+  readonly device: string;
+  /**
+   * True when the kernel only probes (canAccess, re-translating live mappings on a swap):
+   * the model must not record a guest-visible fault for it.
+   */
+  readonly probe: boolean;
+}
+
+/**
+ * An IOMMU model: a translator. The kernel owns the IOTLB (one per requester, page-granular,
+ * bounded) and calls `translate` only on a miss, or when a cached entry does not permit an
+ * access (the mapping may have been widened).
+ *
+ * The rule for the model, as for hardware: **invalidate when a mapping is narrowed or
+ * removed; widening needs no call.** Until the model invalidates, requesters keep using the
+ * cached translation, exactly as a guest that forgets to invalidate on real hardware sees.
+ */
+export interface IommuModel {
+  /** Required. Translates the page containing `iova` for `access`, or refuses. */
+  translate(iova: Iova, access: DmaAccess, req: IommuRequest): IommuEntry | IommuFault;
+  /** Optional. Called when a requester starts using this model. Default: nothing. */
+  attach?(req: Omit<IommuRequest, 'probe'>): void;
+  /** Optional. Called when a requester stops using this model. Default: nothing. */
+  detach?(req: Omit<IommuRequest, 'probe'>): void;
+}
+
+/** Which IOTLB entries an invalidation drops. Omitted fields match everything. */
+export interface IommuInvalidation {
+  /** Only entries overlapping this IOVA range. */
+  readonly iova?: Iova;
+  /** Length of the range in bytes (with `iova`). */
+  readonly len?: number;
+  /** Only requesters for which this returns true (e.g. the devices of one domain). */
+  readonly requesters?: (requesterId: number) => boolean;
+}
+
+/** What the kernel gives an IOMMU model. */
+export interface IommuHost {
+  /**
+   * Drops cached translations (and invalidates live mappings) of the requesters bound to
+   * this model. Call it whenever a mapping is narrowed or removed.
+   */
+  invalidate(scope?: IommuInvalidation): void;
+}

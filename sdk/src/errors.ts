@@ -19,10 +19,11 @@ export type ErrorCode =
   | 'E_REGION_NOT_CHILD'
   | 'E_REGION_KIND'
   | 'E_REGION_OFFSET'
-  | 'E_ALIAS_RANGE'
   | 'E_ACCESS_RULES'
-  | 'E_TRANSACTION'
-  | 'E_BAD_ARGUMENT';
+  | 'E_BAD_ARGUMENT'
+  // registries
+  | 'E_DUPLICATE_ID'
+  | 'E_UNKNOWN_ID';
 
 /** Where an error happened; every field optional, printed in a fixed order. */
 export interface ErrorContext {

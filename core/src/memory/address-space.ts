@@ -56,6 +56,17 @@ export class AddressSpace<A extends number = number> {
     return (isWrite ? this.wview : this.rview).find(addr);
   }
 
+  /** Whether every byte of [addr, addr + len) is mapped for this direction (nothing is accessed). */
+  covers(addr: A, len: number, isWrite: boolean): boolean {
+    const view = isWrite ? this.wview : this.rview;
+    for (let a: number = addr; a < addr + len; ) {
+      const r = validAddr(a) ? view.find(a) : null;
+      if (r === null) return false;
+      a = r.end;
+    }
+    return true;
+  }
+
   // ---- bulk ----------------------------------------------------------------------------
 
   /** Copies `into.length` bytes at `addr` into `into` (QEMU's address_space_read). */
