@@ -180,20 +180,23 @@ export class MemoryRegion {
     this.listener.regionChanged();
   }
 
-  /** Moves the region inside its parent (QEMU's memory_region_set_address). */
+  /**
+   * Moves the region inside its parent (QEMU's memory_region_set_address). Like QEMU, this
+   * re-adds it: it becomes the most recent among subregions of equal priority.
+   */
   setOffset(offset: number): void {
     checkOffset(this.name, offset);
     if (this.offset === offset) return;
     this.offset = offset;
+    this.reinsert();
     this.listener.regionChanged();
   }
 
+  /** Changes the priority; the region is re-added, first among its new equals. */
   setPriority(priority: number): void {
     if (this.priority === priority) return;
-    const p = this.parent;
-    if (p !== null) p.subregions.splice(p.subregions.indexOf(this), 1);
     this.priority = priority;
-    p?.insertSorted(this);
+    this.reinsert();
     this.listener.regionChanged();
   }
 
@@ -223,6 +226,13 @@ export class MemoryRegion {
 
   toString(): string {
     return `${this.kind} '${this.name}' ${formatRange(this.offset, this.size)}`;
+  }
+
+  private reinsert(): void {
+    const p = this.parent;
+    if (p === null) return;
+    p.subregions.splice(p.subregions.indexOf(this), 1);
+    p.insertSorted(this);
   }
 
   private insertSorted(child: MemoryRegion): void {
