@@ -4,9 +4,11 @@
 // Why: the workspace packages export their TypeScript sources under the
 // `emuhost-source` condition (for tsc and vitest). Node 20 cannot run TypeScript, so
 // this bundles the entry with esbuild (workspace sources inlined, every other package
-// left external and resolved by Node from node_modules) into .emuhost-cache/ and imports
-// it. A bundle takes ~100 ms; the output is keyed by entry so stale files never pile up.
-import { mkdirSync } from 'node:fs';
+// left external) and imports it. The bundle is written inside the entry's own package
+// (node_modules/.cache/emuhost-run/), so Node resolves third-party packages exactly as the
+// package itself would: its own node_modules first (where npm puts a version that conflicts
+// with the root's), then the root's. A bundle takes ~100 ms.
+import { existsSync, mkdirSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
@@ -17,15 +19,15 @@ if (!entry) {
   console.error('usage: node scripts/run-ts.mjs <entry.ts> [args...]');
   process.exit(2);
 }
-const outDir = join(root, '.emuhost-cache', 'run');
+const entryPath = resolve(root, entry);
+let pkgDir = dirname(entryPath);
+while (pkgDir !== root && !existsSync(join(pkgDir, 'package.json'))) pkgDir = dirname(pkgDir);
+const outDir = join(pkgDir, 'node_modules', '.cache', 'emuhost-run');
 mkdirSync(outDir, { recursive: true });
-const outfile = join(
-  outDir,
-  `${basename(entry).replace(/\.ts$/, '')}-${entry.replace(/[^a-z0-9]+/gi, '_')}.mjs`,
-);
+const outfile = join(outDir, `${basename(entry).replace(/\.ts$/, '')}.mjs`);
 
 await build({
-  entryPoints: [resolve(root, entry)],
+  entryPoints: [entryPath],
   outfile,
   bundle: true,
   platform: 'node',

@@ -25,6 +25,14 @@ export class FlatRange {
   readonly rules: ResolvedRules | null;
   readonly guard: DeviceGuard | null;
   readonly reentrant: boolean;
+  /** `bytes.buffer` and `bytes.byteOffset`: a view over them is cheaper to make than a subarray. */
+  readonly buffer: ArrayBufferLike | null;
+  readonly byteOffset: number;
+  /**
+   * Access sizes (as a bit set of 1, 2, 4, 8) that an aligned MMIO access may make with no
+   * rule checks and no splitting: valid and implemented as is, with no `accepts` callback.
+   */
+  readonly fastSizes: number;
 
   constructor(
     /** First address covered, in the address space. */
@@ -42,11 +50,24 @@ export class FlatRange {
       this.bytes === null
         ? null
         : new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength);
+    this.buffer = this.bytes === null ? null : this.bytes.buffer;
+    this.byteOffset = this.bytes === null ? 0 : this.bytes.byteOffset;
     this.ops = region.ops;
     this.rules = region.rules;
     this.guard = region.guard;
     this.reentrant = region.reentrant;
+    this.fastSizes = region.rules === null ? 0 : fastSizes(region.rules);
   }
+}
+
+function fastSizes(r: ResolvedRules): number {
+  if (r.accepts !== undefined) return 0;
+  let bits = 0;
+  for (const size of [1, 2, 4, 8]) {
+    const valid = r.validMax === 0 || (size >= r.validMin && size <= r.validMax);
+    if (valid && size >= r.implMin && size <= r.implMax) bits |= size;
+  }
+  return bits;
 }
 
 export class FlatView {

@@ -52,10 +52,15 @@ export function mmioRead(
   size: AccessSize,
   attrs: MemTxAttrs,
 ): number | bigint | MemTxError {
-  const rules = r.rules!;
-  if (!accessValid(rules, offset, size, false)) return 'access-error';
+  // The common case (valid, implemented as is, aligned) skips the rule checks entirely.
+  const fast = (r.fastSizes & size) !== 0 && (offset & (size - 1)) === 0;
+  if (!fast && !accessValid(r.rules!, offset, size, false)) return 'access-error';
   const g = r.guard;
-  if (g === null) return readAdjusted(r, rules, offset, size, attrs);
+  if (g === null) {
+    return fast
+      ? normalize(r.ops!.read(offset, size, attrs), size)
+      : readAdjusted(r, offset, size, attrs);
+  }
   if (g.quarantined) return 'device-fault';
   const was = g.engaged;
   if (was && !r.reentrant) {
@@ -64,7 +69,9 @@ export function mmioRead(
   }
   g.engaged = true;
   try {
-    return readAdjusted(r, rules, offset, size, attrs);
+    return fast
+      ? normalize(r.ops!.read(offset, size, attrs), size)
+      : readAdjusted(r, offset, size, attrs);
   } catch (e) {
     g.fault('mmio-read', e, { region: r.region.name, offset });
     return 'device-fault';
@@ -81,10 +88,14 @@ export function mmioWrite(
   value: number | bigint,
   attrs: MemTxAttrs,
 ): MemTxResult {
-  const rules = r.rules!;
-  if (!accessValid(rules, offset, size, true)) return 'access-error';
+  const fast = (r.fastSizes & size) !== 0 && (offset & (size - 1)) === 0;
+  if (!fast && !accessValid(r.rules!, offset, size, true)) return 'access-error';
   const g = r.guard;
-  if (g === null) return writeAdjusted(r, rules, offset, size, value, attrs);
+  if (g === null) {
+    return fast
+      ? (r.ops!.write(offset, size, value, attrs) ?? 'ok')
+      : writeAdjusted(r, offset, size, value, attrs);
+  }
   if (g.quarantined) return 'device-fault';
   const was = g.engaged;
   if (was && !r.reentrant) {
@@ -93,7 +104,9 @@ export function mmioWrite(
   }
   g.engaged = true;
   try {
-    return writeAdjusted(r, rules, offset, size, value, attrs);
+    return fast
+      ? (r.ops!.write(offset, size, value, attrs) ?? 'ok')
+      : writeAdjusted(r, offset, size, value, attrs);
   } catch (e) {
     g.fault('mmio-write', e, { region: r.region.name, offset });
     return 'device-fault';
@@ -104,13 +117,12 @@ export function mmioWrite(
 
 function readAdjusted(
   r: FlatRange,
-  rules: ResolvedRules,
   offset: number,
   size: AccessSize,
   attrs: MemTxAttrs,
 ): number | bigint | MemTxError {
+  const rules = r.rules!;
   if (size >= rules.implMin && size <= rules.implMax) {
-    // The common case: the callback implements this size.
     return normalize(r.ops!.read(offset, size, attrs), size);
   }
   const piece = Math.max(Math.min(size, rules.implMax), rules.implMin) as AccessSize;
@@ -135,12 +147,12 @@ function readAdjusted(
 
 function writeAdjusted(
   r: FlatRange,
-  rules: ResolvedRules,
   offset: number,
   size: AccessSize,
   value: number | bigint,
   attrs: MemTxAttrs,
 ): MemTxResult {
+  const rules = r.rules!;
   if (size >= rules.implMin && size <= rules.implMax) {
     return r.ops!.write(offset, size, value, attrs) ?? 'ok';
   }
