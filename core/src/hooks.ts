@@ -80,11 +80,27 @@ export interface IommuRebindEvent {
 }
 
 /** Where kernel code calls into a device. */
-export type GuardSite = 'mmio-read' | 'mmio-write' | 'dma' | 'timer' | 'deferred' | 'setup';
+export type GuardSite =
+  | 'mmio-read'
+  | 'mmio-write'
+  | 'dma'
+  | 'timer'
+  | 'deferred'
+  | 'setup'
+  | 'reset'
+  | 'unrealize';
 
 /** Creates the kernel's hooks; one set per machine. */
 export function createKernelHooks() {
   return Object.freeze({
+    device: Object.freeze({
+      /** A device was realized and attached. */
+      added: new SyncHook<[deviceId: string]>(['deviceId']),
+      /** A device was unrealized and detached; everything it held is released. */
+      removed: new SyncHook<[deviceId: string]>(['deviceId']),
+      /** A device was reset (alone, or as part of a machine reset). */
+      reset: new SyncHook<[deviceId: string]>(['deviceId']),
+    }),
     memory: Object.freeze({
       /** The flat view of an address space was re-rendered (after a transaction). */
       topologyChanged: new SyncHook<[spaceName: string, version: number]>(['spaceName', 'version']),

@@ -23,7 +23,9 @@ export type ErrorCode =
   | 'E_BAD_ARGUMENT'
   // registries
   | 'E_DUPLICATE_ID'
-  | 'E_UNKNOWN_ID';
+  | 'E_UNKNOWN_ID'
+  // devices
+  | 'E_DEVICE_REALIZE';
 
 /** Where an error happened; every field optional, printed in a fixed order. */
 export interface ErrorContext {

@@ -90,7 +90,7 @@ export function resolveRules(
 }
 
 export function checkSize(name: string, size: number): void {
-  if (!Number.isSafeInteger(size) || size <= 0 || size > MAX_ADDR + 1) {
+  if (!Number.isInteger(size) || size <= 0 || size > MAX_ADDR + 1) {
     throw new EmuhostError('E_REGION_SIZE', `size must be an integer in [1, 2^53], not ${size}`, {
       region: name,
     });

@@ -1,0 +1,200 @@
+/**
+ * The virtual clock: nanoseconds that advance only when the machine's driver advances them
+ * (qtest `clock_step`/`clock_set`, the driver API, a run loop). Device models never read real
+ * time, so a run is reproducible.
+ *
+ * Timers sit in a binary heap ordered by (deadline, arming order). Stepping fires every timer
+ * due on the way in that order, each seeing the clock at its own deadline; a timer that
+ * re-arms itself inside the window fires again in the same step.
+ */
+import { EmuhostError } from '@emuhost/sdk';
+import type { DeviceGuard } from '../guard.js';
+
+/** How often one timer may fire at one instant before it is judged a livelock. */
+const MAX_FIRES_AT_ONE_INSTANT = 10_000;
+
+export class Timer {
+  /** Absolute deadline in ns, or -1 when not armed. */
+  deadline = -1;
+  /** Arming order, to keep equal deadlines first-armed-first-fired. */
+  seq = 0;
+  /** Index in the heap, or -1. */
+  heapIndex = -1;
+
+  constructor(
+    private readonly clock: VirtualClock,
+    /** The device that owns it; its callback runs under the device's guard. */
+    readonly guard: DeviceGuard | null,
+    readonly callback: () => void,
+    readonly name: string,
+  ) {}
+
+  get pending(): boolean {
+    return this.heapIndex >= 0;
+  }
+
+  /** Arms (or re-arms) the timer for an absolute virtual time; a time in the past fires at the next step. */
+  armAt(deadlineNs: number): void {
+    this.clock.schedule(this, deadlineNs);
+  }
+
+  /** Arms the timer `deltaNs` from now. */
+  armIn(deltaNs: number): void {
+    this.clock.schedule(this, this.clock.now + deltaNs);
+  }
+
+  cancel(): void {
+    this.clock.unschedule(this);
+  }
+}
+
+export class VirtualClock {
+  /** Virtual time in ns (exact up to 2^53 ns, about 104 days). */
+  now = 0;
+  private readonly heap: Timer[] = [];
+  private seq = 0;
+
+  createTimer(
+    callback: () => void,
+    opts: { guard?: DeviceGuard | null; name?: string } = {},
+  ): Timer {
+    return new Timer(this, opts.guard ?? null, callback, opts.name ?? 'timer');
+  }
+
+  /** The earliest pending deadline, or undefined. */
+  nextDeadline(): number | undefined {
+    return this.heap[0]?.deadline;
+  }
+
+  get pendingTimers(): number {
+    return this.heap.length;
+  }
+
+  /** Advances by `ns`, firing every timer due on the way in deadline order. Returns the new time. */
+  step(ns: number): number {
+    checkTime('step', ns);
+    return this.runUntil(this.now + ns);
+  }
+
+  /**
+   * Advances to the next deadline and fires what is due there. Returns the new time, or
+   * undefined (and does nothing) when no timer is pending.
+   */
+  stepToNext(): number | undefined {
+    const d = this.nextDeadline();
+    if (d === undefined) return undefined;
+    return this.runUntil(Math.max(d, this.now));
+  }
+
+  /** Advances to the absolute time `ns`; never goes backwards (an earlier time is a no-op). */
+  setTime(ns: number): number {
+    checkTime('set', ns);
+    return ns <= this.now ? this.now : this.runUntil(ns);
+  }
+
+  /** @internal */
+  schedule(t: Timer, deadline: number): void {
+    if (!Number.isFinite(deadline)) {
+      throw new EmuhostError(
+        'E_BAD_ARGUMENT',
+        `timer '${t.name}' deadline must be finite, not ${deadline}`,
+      );
+    }
+    this.unschedule(t);
+    // A deadline in the past means "as soon as possible": the next step fires it.
+    t.deadline = Math.max(Math.round(deadline), this.now);
+    t.seq = this.seq++;
+    t.heapIndex = this.heap.length;
+    this.heap.push(t);
+    this.siftUp(t.heapIndex);
+  }
+
+  /** @internal */
+  unschedule(t: Timer): void {
+    const i = t.heapIndex;
+    if (i < 0) return;
+    const last = this.heap.pop()!;
+    if (last !== t) {
+      this.heap[i] = last;
+      last.heapIndex = i;
+      this.siftDown(i);
+      this.siftUp(last.heapIndex);
+    }
+    t.heapIndex = -1;
+    t.deadline = -1;
+  }
+
+  private runUntil(target: number): number {
+    let lastInstant = -1;
+    let firesAtInstant = 0;
+    for (;;) {
+      const t = this.heap[0];
+      if (t === undefined || t.deadline > target) break;
+      const at = t.deadline;
+      this.unschedule(t);
+      this.now = at;
+      if (at === lastInstant) firesAtInstant++;
+      else {
+        lastInstant = at;
+        firesAtInstant = 0;
+      }
+      if (firesAtInstant > MAX_FIRES_AT_ONE_INSTANT) {
+        // Timers that keep re-arming for "now" would hang the machine: drop this one, and
+        // quarantine its device if it has one.
+        t.guard?.fault('timer', new Error(`timer '${t.name}' livelocked at ${at} ns`));
+        continue;
+      }
+      if (t.guard === null) t.callback();
+      else t.guard.run('timer', t.callback);
+    }
+    this.now = Math.max(this.now, target);
+    return this.now;
+  }
+
+  private less(a: Timer, b: Timer): boolean {
+    return a.deadline < b.deadline || (a.deadline === b.deadline && a.seq < b.seq);
+  }
+
+  private siftUp(i: number): void {
+    const h = this.heap;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.less(h[i]!, h[p]!)) break;
+      this.swap(i, p);
+      i = p;
+    }
+  }
+
+  private siftDown(i: number): void {
+    const h = this.heap;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < h.length && this.less(h[l]!, h[m]!)) m = l;
+      if (r < h.length && this.less(h[r]!, h[m]!)) m = r;
+      if (m === i) return;
+      this.swap(i, m);
+      i = m;
+    }
+  }
+
+  private swap(i: number, j: number): void {
+    const h = this.heap;
+    const a = h[i]!;
+    const b = h[j]!;
+    h[i] = b;
+    h[j] = a;
+    a.heapIndex = j;
+    b.heapIndex = i;
+  }
+}
+
+function checkTime(what: string, ns: number): void {
+  if (!Number.isSafeInteger(ns) || ns < 0) {
+    throw new EmuhostError(
+      'E_BAD_ARGUMENT',
+      `clock ${what} needs a whole number of ns in [0, 2^53), not ${ns}`,
+    );
+  }
+}
