@@ -33,6 +33,7 @@ import type { BounceBudget } from './bounce.js';
 import type { IommuInstance } from './iommu-instance.js';
 import { Iotlb } from './iotlb.js';
 import { LiveMapping, type MappingOwner } from './mapping.js';
+import { TRACE_BUILD } from './trace-build.js';
 
 /** Shared switch: whether anyone taps the DMA trace hook (read on every transfer). */
 export interface TraceSwitch {
@@ -103,7 +104,7 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
     if (this.blocked !== null) return this.error(this.blocked, addr, 0);
     if (this.iommu === null) {
       const r = this.memory.fill(addr as number as GuestPhysAddr, byte, len, this.attrs);
-      if (this.trace.on) this.emit('write', addr, addr, len, r);
+      if (TRACE_BUILD && this.trace.on) this.emit('write', addr, addr, len, r);
       return r === 'ok' ? 'ok' : this.error(r, addr, 0);
     }
     if (!validRange(addr, len)) return this.error('decode-error', addr, 0);
@@ -114,7 +115,7 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
       const n = Math.min(len - done, e.iova + e.pageSize - a);
       const gpa = e.translated + (a - e.iova);
       const r = this.memory.fill(gpa as GuestPhysAddr, byte, n, this.attrs);
-      if (this.trace.on) this.emit('write', a, gpa, n, r);
+      if (TRACE_BUILD && this.trace.on) this.emit('write', a, gpa, n, r);
       if (r !== 'ok') return this.error(r, a, done);
       done += n;
     }
@@ -195,7 +196,7 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
       }
       m = this.newMapping(buf, addr, access, len, false, gpa, onInvalidate);
     }
-    if (this.trace.on) this.emit('map', addr, gpa, m.bytes.length, 'ok');
+    if (TRACE_BUILD && this.trace.on) this.emit('map', addr, gpa, m.bytes.length, 'ok');
     return m;
   }
 
@@ -333,7 +334,7 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
       const r = isWrite
         ? this.memory.write(g, buf, this.attrs)
         : this.memory.read(g, buf, this.attrs);
-      if (this.trace.on) this.emit(isWrite ? 'write' : 'read', addr, addr, buf.length, r);
+      if (TRACE_BUILD && this.trace.on) this.emit(isWrite ? 'write' : 'read', addr, addr, buf.length, r);
       return r === 'ok' ? 'ok' : this.error(r, addr, 0);
     }
     const len = buf.length;
@@ -349,7 +350,7 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
       const r = isWrite
         ? this.memory.write(gpa, part, this.attrs)
         : this.memory.read(gpa, part, this.attrs);
-      if (this.trace.on) this.emit(access, a, gpa, n, r);
+      if (TRACE_BUILD && this.trace.on) this.emit(access, a, gpa, n, r);
       if (r !== 'ok') return this.error(r, a, done);
       done += n;
     }
@@ -366,7 +367,7 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
       gpa = e.translated + (addr - e.iova);
     }
     const v = this.memory.load(gpa as GuestPhysAddr, size, endian, this.attrs);
-    if (this.trace.on) this.emit('read', addr, gpa, size, typeof v === 'number' ? 'ok' : v);
+    if (TRACE_BUILD && this.trace.on) this.emit('read', addr, gpa, size, typeof v === 'number' ? 'ok' : v);
     return typeof v === 'number' ? v : this.error(v, addr, 0);
   }
 
@@ -383,7 +384,7 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
       gpa = e.translated + (addr - e.iova);
     }
     const v = this.memory.load64(gpa as GuestPhysAddr, endian, this.attrs);
-    if (this.trace.on) this.emit('read', addr, gpa, 8, typeof v === 'bigint' ? 'ok' : v);
+    if (TRACE_BUILD && this.trace.on) this.emit('read', addr, gpa, 8, typeof v === 'bigint' ? 'ok' : v);
     return typeof v === 'bigint' ? v : this.error(v, addr, 0);
   }
 
@@ -414,7 +415,7 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
       gpa = e.translated + (addr - e.iova);
     }
     const r = this.memory.store(gpa as GuestPhysAddr, size, value, endian, this.attrs);
-    if (this.trace.on) this.emit('write', addr, gpa, size, r);
+    if (TRACE_BUILD && this.trace.on) this.emit('write', addr, gpa, size, r);
     return r === 'ok' ? 'ok' : this.error(r, addr, 0);
   }
 
@@ -432,7 +433,7 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
       gpa = e.translated + (addr - e.iova);
     }
     const r = this.memory.store64(gpa as GuestPhysAddr, value, endian, this.attrs);
-    if (this.trace.on) this.emit('write', addr, gpa, 8, r);
+    if (TRACE_BUILD && this.trace.on) this.emit('write', addr, gpa, 8, r);
     return r === 'ok' ? 'ok' : this.error(r, addr, 0);
   }
 
@@ -529,7 +530,7 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
     };
     mmu.recordFault(ev);
     this.hooks.iommu.fault.call(ev);
-    if (this.trace.on) this.emit(access, a, -1, 0, 'iommu-fault');
+    if (TRACE_BUILD && this.trace.on) this.emit(access, a, -1, 0, 'iommu-fault');
     return { result: 'iommu-fault', reason: f.reason, addr: a as Iova, completed };
   }
 
