@@ -2,9 +2,10 @@
  * The emuhost plugin contract.
  *
  * This file is the whole public surface a plugin compiles against: address kinds, access
- * results, MMIO region rules and (as the SDK grows) DMA contexts, bus handles and plugin
- * shapes. Everything here is documented with its units and failure modes; nothing here
- * throws for a guest-caused fault. The kernel (`@emuhost/core`) implements it.
+ * results, MMIO region rules, DMA contexts, IOMMU models, the handles a plugin receives, the
+ * plugin shapes and their manifest. Everything here is documented with its units and failure
+ * modes; nothing here throws for a guest-caused fault. The kernel (`@emuhost/core`)
+ * implements it.
  *
  * Conventions:
  * - Addresses are JavaScript numbers, exact up to 2^53 - 1. An address at or past 2^53 is a
@@ -15,7 +16,7 @@
  */
 
 /** The SDK's own version (semver). Plugins declare the range they need in their manifest. */
-export const SDK_VERSION = '0.1.0';
+export const SDK_VERSION = '1.0.0';
 
 // ---------------------------------------------------------------------------------------
 // Addresses
@@ -179,8 +180,10 @@ export interface DmaError {
   /** The IOVA of the page or region where the transfer stopped. */
   readonly addr: Iova;
   /**
-   * Bytes known to be transferred before it stopped (at least this many; a DMA stops at
-   * the first failing page or region). Bytes past it in a read buffer are left unchanged.
+   * Bytes known to be transferred before it stopped: a DMA stops at the first IOMMU page or
+   * guest-physical piece that fails, and this counts the pieces before it. For a read, bytes
+   * of the buffer inside the failing piece may have been written (zeroes where nothing is
+   * mapped, as QEMU reads unassigned memory); bytes after it are left unchanged.
    */
   readonly completed: number;
 }
@@ -381,7 +384,7 @@ export interface IommuModel {
 export interface IommuInvalidation {
   /** Only entries overlapping this IOVA range. */
   readonly iova?: Iova;
-  /** Length of the range in bytes (with `iova`). */
+  /** Length of the range in bytes (with `iova`; default 1, the page containing it). 0 matches nothing. */
   readonly len?: number;
   /** Only requesters for which this returns true (e.g. the devices of one domain). */
   readonly requesters?: (requesterId: number) => boolean;

@@ -271,6 +271,7 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
 
   /** Drops cached translations over a range and invalidates live mappings overlapping it. */
   invalidate(iova: number, len: number): { entries: number; mappings: number } {
+    if (len <= 0) return { entries: 0, mappings: 0 };
     this.last = null;
     const entries = this.iotlb.invalidate(iova, len);
     let mappings = 0;
@@ -334,7 +335,8 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
       const r = isWrite
         ? this.memory.write(g, buf, this.attrs)
         : this.memory.read(g, buf, this.attrs);
-      if (TRACE_BUILD && this.trace.on) this.emit(isWrite ? 'write' : 'read', addr, addr, buf.length, r);
+      if (TRACE_BUILD && this.trace.on)
+        this.emit(isWrite ? 'write' : 'read', addr, addr, buf.length, r);
       return r === 'ok' ? 'ok' : this.error(r, addr, 0);
     }
     const len = buf.length;
@@ -367,7 +369,8 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
       gpa = e.translated + (addr - e.iova);
     }
     const v = this.memory.load(gpa as GuestPhysAddr, size, endian, this.attrs);
-    if (TRACE_BUILD && this.trace.on) this.emit('read', addr, gpa, size, typeof v === 'number' ? 'ok' : v);
+    if (TRACE_BUILD && this.trace.on)
+      this.emit('read', addr, gpa, size, typeof v === 'number' ? 'ok' : v);
     return typeof v === 'number' ? v : this.error(v, addr, 0);
   }
 
@@ -384,7 +387,8 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
       gpa = e.translated + (addr - e.iova);
     }
     const v = this.memory.load64(gpa as GuestPhysAddr, endian, this.attrs);
-    if (TRACE_BUILD && this.trace.on) this.emit('read', addr, gpa, 8, typeof v === 'bigint' ? 'ok' : v);
+    if (TRACE_BUILD && this.trace.on)
+      this.emit('read', addr, gpa, 8, typeof v === 'bigint' ? 'ok' : v);
     return typeof v === 'bigint' ? v : this.error(v, addr, 0);
   }
 
@@ -477,6 +481,9 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
     if (e.kind === 'fault') return e;
     tlb.insert(e);
     if (!permits(e.perm, access)) {
+      // The fresh entry replaced whatever `last` cached for this page in the IOTLB; drop
+      // `last` too, so the next access sees what the IOTLB holds.
+      this.last = null;
       return { kind: 'fault', reason: 'permission', detail: `${e.perm} mapping, ${access} access` };
     }
     this.last = e;

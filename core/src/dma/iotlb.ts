@@ -62,6 +62,7 @@ export class Iotlb {
 
   /** Drops entries overlapping [iova, iova + len); returns how many. */
   invalidate(iova: number, len: number): number {
+    if (len <= 0) return 0;
     const end = iova + len;
     let dropped = 0;
     for (const [key, e] of this.map) {
