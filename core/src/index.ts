@@ -58,7 +58,7 @@ export {
 } from './memory/memory-system.js';
 export { formatMtree } from './memory/mtree.js';
 export type { DecodeDirection, MemoryRegion, RegionKind } from './memory/region.js';
-export { BAR_UNMAPPED, PciBar, type PciBarSpec } from './pci/bar.js';
+export { BAR_UNMAPPED, PciBar } from './pci/bar.js';
 export { attachConfigMechanism1, type ConfigMechanism } from './pci/config-mechanism.js';
 export { PCI_CFG, PCI_COMMAND, PCI_STATUS, PciConfigSpace } from './pci/config-space.js';
 export { MsiCapability, type MsiSpec } from './pci/msi.js';

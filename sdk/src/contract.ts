@@ -398,3 +398,367 @@ export interface IommuHost {
    */
   invalidate(scope?: IommuInvalidation): void;
 }
+
+// ---------------------------------------------------------------------------------------
+// Handles a plugin receives
+// ---------------------------------------------------------------------------------------
+//
+// Every handle is made for one plugin instance and revoked when that instance goes away
+// (unplug, reload, quarantine): a call through a revoked handle throws an EmuhostError with
+// code `E_REVOKED`, and never reaches the machine. Handles the kernel gets back (a region
+// passed to `bar`) are checked to be ones it issued.
+
+/** Where a plugin writes diagnostics; lines carry the plugin and device id. */
+export interface Logger {
+  debug(message: string): void;
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+/** A timer on the machine's virtual clock. Its callback runs under the device's guard. */
+export interface TimerHandle {
+  /** Arms (or re-arms) for an absolute virtual time in ns; a time in the past fires at the next step. */
+  armAt(ns: number): void;
+  /** Arms `ns` nanoseconds from now. */
+  armIn(ns: number): void;
+  cancel(): void;
+  readonly pending: boolean;
+  /** The armed deadline in ns, or -1. */
+  readonly deadline: number;
+}
+
+/** The virtual clock: nanoseconds that advance only when the machine's driver advances them. */
+export interface ClockHandle {
+  /** Virtual time in ns. Devices never read real time. */
+  now(): number;
+  /**
+   * A timer named `name` (unique within the device; a reloaded instance asking for the same
+   * name gets the same timer, still armed, with its new callback).
+   */
+  timer(name: string, callback: () => void): TimerHandle;
+}
+
+/** An interrupt output. Levels are 0 or 1; setting the current level again does nothing. */
+export interface IrqHandle {
+  readonly level: 0 | 1;
+  set(level: 0 | 1): void;
+  raise(): void;
+  lower(): void;
+  /** An edge: raise then lower. */
+  pulse(): void;
+}
+
+/** A PCI function's MSI capability. */
+export interface MsiHandle {
+  /** Whether the guest enabled MSI. */
+  readonly enabled: boolean;
+  /**
+   * Sends vector `vector` (default 0) as a memory write through the function's DMA context.
+   * Returns undefined when MSI is disabled or the vector masked (nothing sent), else the
+   * write's result (e.g. `bus-master-disabled`).
+   */
+  notify(vector?: number): DmaResult | undefined;
+}
+
+/** A memory region the kernel owns, made by `mmio(...)` and placed by a bus handle. */
+export interface RegionHandle {
+  readonly name: string;
+  /** In bytes. */
+  readonly size: number;
+}
+
+/** A PCI base address register. */
+export interface PciBarSpec {
+  readonly kind: 'memory' | 'io';
+  /** A power of two: at least 16 for memory, 4 for I/O (at most 64 KiB). */
+  readonly size: number;
+  /** A 64-bit memory BAR, taking two BAR slots. Default false. */
+  readonly is64?: boolean;
+  /** Default false. */
+  readonly prefetchable?: boolean;
+}
+
+/** The MSI capability's shape (QEMU's msi_init arguments). */
+export interface MsiSpec {
+  /** 1, 2, 4, 8, 16 or 32. Default 1. */
+  readonly vectors?: number;
+  /** 64-bit message address. Default true. */
+  readonly addr64?: boolean;
+  /** Default false. */
+  readonly perVectorMask?: boolean;
+}
+
+/** What a PCI device's function looks like in config space before the guest touches it. */
+export interface PciIdentity {
+  readonly vendorId: number;
+  readonly deviceId: number;
+  /** Default 0. */
+  readonly revision?: number;
+  /** Base class << 16 | subclass << 8 | programming interface, e.g. 0x00ff00. */
+  readonly classCode: number;
+  readonly subsystemVendorId?: number;
+  readonly subsystemId?: number;
+  /** 0 = none, 1 = INTA ... 4 = INTD. Default 1 when the plugin has the `irq` capability, else 0. */
+  readonly interruptPin?: 0 | 1 | 2 | 3 | 4;
+}
+
+/** The PCI side of a device: BARs, capabilities, config space. */
+export interface PciHandle {
+  /** Bus number << 8 | devfn: the requester ID its DMA carries. */
+  readonly requesterId: number;
+  /** pci_register_bar: `region` decodes at the BAR's address while COMMAND enables it. */
+  bar(index: number, spec: PciBarSpec, region: RegionHandle): void;
+  /** msi_init. Needs the `msi` capability. */
+  addMsi(spec?: MsiSpec): MsiHandle;
+  /** Reads config space as the guest sees it (1, 2 or 4 bytes, little-endian). */
+  configRead(offset: number, size: 1 | 2 | 4): number;
+  /** Sets config-space bytes bypassing the write masks (initial values of device registers). */
+  configSet(offset: number, size: 1 | 2 | 4, value: number): void;
+  /** Makes bits guest-writable (or read-only with 0s) in device-specific space (0x40..0xff). */
+  configSetWritable(offset: number, size: 1 | 2 | 4, mask: number): void;
+  /** Called after each guest config write, once the masks and the kernel's side effects applied. */
+  onConfigWrite(callback: (offset: number, size: number, value: number) => void): void;
+}
+
+/** The platform side of a device: fixed addresses and named interrupt lines. */
+export interface PlatformHandle {
+  /** Places `region` at a guest-physical address. */
+  map(region: RegionHandle, addr: GuestPhysAddr, priority?: number): void;
+  /** Places `region` in port I/O space. */
+  mapIo(region: RegionHandle, port: IoPortAddr): void;
+  /** A named interrupt output; the machine wires it to a controller input. */
+  irq(name: string): IrqHandle;
+}
+
+// ---------------------------------------------------------------------------------------
+// Options and state
+// ---------------------------------------------------------------------------------------
+
+export type OptionValue = string | number | boolean;
+
+/** A device's options as given on `-device name,key=value` or in a machine file, validated. */
+export type Options = Readonly<Record<string, OptionValue>>;
+
+/** Declares one option: its type, default and meaning. Unknown options are refused. */
+export interface OptionSpec {
+  readonly type: 'number' | 'string' | 'boolean';
+  readonly default?: OptionValue;
+  readonly description: string;
+}
+
+/**
+ * Saved device state, as the kernel stores it between instances (hot reload) and in
+ * snapshots. `data` is what `saveState()` returned: plain data (structured-clonable: no
+ * functions, no class instances, no handles).
+ */
+export interface SavedState {
+  /** The plugin's `stateVersion` when saved. */
+  readonly version: number;
+  readonly data: unknown;
+}
+
+// ---------------------------------------------------------------------------------------
+// Plugins
+// ---------------------------------------------------------------------------------------
+
+/** What a device plugin's `create` receives. Everything the device may touch is here. */
+export interface DeviceContext {
+  /** The device id (machine-unique, e.g. `edu0`). */
+  readonly id: string;
+  readonly options: Options;
+  readonly log: Logger;
+  /** Needs the `timers` capability. */
+  readonly clock: ClockHandle;
+  /** The device's DMA context. Needs the `dma` capability. */
+  readonly dma: DMAContext;
+  /** PCI: the INTx pin; platform: `platform.irq('irq')`. Needs the `irq` capability. */
+  readonly irq: IrqHandle;
+  /** An MMIO (or port I/O) region backed by `ops`; place it with `pci.bar` or `platform.map`. */
+  mmio(name: string, size: number, ops: MmioOps, rules?: MmioAccessRules): RegionHandle;
+  /** Present when the device sits on a PCI bus. */
+  readonly pci: PciHandle | undefined;
+  /** Present when the device sits on the platform bus. */
+  readonly platform: PlatformHandle | undefined;
+}
+
+/** A live device instance. */
+export interface DeviceModel {
+  /** Device-specific reset; the kernel has already reset its PCI config space. Default: nothing. */
+  reset?(): void;
+  /** The device's state as plain data, for hot reload and snapshots. Default: no state. */
+  saveState?(): unknown;
+  /** Called before the instance is dropped (reload, unplug). Handles still work here. Default: nothing. */
+  dispose?(): void;
+}
+
+/** A device model. QEMU's `-device NAME` names it by the manifest id. */
+export interface DevicePluginDefinition {
+  readonly kind: 'device';
+  /** Present when the device attaches to PCI buses: its identity in config space. */
+  readonly pci?: PciIdentity;
+  /** True when the device can sit on the platform bus (it may do both). Default false. */
+  readonly platform?: boolean;
+  readonly options?: Readonly<Record<string, OptionSpec>>;
+  /** Version of what `saveState` returns. Default 1. */
+  readonly stateVersion?: number;
+  /**
+   * Converts state saved by an older (or newer) `stateVersion` to the current one; return
+   * undefined to refuse (the device is then created fresh and a warning says why).
+   * Default: refuse every other version.
+   */
+  migrateState?(fromVersion: number, data: unknown): unknown;
+  /** Creates an instance; `state` is the saved state to resume from, or undefined for a fresh device. */
+  create(ctx: DeviceContext, state: unknown): DeviceModel;
+}
+
+/** What an IOMMU plugin's `create` receives. */
+export interface IommuContext {
+  readonly id: string;
+  readonly options: Options;
+  readonly log: Logger;
+  readonly clock: ClockHandle;
+  /** Invalidation of the kernel's IOTLBs for the requesters this IOMMU translates. */
+  readonly host: IommuHost;
+  /**
+   * The IOMMU's own access to guest memory (page-table walks, invalidation queues, fault
+   * records, interrupt messages): untranslated, never through itself.
+   */
+  readonly memory: DMAContext;
+  mmio(name: string, size: number, ops: MmioOps, rules?: MmioAccessRules): RegionHandle;
+  /** Where its register block goes. */
+  readonly platform: PlatformHandle;
+}
+
+/** A live IOMMU: the translator plus the lifecycle a device has. */
+export interface IommuInstance extends IommuModel {
+  reset?(): void;
+  saveState?(): unknown;
+  dispose?(): void;
+}
+
+/** An IOMMU model (VT-d, TCE, passthrough...). */
+export interface IommuPluginDefinition {
+  readonly kind: 'iommu';
+  readonly options?: Readonly<Record<string, OptionSpec>>;
+  readonly stateVersion?: number;
+  migrateState?(fromVersion: number, data: unknown): unknown;
+  create(ctx: IommuContext, state: unknown): IommuInstance;
+}
+
+/** A memory container a machine builds into. */
+export interface ContainerHandle extends RegionHandle {
+  readonly container: true;
+}
+
+/** What a machine plugin builds the machine with. */
+export interface MachineContext {
+  /** RAM size asked for (`-m`), in bytes. */
+  readonly ramSize: number;
+  readonly options: Options;
+  readonly log: Logger;
+  /** The root of guest-physical memory. */
+  readonly system: ContainerHandle;
+  /** The root of the 64 KiB port I/O space. */
+  readonly io: ContainerHandle;
+  ram(name: string, size: number): RegionHandle;
+  /** ROM with `contents` copied in (firmware). */
+  rom(name: string, contents: Uint8Array): RegionHandle;
+  alias(name: string, target: RegionHandle, offset: number, size: number): RegionHandle;
+  container(name: string, size: number): ContainerHandle;
+  mmio(name: string, size: number, ops: MmioOps, rules?: MmioAccessRules): RegionHandle;
+  /** Places `region` inside `parent` at `offset`; higher priority hides lower. */
+  place(parent: ContainerHandle, region: RegionHandle, offset: number, priority?: number): void;
+  /** Enables or disables a placed region (it then shows what lies below). */
+  setEnabled(region: RegionHandle, enabled: boolean): void;
+  /** Lets a region decode only reads or only writes (the other direction falls through). */
+  setDecodes(region: RegionHandle, decodes: 'read-write' | 'read' | 'write'): void;
+  /** Batches changes into one re-render. */
+  transaction(fn: () => void): void;
+  /** An interrupt controller with numbered inputs whose levels can be observed (e.g. `ioapic`). */
+  interruptController(name: string, inputs: number): InterruptControllerHandle;
+  /**
+   * The root PCI bus behind a host bridge with configuration mechanism #1 at 0xcf8/0xcfc.
+   * BARs decode into `memory` and `io`. `setIrq` receives the bus's 4 INTx lines after the
+   * standard swizzle.
+   */
+  pciHost(spec: PciHostSpec): PciBusHandle;
+  /** Where MSI writes land (0xfee00000 on x86). */
+  msiWindow(addr: GuestPhysAddr): void;
+}
+
+export interface PciHostSpec {
+  /** Bus name devices attach to, e.g. `pci.0`. */
+  readonly name: string;
+  readonly memory: ContainerHandle;
+  readonly io: ContainerHandle;
+  /** First slot `-device` placement uses (pc: 2, q35: 1). */
+  readonly firstSlot: number;
+  setIrq(line: number, level: 0 | 1): void;
+}
+
+/** A PCI bus a machine built. */
+export interface PciBusHandle {
+  readonly name: string;
+  /**
+   * A function the machine itself implements (host bridge, ISA bridge), with config hooks
+   * instead of a device plugin.
+   */
+  addFunction(devfn: number, id: string, identity: PciIdentity): PciHandle;
+}
+
+export interface InterruptControllerHandle {
+  readonly name: string;
+  setInput(input: number, level: 0 | 1): void;
+  level(input: number): 0 | 1;
+}
+
+/** What a machine tells the host after building. */
+export interface MachineModel {
+  /** The bus `-device` puts PCI devices on. */
+  readonly defaultPciBus?: string;
+  /** Machine-wide reset of the machine's own state (chipset registers). Default: nothing. */
+  reset?(): void;
+}
+
+/** A machine definition (`-machine pc`). */
+export interface MachinePluginDefinition {
+  readonly kind: 'machine';
+  readonly options?: Readonly<Record<string, OptionSpec>>;
+  create(ctx: MachineContext): MachineModel;
+}
+
+/** Any plugin a bundle exports (its default export, made with `definePlugin`). */
+export type PluginDefinition =
+  | DevicePluginDefinition
+  | IommuPluginDefinition
+  | MachinePluginDefinition;
+
+// ---------------------------------------------------------------------------------------
+// Manifest
+// ---------------------------------------------------------------------------------------
+
+export type PluginKind = PluginDefinition['kind'];
+
+/** What a plugin may use; a handle it did not declare throws `E_CAPABILITY`. */
+export type Capability = 'dma' | 'irq' | 'msi' | 'timers' | 'pci' | 'platform';
+
+/**
+ * `emuhost.plugin.json`: validated before any plugin code runs.
+ * After `emuhost build`, `entry` names the bundle and `builtWithSdk` the SDK it was built against.
+ */
+export interface PluginManifest {
+  /** Lowercase letters, digits and `-`, starting with a letter; the name `-device` uses. */
+  readonly id: string;
+  /** The plugin's own version (semver). */
+  readonly version: string;
+  readonly kind: PluginKind;
+  /** The SDK versions it works with (a semver range, e.g. `^1.0.0`). */
+  readonly sdk: string;
+  /** Path of the entry (source before build, bundle after), relative to the manifest. */
+  readonly entry: string;
+  readonly capabilities: readonly Capability[];
+  readonly description?: string;
+  /** Set by `emuhost build`. */
+  readonly builtWithSdk?: string;
+}

@@ -25,7 +25,16 @@ export type ErrorCode =
   | 'E_DUPLICATE_ID'
   | 'E_UNKNOWN_ID'
   // devices
-  | 'E_DEVICE_REALIZE';
+  | 'E_DEVICE_REALIZE'
+  // plugins
+  | 'E_MANIFEST'
+  | 'E_SDK_RANGE'
+  | 'E_PLUGIN_SHAPE'
+  | 'E_PLUGIN_EVAL'
+  | 'E_PLUGIN_BUILD'
+  | 'E_OPTION'
+  | 'E_CAPABILITY'
+  | 'E_REVOKED';
 
 /** Where an error happened; every field optional, printed in a fixed order. */
 export interface ErrorContext {

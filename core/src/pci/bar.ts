@@ -3,18 +3,8 @@
  * anywhere) that region is mapped now. Sizing works as on hardware: the writable bits are
  * `~(size - 1)`, so writing all-ones reads back the size mask with the type flags.
  */
-import { EmuhostError } from '@emuhost/sdk';
+import { EmuhostError, type PciBarSpec } from '@emuhost/sdk';
 import type { MemoryRegion } from '../memory/region.js';
-
-export interface PciBarSpec {
-  readonly kind: 'memory' | 'io';
-  /** A power of two: at least 16 for memory, 4 for I/O. */
-  readonly size: number;
-  /** A 64-bit memory BAR (takes two BAR slots). Default false. */
-  readonly is64?: boolean;
-  /** Default false. */
-  readonly prefetchable?: boolean;
-}
 
 export const BAR_UNMAPPED = -1;
 

@@ -5,20 +5,15 @@
  * A message is a 4-byte little-endian write of `data | vector` to the programmed address,
  * made through the function's DMA context, so COMMAND.MASTER and any IOMMU apply to it.
  */
-import { type DmaResult, EmuhostError, iova } from '@emuhost/sdk';
+import { type DmaResult, EmuhostError, iova, type MsiSpec as SdkMsiSpec } from '@emuhost/sdk';
 import type { DmaContextImpl } from '../dma/dma-context.js';
 import type { PciConfigSpace } from './config-space.js';
 
 const CAP_ID_MSI = 0x05;
 const FLAGS = { ENABLE: 0x1, QMASK: 0x0e, QSIZE: 0x70, ADDR64: 0x80, MASKBIT: 0x100 } as const;
 
-export interface MsiSpec {
-  /** 1, 2, 4, 8, 16 or 32. Default 1. */
-  readonly vectors?: number;
-  /** Default true. */
-  readonly addr64?: boolean;
-  /** Default false. */
-  readonly perVectorMask?: boolean;
+/** The SDK's MSI shape, plus where in config space the kernel may put it. */
+export interface MsiSpec extends SdkMsiSpec {
   /** Offset in config space; default: first free space. */
   readonly offset?: number;
 }

@@ -26,6 +26,8 @@ export interface PciBusOptions {
   readonly route?: (slot: number, pin: number) => number;
   /** Called when a bus line's wired-OR level changes. */
   readonly setIrq?: (line: number, level: 0 | 1) => void;
+  /** The first slot automatic placement uses (pc: 2, q35: 1). Default 0. */
+  readonly firstSlot?: number;
 }
 
 /** The standard interrupt swizzle: INTA of slot s drives line (s + 0) % 4, INTB (s + 1) % 4... */
@@ -35,6 +37,7 @@ export class PciBus implements PciFunctionHost {
   readonly number: number;
   readonly memory: MemoryRegion;
   readonly io: MemoryRegion;
+  readonly firstSlot: number;
   private readonly functions: (PciFunction | undefined)[] = new Array(256);
   /** How many functions assert each of the 4 lines. */
   private readonly lineCounts = [0, 0, 0, 0];
@@ -50,6 +53,7 @@ export class PciBus implements PciFunctionHost {
     this.memory = opts.memory;
     this.io = opts.io;
     this.route = opts.route ?? swizzle;
+    this.firstSlot = opts.firstSlot ?? 0;
     this.setIrq = opts.setIrq ?? (() => {});
   }
 

@@ -7,11 +7,11 @@
  * COMMAND.MEM/IO decodes them), COMMAND.MASTER gates the DMA context, and
  * COMMAND.INTX_DISABLE masks the pin toward the bus.
  */
-import { EmuhostError } from '@emuhost/sdk';
+import { EmuhostError, type PciBarSpec, type PciIdentity } from '@emuhost/sdk';
 import type { DmaContextImpl } from '../dma/dma-context.js';
 import type { DeviceGuard } from '../guard.js';
 import type { MemoryRegion } from '../memory/region.js';
-import { BAR_UNMAPPED, PciBar, type PciBarSpec } from './bar.js';
+import { BAR_UNMAPPED, PciBar } from './bar.js';
 import {
   PCI_CFG,
   PCI_COMMAND,
@@ -22,17 +22,8 @@ import {
 } from './config-space.js';
 import { MsiCapability, type MsiSpec } from './msi.js';
 
-/** What identifies a function and how it is wired. */
-export interface PciFunctionSpec {
-  readonly vendorId: number;
-  readonly deviceId: number;
-  readonly revision?: number;
-  /** Base class << 16 | subclass << 8 | programming interface. */
-  readonly classCode: number;
-  readonly subsystemVendorId?: number;
-  readonly subsystemId?: number;
-  /** 0 = none, 1 = INTA ... 4 = INTD. Default 0. */
-  readonly interruptPin?: 0 | 1 | 2 | 3 | 4;
+/** The SDK's identity of a function, plus the header's multifunction bit. */
+export interface PciFunctionSpec extends PciIdentity {
   /** Advertise multifunction in the header type. Default: only when the slot has several. */
   readonly multifunction?: boolean;
 }

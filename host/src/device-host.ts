@@ -1,0 +1,217 @@
+/**
+ * Running device plugins in a machine: placing a device on a bus, validating its options,
+ * creating its instance from (possibly migrated) saved state, and removing it.
+ *
+ * The kernel side of a device (its slot: PCI function, regions, timers, IRQ lines) is made
+ * once; the plugin instance on top of it can be replaced (`replaceInstance`), which is what
+ * hot reload builds on.
+ */
+import type { DeviceInstance, Machine, PlatformBus } from '@emuhost/core';
+import {
+  type DeviceModel,
+  type DevicePluginDefinition,
+  EmuhostError,
+  type Options,
+  type OptionValue,
+  type SavedState,
+} from '@emuhost/sdk';
+import { createDeviceContext } from './facades/device-context.js';
+import { DeviceSlot, type Placement } from './facades/device-slot.js';
+import { Lifetime } from './facades/lifetime.js';
+import type { LoadedPlugin } from './loaded-plugin.js';
+import { createLogger, type LogSink, stderrSink } from './log.js';
+import { resolveOptions } from './options.js';
+
+export type PlacementRequest =
+  | { readonly kind: 'pci'; readonly bus: string; readonly devfn?: number }
+  | {
+      readonly kind: 'platform';
+      readonly bus: string;
+      readonly irq?: (name: string) => ((l: 0 | 1) => void) | undefined;
+    };
+
+export interface AddDeviceOptions {
+  readonly id: string;
+  readonly placement: PlacementRequest;
+  readonly options?: Readonly<Record<string, OptionValue>>;
+  /** Resume from this state instead of a fresh device. */
+  readonly state?: SavedState;
+  readonly log?: LogSink;
+}
+
+export class RunningDevice {
+  /** The instance serving the device now. */
+  model!: DeviceModel;
+  life!: Lifetime;
+
+  constructor(
+    readonly id: string,
+    public plugin: LoadedPlugin,
+    readonly slot: DeviceSlot,
+    readonly options: Options,
+    private readonly machine: Machine,
+    private readonly sink: LogSink,
+  ) {}
+
+  get definition(): DevicePluginDefinition {
+    return this.plugin.definition as DevicePluginDefinition;
+  }
+
+  /** The device's state as the current instance reports it, versioned, detached from the plugin's realm. */
+  saveState(): SavedState {
+    const def = this.definition;
+    let data: unknown;
+    const ok = this.slot.scope.guard.run('deferred', () => {
+      data = this.model.saveState?.();
+    });
+    if (!ok)
+      throw new EmuhostError('E_DEVICE_REALIZE', 'saveState failed (the device is quarantined)', {
+        device: this.id,
+      });
+    return {
+      version: def.stateVersion ?? 1,
+      data: data === undefined ? undefined : structuredClone(data),
+    };
+  }
+
+  /**
+   * Creates an instance of `plugin` on this device's slot from `state` (migrated if its
+   * version differs) and makes it current. Throws what `create` throws; the caller decides
+   * whether that rolls back. Returns the warnings (e.g. state dropped).
+   */
+  createInstance(
+    plugin: LoadedPlugin,
+    state: SavedState | undefined,
+  ): { model: DeviceModel; life: Lifetime; warnings: string[] } {
+    const def = plugin.definition as DevicePluginDefinition;
+    const warnings: string[] = [];
+    const restored = state === undefined ? undefined : migrate(def, state, warnings);
+    const life = new Lifetime(plugin.manifest.id, this.id);
+    const log = createLogger(this.sink, `${plugin.manifest.id}:${this.id}`);
+    for (const w of warnings) log.warn(w);
+    const { ctx } = createDeviceContext({
+      machine: this.machine,
+      slot: this.slot,
+      life,
+      capabilities: plugin.manifest.capabilities,
+      options: this.options,
+      log,
+    });
+    try {
+      const model = def.create(ctx, restored);
+      if (model === null || typeof model !== 'object')
+        throw new Error('create must return an object (the device model)');
+      return { model, life, warnings };
+    } catch (e) {
+      life.revoke();
+      throw e;
+    }
+  }
+
+  /** Makes a created instance current, revoking the previous one's handles. */
+  adopt(plugin: LoadedPlugin, model: DeviceModel, life: Lifetime): void {
+    this.life?.revoke();
+    this.plugin = plugin;
+    this.model = model;
+    this.life = life;
+  }
+
+  /** The kernel's view of the device, which always calls the current instance. */
+  asInstance(): DeviceInstance {
+    return {
+      reset: () => this.model.reset?.(),
+      unrealize: () => {
+        try {
+          this.model.dispose?.();
+        } finally {
+          this.life.revoke();
+        }
+      },
+    };
+  }
+}
+
+/** Places and realizes a device plugin in `machine`. */
+export function addDevice(
+  machine: Machine,
+  plugin: LoadedPlugin,
+  opts: AddDeviceOptions,
+): RunningDevice {
+  const def = plugin.definition;
+  const pluginId = plugin.manifest.id;
+  if (def.kind !== 'device') {
+    throw new EmuhostError(
+      'E_BAD_ARGUMENT',
+      `'${pluginId}' is a ${def.kind} plugin, not a device`,
+      { plugin: pluginId },
+    );
+  }
+  const options = resolveOptions(def.options, opts.options ?? {}, {
+    plugin: pluginId,
+    device: opts.id,
+  });
+  let running!: RunningDevice;
+  machine.attachDevice(opts.id, (scope) => {
+    const p = opts.placement;
+    let placement: Placement;
+    if (p.kind === 'pci') {
+      const bus = machine.pciBuses.get(p.bus);
+      if (bus === undefined)
+        throw new EmuhostError('E_UNKNOWN_ID', `no PCI bus '${p.bus}'`, { device: opts.id });
+      if (def.pci === undefined)
+        throw new EmuhostError('E_BAD_ARGUMENT', `'${pluginId}' is not a PCI device`, {
+          device: opts.id,
+        });
+      const slotNo = p.devfn === undefined ? bus.freeSlot(bus.firstSlot) : undefined;
+      if (p.devfn === undefined && slotNo === undefined)
+        throw new EmuhostError('E_BAD_ARGUMENT', `${p.bus} has no free slot`, { device: opts.id });
+      placement = { kind: 'pci', bus, devfn: p.devfn ?? slotNo! << 3 };
+    } else {
+      if (def.platform !== true)
+        throw new EmuhostError('E_BAD_ARGUMENT', `'${pluginId}' cannot sit on the platform bus`, {
+          device: opts.id,
+        });
+      placement = { kind: 'platform', ...(p.irq !== undefined && { irq: p.irq }) };
+    }
+    const slot = new DeviceSlot(opts.id, scope, placement);
+    if (placement.kind === 'pci') {
+      const caps = plugin.manifest.capabilities;
+      const fn = scope.attachPci(placement.bus, placement.devfn, {
+        ...def.pci!,
+        interruptPin: def.pci!.interruptPin ?? (caps.includes('irq') ? 1 : 0),
+      });
+      slot.pci = fn;
+      // Guest config writes arrive through the kernel's CF8/CFC region, not the device's own
+      // MMIO, so the listeners run under the device's guard here.
+      fn.hooks = {
+        write: (o, s, v) => {
+          for (const l of slot.configWriteListeners)
+            scope.guard.run('mmio-write', () => l(o, s, v));
+        },
+      };
+    } else if (plugin.manifest.capabilities.includes('dma')) {
+      const bus = machine.platformBuses.get(p.bus) as PlatformBus | undefined;
+      if (bus === undefined)
+        throw new EmuhostError('E_UNKNOWN_ID', `no platform bus '${p.bus}'`, { device: opts.id });
+      scope.platformDma(bus);
+    }
+    running = new RunningDevice(opts.id, plugin, slot, options, machine, opts.log ?? stderrSink);
+    const { model, life } = running.createInstance(plugin, opts.state);
+    running.adopt(plugin, model, life);
+    return running.asInstance();
+  });
+  return running;
+}
+
+function migrate(def: DevicePluginDefinition, state: SavedState, warnings: string[]): unknown {
+  const want = def.stateVersion ?? 1;
+  if (state.version === want) return structuredClone(state.data);
+  if (def.migrateState !== undefined) {
+    const m = def.migrateState(state.version, structuredClone(state.data));
+    if (m !== undefined) return m;
+  }
+  warnings.push(
+    `state version ${state.version} cannot be used by state version ${want}: the device starts fresh (reset)`,
+  );
+  return undefined;
+}

@@ -1,0 +1,321 @@
+/**
+ * Builds the `DeviceContext` one device plugin instance receives: handles onto its device
+ * slot, each behind the instance's lifetime and the plugin's declared capabilities.
+ */
+import type { Machine } from '@emuhost/core';
+import {
+  type AccessSize,
+  type Capability,
+  type ClockHandle,
+  type DeviceContext,
+  EmuhostError,
+  type GuestPhysAddr,
+  type IoPortAddr,
+  type IrqHandle,
+  type Logger,
+  type MemTxAttrs,
+  type MmioAccessRules,
+  type MmioOps,
+  type MsiHandle,
+  type MsiSpec,
+  type Options,
+  type PciBarSpec,
+  type PciHandle,
+  type PlatformHandle,
+  type RegionHandle,
+  type TimerHandle,
+} from '@emuhost/sdk';
+import type { DeviceSlot, RegionEntry } from './device-slot.js';
+import { dmaFacade } from './dma-facade.js';
+import type { Lifetime } from './lifetime.js';
+
+export interface InstanceInputs {
+  readonly machine: Machine;
+  readonly slot: DeviceSlot;
+  readonly life: Lifetime;
+  readonly capabilities: readonly Capability[];
+  readonly options: Options;
+  readonly log: Logger;
+}
+
+/** The handles of one instance, plus what the host needs to check handles passed back. */
+export interface InstanceHandles {
+  readonly ctx: DeviceContext;
+  /** Regions this instance was given handles for. */
+  readonly regionOf: WeakMap<RegionHandle, RegionEntry>;
+}
+
+export function createDeviceContext(inp: InstanceInputs): InstanceHandles {
+  const { machine, slot, life, options, log } = inp;
+  const caps = new Set(inp.capabilities);
+  const who = { plugin: life.plugin, device: life.device };
+  const need = (c: Capability, what: string) => {
+    if (!caps.has(c))
+      throw new EmuhostError(
+        'E_CAPABILITY',
+        `${what} needs the '${c}' capability in the manifest`,
+        who,
+      );
+  };
+  const regionOf = new WeakMap<RegionHandle, RegionEntry>();
+  const entryOf = (h: RegionHandle, what: string): RegionEntry => {
+    const e = regionOf.get(h);
+    if (e === undefined)
+      throw new EmuhostError(
+        'E_BAD_ARGUMENT',
+        `${what}: not a region handle this device was given`,
+        who,
+      );
+    return e;
+  };
+
+  const mmio = (
+    name: string,
+    size: number,
+    ops: MmioOps,
+    rules: MmioAccessRules = {},
+  ): RegionHandle => {
+    life.check('mmio');
+    let e = slot.regions.get(name);
+    if (e !== undefined) {
+      if (e.size !== size) {
+        throw new EmuhostError(
+          'E_BAD_ARGUMENT',
+          `region '${name}' exists with size ${e.size}, not ${size}`,
+          who,
+        );
+      }
+      e.ops = ops;
+    } else {
+      const entry: RegionEntry = { region: undefined as never, size, rules, ops };
+      // The kernel region calls whatever instance currently serves the slot.
+      const trampoline: MmioOps = {
+        read: (o: number, s: AccessSize, a: MemTxAttrs) => entry.ops.read(o, s, a),
+        write: (o: number, s: AccessSize, v: number | bigint, a: MemTxAttrs) =>
+          entry.ops.write(o, s, v, a),
+      };
+      (entry as { region: unknown }).region = machine.memorySystem.createMmio(
+        `${slot.id}.${name}`,
+        size,
+        trampoline,
+        rules,
+        {
+          guard: slot.scope.guard,
+        },
+      );
+      slot.regions.set(name, entry);
+      e = entry;
+    }
+    const handle: RegionHandle = Object.freeze({ name, size });
+    regionOf.set(handle, e);
+    return handle;
+  };
+
+  const clock: ClockHandle = Object.freeze({
+    now: () => {
+      life.check('clock.now');
+      return machine.clock.now;
+    },
+    timer: (name: string, callback: () => void): TimerHandle => {
+      life.check('clock.timer');
+      need('timers', 'clock.timer');
+      let t = slot.timers.get(name);
+      if (t === undefined) {
+        const entry = { timer: undefined as never, callback: null as (() => void) | null };
+        (entry as { timer: unknown }).timer = slot.scope.createTimer(
+          () => entry.callback?.(),
+          name,
+        );
+        slot.timers.set(name, entry);
+        t = entry;
+      }
+      t.callback = callback;
+      const timer = t.timer;
+      return Object.freeze({
+        armAt: (ns: number) => {
+          life.check('timer.armAt');
+          timer.armAt(ns);
+        },
+        armIn: (ns: number) => {
+          life.check('timer.armIn');
+          timer.armIn(ns);
+        },
+        cancel: () => {
+          life.check('timer.cancel');
+          timer.cancel();
+        },
+        get pending() {
+          return timer.pending;
+        },
+        get deadline() {
+          return timer.deadline;
+        },
+      });
+    },
+  });
+
+  const irqHandle = (set: (l: 0 | 1) => void, get: () => 0 | 1): IrqHandle =>
+    Object.freeze({
+      get level() {
+        return get();
+      },
+      set: (l: 0 | 1) => {
+        life.check('irq.set');
+        set(l ? 1 : 0);
+      },
+      raise: () => {
+        life.check('irq.raise');
+        set(1);
+      },
+      lower: () => {
+        life.check('irq.lower');
+        set(0);
+      },
+      pulse: () => {
+        life.check('irq.pulse');
+        set(1);
+        set(0);
+      },
+    });
+
+  const platformIrq = (name: string): IrqHandle => {
+    let line = slot.irqLines.get(name);
+    if (line === undefined) {
+      line = slot.scope.createIrqLine(name);
+      const p = slot.placement;
+      const sink = p.kind === 'platform' ? p.irq?.(name) : undefined;
+      if (sink !== undefined) line.connect(sink);
+      slot.irqLines.set(name, line);
+    }
+    const l = line;
+    return irqHandle(
+      (v) => l.set(v),
+      () => l.level,
+    );
+  };
+
+  let pci: PciHandle | undefined;
+  const fn = slot.pci;
+  if (fn !== undefined) {
+    const msiHandle = (): MsiHandle =>
+      Object.freeze({
+        get enabled() {
+          return slot.msi?.enabled ?? false;
+        },
+        notify: (vector?: number) => {
+          life.check('msi.notify');
+          return slot.msi!.notify(vector ?? 0);
+        },
+      });
+    pci = Object.freeze({
+      requesterId: fn.dma.requester.requesterId,
+      bar: (index: number, spec: PciBarSpec, region: RegionHandle) => {
+        life.check('pci.bar');
+        const e = entryOf(region, 'pci.bar');
+        const had = slot.bars.get(index);
+        if (had !== undefined) {
+          if (
+            had.region !== region.name ||
+            had.spec.size !== spec.size ||
+            had.spec.kind !== spec.kind
+          ) {
+            throw new EmuhostError(
+              'E_BAD_ARGUMENT',
+              `BAR${index} already decodes '${had.region}'`,
+              who,
+            );
+          }
+          return;
+        }
+        fn.addBar(index, spec, e.region);
+        slot.bars.set(index, { spec, region: region.name });
+      },
+      addMsi: (spec?: MsiSpec) => {
+        life.check('pci.addMsi');
+        need('msi', 'pci.addMsi');
+        slot.msi ??= fn.addMsi(spec);
+        return msiHandle();
+      },
+      configRead: (offset: number, size: 1 | 2 | 4) => {
+        life.check('pci.configRead');
+        return fn.configRead(offset, size);
+      },
+      configSet: (offset: number, size: 1 | 2 | 4, value: number) => {
+        life.check('pci.configSet');
+        if (size === 1) fn.config.set8(offset, value);
+        else if (size === 2) fn.config.set16(offset, value);
+        else fn.config.set32(offset, value);
+      },
+      configSetWritable: (offset: number, size: 1 | 2 | 4, mask: number) => {
+        life.check('pci.configSetWritable');
+        if (offset < 0x40 || offset + size > 0x100) {
+          throw new EmuhostError(
+            'E_BAD_ARGUMENT',
+            'only device-specific config space (0x40..0xff) can change its write mask',
+            who,
+          );
+        }
+        for (let i = 0; i < size; i++) fn.config.wmask[offset + i] = (mask >>> (8 * i)) & 0xff;
+      },
+      onConfigWrite: (cb: (offset: number, size: number, value: number) => void) => {
+        life.check('pci.onConfigWrite');
+        slot.configWriteListeners.push(cb);
+      },
+    });
+  }
+
+  let platform: PlatformHandle | undefined;
+  if (slot.placement.kind === 'platform') {
+    platform = Object.freeze({
+      map: (region: RegionHandle, addr: GuestPhysAddr, priority = 0) => {
+        life.check('platform.map');
+        const e = entryOf(region, 'platform.map');
+        if (e.region.parent === null)
+          slot.scope.mapRegion(machine.systemMemory, e.region, addr, priority);
+      },
+      mapIo: (region: RegionHandle, port: IoPortAddr) => {
+        life.check('platform.mapIo');
+        const e = entryOf(region, 'platform.mapIo');
+        if (e.region.parent === null) slot.scope.mapRegion(machine.systemIo, e.region, port);
+      },
+      irq: (name: string) => {
+        life.check('platform.irq');
+        need('irq', 'platform.irq');
+        return platformIrq(name);
+      },
+    });
+  }
+
+  const dmaCtx = fn?.dma ?? slot.scope.dmaContexts[0];
+  const dma = dmaCtx === undefined ? undefined : dmaFacade(dmaCtx, life);
+  let irq: IrqHandle | undefined;
+
+  const ctx: DeviceContext = Object.freeze({
+    id: slot.id,
+    options,
+    log,
+    get clock() {
+      need('timers', 'clock');
+      return clock;
+    },
+    get dma() {
+      need('dma', 'dma');
+      return dma!;
+    },
+    get irq() {
+      need('irq', 'irq');
+      irq ??=
+        fn !== undefined
+          ? irqHandle(
+              (l) => fn.setIntx(l),
+              () => fn.intxLevel,
+            )
+          : platformIrq('irq');
+      return irq;
+    },
+    mmio,
+    pci,
+    platform,
+  });
+  return { ctx, regionOf };
+}

@@ -1,0 +1,110 @@
+/**
+ * A DMA context as a plugin instance holds it: the kernel's context behind a lifetime check.
+ * The kernel context (and its live mappings) belongs to the device slot and outlives the
+ * instance; this handle does not.
+ */
+import type {
+  DMAContext,
+  DmaAccess,
+  DmaError,
+  DmaMapping,
+  DmaResult,
+  DmaSgEntry,
+  DmaSgResult,
+  Iova,
+} from '@emuhost/sdk';
+import type { Lifetime } from './lifetime.js';
+
+export function dmaFacade(ctx: DMAContext, life: Lifetime): DMAContext {
+  return Object.freeze({
+    read(a: Iova, into: Uint8Array): DmaResult {
+      life.check('dma.read');
+      return ctx.read(a, into);
+    },
+    write(a: Iova, data: Uint8Array): DmaResult {
+      life.check('dma.write');
+      return ctx.write(a, data);
+    },
+    fill(a: Iova, byte: number, len: number): DmaResult {
+      life.check('dma.fill');
+      return ctx.fill(a, byte, len);
+    },
+    canAccess(a: Iova, len: number, access: DmaAccess): boolean {
+      life.check('dma.canAccess');
+      return ctx.canAccess(a, len, access);
+    },
+    map(
+      a: Iova,
+      len: number,
+      access: DmaAccess,
+      onInvalidate?: (m: DmaMapping) => void,
+    ): DmaMapping | DmaError {
+      life.check('dma.map');
+      return ctx.map(a, len, access, onInvalidate);
+    },
+    readU8(a: Iova): number | DmaError {
+      life.check('dma.readU8');
+      return ctx.readU8(a);
+    },
+    readU16LE(a: Iova): number | DmaError {
+      life.check('dma.readU16LE');
+      return ctx.readU16LE(a);
+    },
+    readU16BE(a: Iova): number | DmaError {
+      life.check('dma.readU16BE');
+      return ctx.readU16BE(a);
+    },
+    readU32LE(a: Iova): number | DmaError {
+      life.check('dma.readU32LE');
+      return ctx.readU32LE(a);
+    },
+    readU32BE(a: Iova): number | DmaError {
+      life.check('dma.readU32BE');
+      return ctx.readU32BE(a);
+    },
+    readU64LE(a: Iova): bigint | DmaError {
+      life.check('dma.readU64LE');
+      return ctx.readU64LE(a);
+    },
+    readU64BE(a: Iova): bigint | DmaError {
+      life.check('dma.readU64BE');
+      return ctx.readU64BE(a);
+    },
+    writeU8(a: Iova, v: number): DmaResult {
+      life.check('dma.writeU8');
+      return ctx.writeU8(a, v);
+    },
+    writeU16LE(a: Iova, v: number): DmaResult {
+      life.check('dma.writeU16LE');
+      return ctx.writeU16LE(a, v);
+    },
+    writeU16BE(a: Iova, v: number): DmaResult {
+      life.check('dma.writeU16BE');
+      return ctx.writeU16BE(a, v);
+    },
+    writeU32LE(a: Iova, v: number): DmaResult {
+      life.check('dma.writeU32LE');
+      return ctx.writeU32LE(a, v);
+    },
+    writeU32BE(a: Iova, v: number): DmaResult {
+      life.check('dma.writeU32BE');
+      return ctx.writeU32BE(a, v);
+    },
+    writeU64LE(a: Iova, v: bigint): DmaResult {
+      life.check('dma.writeU64LE');
+      return ctx.writeU64LE(a, v);
+    },
+    writeU64BE(a: Iova, v: bigint): DmaResult {
+      life.check('dma.writeU64BE');
+      return ctx.writeU64BE(a, v);
+    },
+    readSg(sg: readonly DmaSgEntry[], into: Uint8Array): DmaSgResult {
+      life.check('dma.readSg');
+      return ctx.readSg(sg, into);
+    },
+    writeSg(sg: readonly DmaSgEntry[], data: Uint8Array): DmaSgResult {
+      life.check('dma.writeSg');
+      return ctx.writeSg(sg, data);
+    },
+  });
+}

@@ -1,0 +1,31 @@
+/**
+ * @emuhost/host: loads plugins and runs them in a machine.
+ *
+ * - `manifest.ts`: `emuhost.plugin.json`, validated before any plugin code runs.
+ * - `sdk-server.ts`, `sdk-runtime.ts`: the SDK versions served and the choice per plugin.
+ * - `build.ts`: `emuhost build`, one plugin into one bundle.
+ * - `plugin-host.ts`: the load pipeline and the loaded plugins.
+ * - `device-host.ts`, `facades/`: device plugins in a machine, and the handles they receive.
+ * - `options.ts`, `log.ts`, `diagnostics.ts`, `hooks.ts`: the pieces around them.
+ */
+export { type BuildResult, buildPlugin, createPluginBuilder, type PluginBuilder } from './build.js';
+export {
+  type AddDeviceOptions,
+  addDevice,
+  type PlacementRequest,
+  RunningDevice,
+} from './device-host.js';
+export {
+  type Diagnostic,
+  type DiagnosticLocation,
+  formatDiagnostics,
+  PluginLoadError,
+} from './diagnostics.js';
+export { createHostHooks, type HostHooks, type PluginFailure } from './hooks.js';
+export type { LoadedPlugin } from './loaded-plugin.js';
+export { createLogger, type LogLevel, type LogSink, stderrSink } from './log.js';
+export { MANIFEST_FILE, parseManifest, validateManifest } from './manifest.js';
+export { parseNumber, resolveOptions } from './options.js';
+export { type LoadOptions, PluginHost, type PluginHostOptions } from './plugin-host.js';
+export { currentSdkRuntime } from './sdk-runtime.js';
+export { SdkServer, type ServedSdk } from './sdk-server.js';

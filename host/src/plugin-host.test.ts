@@ -1,0 +1,294 @@
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type GuestPhysAddr, SDK_VERSION } from '@emuhost/sdk';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildPlugin } from './build.js';
+import { addDevice } from './device-host.js';
+import { formatDiagnostics, type PluginLoadError } from './diagnostics.js';
+import type { PluginFailure } from './hooks.js';
+import { PluginHost } from './plugin-host.js';
+import { configIo, testMachine } from './test-machine.js';
+
+const FIXTURE = new URL('./__fixtures__/dma-copy', import.meta.url).pathname;
+const tmp = mkdtempSync(join(tmpdir(), 'emuhost-host-'));
+const phys = (n: number) => n as GuestPhysAddr;
+
+const manifest = (over: Record<string, unknown> = {}) => ({
+  id: 'inline',
+  version: '1.0.0',
+  kind: 'device',
+  sdk: '^1.0.0',
+  entry: './inline.js',
+  capabilities: ['pci'],
+  ...over,
+});
+const PCI_DEVICE = `const { definePlugin } = require('@emuhost/sdk');
+module.exports.default = definePlugin({ kind: 'device', pci: { vendorId: 1, deviceId: 2, classCode: 0 }, create: () => ({}) });`;
+
+function codeOf(f: () => unknown): { code: string; error: PluginLoadError } {
+  try {
+    f();
+  } catch (e) {
+    return { code: (e as PluginLoadError).code, error: e as PluginLoadError };
+  }
+  throw new Error('expected an error');
+}
+
+async function buildError(dir: string): Promise<PluginLoadError> {
+  return buildPlugin(dir).then(
+    () => {
+      throw new Error('expected the build to fail');
+    },
+    (e: unknown) => e as PluginLoadError,
+  );
+}
+
+let built: Awaited<ReturnType<typeof buildPlugin>>;
+beforeAll(async () => {
+  built = await buildPlugin(FIXTURE, { outDir: join(tmp, 'dma-copy') });
+});
+
+describe('building a plugin', () => {
+  it('writes one CommonJS bundle with the SDK external, a source map, a metafile and the built manifest', () => {
+    const code = readFileSync(built.bundlePath, 'utf8');
+    expect(code).toContain('require("@emuhost/sdk")');
+    expect(code).toMatch(/sourceMappingURL=dma-copy\.js\.map/);
+    expect(built.manifest).toMatchObject({
+      id: 'dma-copy',
+      entry: './dma-copy.js',
+      builtWithSdk: SDK_VERSION,
+    });
+    expect(Object.keys(built.metafile.inputs)).toEqual(['src/index.ts']);
+  });
+
+  it('is reproducible: the same input gives the same bytes', async () => {
+    const again = await buildPlugin(FIXTURE, { outDir: join(tmp, 'dma-copy-again') });
+    expect(readFileSync(again.bundlePath)).toEqual(readFileSync(built.bundlePath));
+    expect(readFileSync(`${again.bundlePath}.map`)).toEqual(
+      readFileSync(`${built.bundlePath}.map`),
+    );
+  });
+
+  it('refuses a Node builtin import, naming the import and the file that made it', async () => {
+    const dir = join(tmp, 'sneaky');
+    mkdirSync(join(dir, 'src'), { recursive: true });
+    writeFileSync(
+      join(dir, 'emuhost.plugin.json'),
+      JSON.stringify(manifest({ id: 'sneaky', entry: 'src/index.ts' })),
+    );
+    writeFileSync(join(dir, 'src', 'index.ts'), "import './helper';\n");
+    writeFileSync(
+      join(dir, 'src', 'helper.ts'),
+      "import { execSync } from 'node:child_process';\nexecSync('id');\n",
+    );
+    const e = await buildError(dir);
+    expect(e.code).toBe('E_PLUGIN_BUILD');
+    expect(e.diagnostics[0]).toMatchObject({
+      text: "'node:child_process' cannot be imported by a plugin: it is a Node builtin",
+      location: { file: join(dir, 'src', 'helper.ts'), line: 1 },
+    });
+    writeFileSync(
+      join(dir, 'src', 'helper.ts'),
+      "import fs from 'fs';\nimport '@emuhost/core';\nfs;\n",
+    );
+    const e2 = await buildError(dir);
+    expect(e2.diagnostics.map((d) => d.text)).toEqual([
+      "'fs' cannot be imported by a plugin: it is a Node builtin",
+      "'@emuhost/core' cannot be imported by a plugin: plugins depend on the SDK only",
+    ]);
+  });
+});
+
+describe('loading and running a device plugin', () => {
+  it('loads the bundle, places the device on PCI, and its DMA, timer and IRQ work', () => {
+    const host = new PluginHost();
+    const plugin = host.loadFile(built.manifestPath);
+    expect(plugin.sdkVersion).toBe(SDK_VERSION);
+    const m = testMachine();
+    const dev = addDevice(m, plugin, {
+      id: 'copy0',
+      placement: { kind: 'pci', bus: 'pci.0' },
+      options: { delay_ns: '0x100' },
+    });
+    expect(dev.slot.pci!.devfn).toBe(2 << 3);
+    const cfg = configIo(m);
+    expect(cfg.read(0x10, 0, 4)).toBe(0xbeef1234);
+    cfg.write(0x10, 0x10, 4, 0xe0000000);
+    cfg.write(0x10, 0x04, 2, 0x6);
+    m.memory.write(phys(0x1000), Uint8Array.of(1, 2, 3, 4));
+    m.memory.store(phys(0xe0000000), 4, 0x1000);
+    m.memory.store(phys(0xe0000004), 4, 0x2000);
+    m.memory.store(phys(0xe0000008), 4, 4);
+    m.memory.store(phys(0xe000000c), 4, 1);
+    m.clock.step(0xff);
+    expect(m.memory.load(phys(0x2000), 4)).toBe(0);
+    m.clock.step(1);
+    expect(m.memory.load(phys(0x2000), 4)).toBe(0x04030201);
+    expect(m.memory.load(phys(0xe0000010), 4)).toBe(0);
+    expect(m.interruptControllers.get('ioapic')!.levels[16 + 2]).toBe(1);
+    expect(dev.saveState()).toEqual({ version: 1, data: [0x1000, 0x2000, 4, 0, 0] });
+  });
+
+  it('a handle leaked from a removed device is revoked, and never reaches the machine', () => {
+    const host = new PluginHost();
+    host.loadCode(
+      manifest({ capabilities: ['pci', 'dma'] }),
+      `const { definePlugin, iova } = require('@emuhost/sdk');
+       module.exports.default = definePlugin({ kind: 'device', pci: { vendorId: 1, deviceId: 2, classCode: 0 },
+         create(ctx) { globalThis.leaked = ctx.dma; return {}; } });`,
+    );
+    const m = testMachine();
+    const plugin = host.get('inline')!;
+    addDevice(m, plugin, { id: 'd0', placement: { kind: 'pci', bus: 'pci.0' } });
+    m.detachDevice('d0');
+    const leaked = plugin.realm.evaluate('module.exports = globalThis.leaked', {
+      filename: 'probe.js',
+      sdkCode: '',
+    });
+    expect(() => (leaked as { writeU8(a: number, v: number): unknown }).writeU8(0, 1)).toThrow(
+      /E_REVOKED/,
+    );
+  });
+
+  it('refuses a handle the manifest did not declare', () => {
+    const host = new PluginHost();
+    const plugin = host.loadCode(
+      manifest(),
+      `const { definePlugin } = require('@emuhost/sdk');
+       module.exports.default = definePlugin({ kind: 'device', pci: { vendorId: 1, deviceId: 2, classCode: 0 }, create: (ctx) => { ctx.dma; return {}; } });`,
+    );
+    expect(() =>
+      addDevice(testMachine(), plugin, { id: 'd0', placement: { kind: 'pci', bus: 'pci.0' } }),
+    ).toThrow(/E_DEVICE_REALIZE.*needs the 'dma' capability/);
+  });
+
+  it('refuses unknown options and badly typed ones', () => {
+    const plugin = new PluginHost().loadFile(built.manifestPath);
+    const add = (options: Record<string, string>) => () =>
+      addDevice(testMachine(), plugin, {
+        id: 'c',
+        placement: { kind: 'pci', bus: 'pci.0' },
+        options,
+      });
+    expect(add({ delay: '1' })).toThrow(
+      "E_OPTION: 'dma-copy' has no option 'delay' (options: delay_ns)",
+    );
+    expect(add({ delay_ns: 'soon' })).toThrow(/must be a number, not "soon"/);
+  });
+});
+
+describe('every bad input is a clear error with a stable code, and the host goes on', () => {
+  it('a missing or malformed manifest', () => {
+    const host = new PluginHost();
+    expect(codeOf(() => host.loadFile(join(tmp, 'nowhere', 'emuhost.plugin.json'))).code).toBe(
+      'E_MANIFEST',
+    );
+    const bad = join(tmp, 'bad.json');
+    writeFileSync(bad, '{\n  "id": "x",\n  "version": 1.0.0\n}\n');
+    const { error } = codeOf(() => host.loadFile(bad));
+    expect(error.code).toBe('E_MANIFEST');
+    expect(error.diagnostics[0]!.location).toMatchObject({ file: bad, line: 3 });
+  });
+
+  it('an unknown kind, an invalid range, a misspelt field: all reported at once, each at its line', () => {
+    const f = join(tmp, 'many.json');
+    writeFileSync(
+      f,
+      JSON.stringify(
+        { id: 'x', version: '1.0.0', kind: 'gpu', sdk: 'one', entry: 'x.js', capabilites: [] },
+        null,
+        2,
+      ),
+    );
+    const { error } = codeOf(() => new PluginHost().loadFile(f));
+    expect(error.diagnostics.map((d) => d.text)).toEqual([
+      'unknown kind "gpu"',
+      '"sdk" must be a semver range such as "^1.0.0", not "one"',
+      'missing "capabilities" (an array, possibly empty)',
+      'unknown field "capabilites"',
+    ]);
+    expect(error.diagnostics[3]!.notes).toEqual([{ text: 'did you mean "capabilities"?' }]);
+    expect(formatDiagnostics(error.diagnostics)).toContain(
+      `${f}:4:2: error: [x] unknown kind "gpu"`,
+    );
+  });
+
+  it('an SDK range this host cannot satisfy says whether the plugin is too new or too old', () => {
+    const host = new PluginHost();
+    const tooNew = codeOf(() => host.loadCode(manifest({ sdk: '^2.0.0' }), PCI_DEVICE)).error;
+    expect(tooNew.code).toBe('E_SDK_RANGE');
+    expect(tooNew.message).toContain(
+      `plugin 'inline' requires @emuhost/sdk@^2.0.0, but this host serves ${SDK_VERSION}`,
+    );
+    expect(tooNew.diagnostics[0]!.notes[0]!.text).toMatch(/too new for this host/);
+    const tooOld = codeOf(() => host.loadCode(manifest({ sdk: '^0.1.0' }), PCI_DEVICE)).error;
+    expect(tooOld.diagnostics[0]!.notes[0]!.text).toMatch(/too old for this host/);
+  });
+
+  it('a future major can be served beside v1 without breaking v1 plugins', () => {
+    const host = new PluginHost();
+    const v2Runtime = `module.exports = { SDK_VERSION: '2.0.0', definePlugin: (d) => Object.freeze({ ...d, createV2: true }) };`;
+    host.sdk.serve({ version: '2.0.0', code: v2Runtime });
+    const v1 = host.loadCode(manifest({ id: 'old' }), PCI_DEVICE);
+    const v2 = host.loadCode(manifest({ id: 'new', sdk: '^2.0.0' }), PCI_DEVICE);
+    expect([v1.sdkVersion, v2.sdkVersion]).toEqual([SDK_VERSION, '2.0.0']);
+    expect((v2.definition as unknown as { createV2: boolean }).createV2).toBe(true);
+    expect('createV2' in v1.definition).toBe(false);
+  });
+
+  it('a bundle that exports no plugin, one of the wrong kind, one that throws, one with a syntax error', () => {
+    const host = new PluginHost();
+    expect(
+      codeOf(() => host.loadCode(manifest(), 'module.exports = 42;')).error.diagnostics[0]!.text,
+    ).toMatch(/does not export a plugin/);
+    expect(
+      codeOf(() => host.loadCode(manifest({ kind: 'iommu' }), PCI_DEVICE)).error.diagnostics[0]!
+        .text,
+    ).toBe("the manifest says kind 'iommu' but the plugin is 'device'");
+    const threw = codeOf(() => host.loadCode(manifest(), "throw new TypeError('nope');")).error;
+    expect(threw.code).toBe('E_PLUGIN_EVAL');
+    expect(threw.message).toContain('TypeError: nope');
+    const syntax = codeOf(() =>
+      host.loadCode(manifest(), 'const a = 1;\nconst b = ;\n', { file: '/x/broken.js' }),
+    ).error;
+    expect(syntax.code).toBe('E_PLUGIN_EVAL');
+    expect(syntax.diagnostics[0]!.location).toMatchObject({
+      file: '/x/broken.js',
+      line: 2,
+      lineText: 'const b = ;',
+    });
+    const shape = codeOf(() =>
+      host.loadCode(
+        manifest(),
+        "const { definePlugin } = require('@emuhost/sdk'); module.exports.default = definePlugin({ kind: 'disk' });",
+      ),
+    ).error;
+    expect(shape.code).toBe('E_PLUGIN_EVAL');
+    expect(shape.message).toMatch(/E_PLUGIN_SHAPE: kind must be/);
+    expect(codeOf(() => host.loadCode(manifest(), "require('fs')")).error.message).toMatch(
+      /may require only '@emuhost\/sdk', not 'fs'/,
+    );
+    expect(host.list()).toEqual([]);
+  });
+
+  it('two plugins with the same id: the second is refused, the first goes on', () => {
+    const host = new PluginHost();
+    const failures: PluginFailure[] = [];
+    host.hooks.plugin.failed.tap('test', (f) => void failures.push(f));
+    const first = host.loadCode(manifest(), PCI_DEVICE);
+    expect(codeOf(() => host.loadCode(manifest(), PCI_DEVICE)).code).toBe('E_DUPLICATE_ID');
+    expect(host.get('inline')).toBe(first);
+    expect(failures.map((f) => [f.plugin, f.phase])).toEqual([['inline', 'register']]);
+  });
+
+  it('load and unload are hooks', () => {
+    const host = new PluginHost();
+    const seen: string[] = [];
+    host.hooks.plugin.loaded.tap('t', (p) => void seen.push(`loaded ${p.manifest.id}`));
+    host.hooks.plugin.unloaded.tap('t', (p) => void seen.push(`unloaded ${p.manifest.id}`));
+    host.loadCode(manifest(), PCI_DEVICE);
+    host.unload('inline');
+    expect(seen).toEqual(['loaded inline', 'unloaded inline']);
+  });
+});

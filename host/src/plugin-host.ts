@@ -1,0 +1,232 @@
+/**
+ * The plugin host: loads plugin bundles into realms and keeps them by id.
+ *
+ * Loading is a pipeline that stops at the first failing stage, each with its own error code
+ * and esbuild-style diagnostics: the manifest (before any plugin code runs), the SDK range,
+ * the evaluation of the bundle in a fresh realm, the shape of what it exports, and the id's
+ * uniqueness. A failure leaves the host and every loaded plugin as they were.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { createTrustedRealm, type PluginRealm, type SandboxLevel } from '@emuhost/sandbox';
+import type { PluginDefinition, PluginManifest } from '@emuhost/sdk';
+import { type Diagnostic, PluginLoadError } from './diagnostics.js';
+import { createHostHooks, type HostHooks, type PluginFailure } from './hooks.js';
+import type { LoadedPlugin } from './loaded-plugin.js';
+import { parseManifest, validateManifest } from './manifest.js';
+import { currentSdkRuntime } from './sdk-runtime.js';
+import { SdkServer } from './sdk-server.js';
+
+export interface PluginHostOptions {
+  /** Realm factories per level; `trusted` is built in, the others come from @emuhost/sandbox. */
+  readonly realms?: Partial<Record<SandboxLevel, () => PluginRealm>>;
+  /** Serve the SDK this host was built with. Default true. */
+  readonly serveCurrentSdk?: boolean;
+}
+
+export interface LoadOptions {
+  /** Default `trusted`. */
+  readonly level?: SandboxLevel;
+}
+
+export class PluginHost {
+  readonly hooks: HostHooks = createHostHooks();
+  readonly sdk = new SdkServer();
+  private readonly plugins = new Map<string, LoadedPlugin>();
+  private readonly realms: Partial<Record<SandboxLevel, () => PluginRealm>>;
+
+  constructor(opts: PluginHostOptions = {}) {
+    this.realms = { trusted: createTrustedRealm, ...opts.realms };
+    if (opts.serveCurrentSdk !== false) this.sdk.serve(currentSdkRuntime());
+  }
+
+  /** Loads a built plugin from its manifest file (the bundle is the manifest's `entry`). */
+  loadFile(manifestPath: string, opts: LoadOptions = {}): LoadedPlugin {
+    const file = resolve(manifestPath);
+    let manifest: PluginManifest;
+    let code: string;
+    try {
+      manifest = parseManifest(readText(file), file);
+      code = readText(resolve(dirname(file), manifest.entry));
+    } catch (e) {
+      throw this.fail(file, 'manifest', e);
+    }
+    return this.loadCode(manifest, code, { ...opts, file: resolve(dirname(file), manifest.entry) });
+  }
+
+  /** Loads a plugin from a manifest object and bundle text. */
+  loadCode(
+    manifestIn: unknown,
+    code: string,
+    opts: LoadOptions & { file?: string } = {},
+  ): LoadedPlugin {
+    const file = opts.file ?? '<bundle>';
+    let manifest: PluginManifest;
+    try {
+      manifest = validateManifest(manifestIn, file);
+    } catch (e) {
+      throw this.fail(file, 'manifest', e);
+    }
+    const id = manifest.id;
+    if (this.plugins.has(id)) {
+      throw this.fail(
+        id,
+        'register',
+        new PluginLoadError('E_DUPLICATE_ID', [
+          diag(
+            id,
+            file,
+            `a plugin with id '${id}' is already loaded (from ${this.plugins.get(id)!.file})`,
+          ),
+        ]),
+      );
+    }
+    let sdk: ReturnType<SdkServer['pick']>;
+    try {
+      sdk = this.sdk.pick(manifest.sdk, id, file);
+    } catch (e) {
+      throw this.fail(id, 'sdk', e);
+    }
+    const level = opts.level ?? 'trusted';
+    const make = this.realms[level];
+    if (make === undefined) {
+      throw this.fail(
+        id,
+        'evaluate',
+        new PluginLoadError('E_PLUGIN_EVAL', [
+          diag(id, file, `no realm for sandbox level '${level}' is available`),
+        ]),
+      );
+    }
+    const realm = make();
+    let exported: unknown;
+    try {
+      exported = realm.evaluate(code, { filename: file, sdkCode: sdk.code });
+    } catch (e) {
+      realm.dispose();
+      throw this.fail(
+        id,
+        'evaluate',
+        new PluginLoadError('E_PLUGIN_EVAL', [evalDiagnostic(id, file, e, code)]),
+      );
+    }
+    let definition: PluginDefinition;
+    try {
+      definition = checkShape(id, file, manifest, exported);
+    } catch (e) {
+      realm.dispose();
+      throw this.fail(id, 'shape', e);
+    }
+    const plugin: LoadedPlugin = Object.freeze({
+      manifest,
+      definition,
+      sdkVersion: sdk.version,
+      level,
+      realm,
+      file,
+    });
+    this.plugins.set(id, plugin);
+    this.hooks.plugin.loaded.call(plugin);
+    return plugin;
+  }
+
+  /** Drops a plugin; its realm is disposed. Instances must have been removed first. */
+  unload(id: string): void {
+    const p = this.plugins.get(id);
+    if (p === undefined) return;
+    this.plugins.delete(id);
+    p.realm.dispose();
+    this.hooks.plugin.unloaded.call(p);
+  }
+
+  get(id: string): LoadedPlugin | undefined {
+    return this.plugins.get(id);
+  }
+
+  list(): LoadedPlugin[] {
+    return [...this.plugins.values()];
+  }
+
+  private fail(plugin: string, phase: PluginFailure['phase'], e: unknown): Error {
+    const error = e instanceof Error ? e : new Error(String(e));
+    this.hooks.plugin.failed.call({ plugin, phase, error });
+    return error;
+  }
+}
+
+function readText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new PluginLoadError('E_MANIFEST', [
+      {
+        text: `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+        location: { file },
+        notes: [],
+      },
+    ]);
+  }
+}
+
+function diag(pluginName: string, file: string, text: string, ...notes: string[]): Diagnostic {
+  return { text, pluginName, location: { file }, notes: notes.map((t) => ({ text: t })) };
+}
+
+/** Turns an evaluation error into a diagnostic at the bundle line it names, if any. */
+function evalDiagnostic(id: string, file: string, e: unknown, code: string): Diagnostic {
+  const err = e as { name?: unknown; message?: unknown; stack?: unknown };
+  const text = `evaluating the bundle threw ${String(err?.name ?? 'an error')}: ${String(err?.message ?? e)}`;
+  const stack = typeof err?.stack === 'string' ? err.stack : '';
+  const at = new RegExp(`${escapeRe(file)}:(\\d+)(?::(\\d+))?`).exec(stack);
+  if (at === null) return diag(id, file, text);
+  const line = Number(at[1]);
+  const column = at[2] !== undefined ? Number(at[2]) - 1 : 0;
+  return {
+    text,
+    pluginName: id,
+    location: { file, line, column, lineText: code.split('\n')[line - 1] ?? '' },
+    notes: [],
+  };
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function checkShape(
+  id: string,
+  file: string,
+  manifest: PluginManifest,
+  exported: unknown,
+): PluginDefinition {
+  const mod = exported as { default?: unknown } | null;
+  const def = (
+    mod !== null && typeof mod === 'object' && 'default' in mod ? mod.default : mod
+  ) as Partial<PluginDefinition> | null;
+  const problems: string[] = [];
+  if (def === null || typeof def !== 'object')
+    problems.push('the bundle does not export a plugin (export default definePlugin({...}))');
+  else {
+    if (def.kind !== manifest.kind)
+      problems.push(
+        `the manifest says kind '${manifest.kind}' but the plugin is '${String(def.kind)}'`,
+      );
+    if (typeof def.create !== 'function') problems.push('the plugin has no create function');
+    if (def.kind === 'device') {
+      const d = def as Partial<import('@emuhost/sdk').DevicePluginDefinition>;
+      if (d.pci === undefined && d.platform !== true)
+        problems.push('a device plugin must declare `pci` identity or `platform: true`');
+      if (d.pci !== undefined && !manifest.capabilities.includes('pci'))
+        problems.push("the plugin has a PCI identity but not the 'pci' capability");
+      if (d.platform === true && !manifest.capabilities.includes('platform'))
+        problems.push("the plugin can sit on the platform bus but lacks the 'platform' capability");
+    }
+  }
+  if (problems.length > 0) {
+    throw new PluginLoadError(
+      'E_PLUGIN_SHAPE',
+      problems.map((p) => diag(id, file, p)),
+    );
+  }
+  return def as PluginDefinition;
+}
