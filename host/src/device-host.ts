@@ -21,6 +21,7 @@ import { Lifetime } from './facades/lifetime.js';
 import type { LoadedPlugin } from './loaded-plugin.js';
 import { createLogger, type LogSink, stderrSink } from './log.js';
 import { resolveOptions } from './options.js';
+import { migrateState } from './state.js';
 
 export type PlacementRequest =
   | { readonly kind: 'pci'; readonly bus: string; readonly devfn?: number }
@@ -85,7 +86,7 @@ export class RunningDevice {
   ): { model: DeviceModel; life: Lifetime; warnings: string[] } {
     const def = plugin.definition as DevicePluginDefinition;
     const warnings: string[] = [];
-    const restored = state === undefined ? undefined : migrate(def, state, warnings);
+    const restored = state === undefined ? undefined : migrateState(def, state, warnings);
     const life = new Lifetime(plugin.manifest.id, this.id);
     const log = createLogger(this.sink, `${plugin.manifest.id}:${this.id}`);
     for (const w of warnings) log.warn(w);
@@ -201,17 +202,4 @@ export function addDevice(
     return running.asInstance();
   });
   return running;
-}
-
-function migrate(def: DevicePluginDefinition, state: SavedState, warnings: string[]): unknown {
-  const want = def.stateVersion ?? 1;
-  if (state.version === want) return structuredClone(state.data);
-  if (def.migrateState !== undefined) {
-    const m = def.migrateState(state.version, structuredClone(state.data));
-    if (m !== undefined) return m;
-  }
-  warnings.push(
-    `state version ${state.version} cannot be used by state version ${want}: the device starts fresh (reset)`,
-  );
-  return undefined;
 }

@@ -5,9 +5,12 @@
  * - `sdk-server.ts`, `sdk-runtime.ts`: the SDK versions served and the choice per plugin.
  * - `build.ts`: `emuhost build`, one plugin into one bundle.
  * - `plugin-host.ts`: the load pipeline and the loaded plugins.
- * - `device-host.ts`, `facades/`: device plugins in a machine, and the handles they receive.
+ * - `device-host.ts`, `iommu-host.ts`, `machine-host.ts`, `facades/`: plugins in a machine,
+ *   and the handles they receive; `emulator.ts` puts them together.
  * - `options.ts`, `log.ts`, `diagnostics.ts`, `hooks.ts`: the pieces around them.
  */
+
+export { bareMachine, bareMachineDefinition } from './bare-machine.js';
 export { type BuildResult, buildPlugin, createPluginBuilder, type PluginBuilder } from './build.js';
 export {
   type AddDeviceOptions,
@@ -21,9 +24,13 @@ export {
   formatDiagnostics,
   PluginLoadError,
 } from './diagnostics.js';
+export { type DeviceRequest, Emulator, type EmulatorOptions } from './emulator.js';
 export { createHostHooks, type HostHooks, type PluginFailure } from './hooks.js';
+export { inProcessPlugin } from './in-process.js';
+export { type AddIommuOptions, addIommu, RunningIommu } from './iommu-host.js';
 export type { LoadedPlugin } from './loaded-plugin.js';
 export { createLogger, type LogLevel, type LogSink, stderrSink } from './log.js';
+export { type BuildMachineOptions, type BuiltMachine, buildMachine } from './machine-host.js';
 export { MANIFEST_FILE, parseManifest, validateManifest } from './manifest.js';
 export { parseNumber, resolveOptions } from './options.js';
 export { type LoadOptions, PluginHost, type PluginHostOptions } from './plugin-host.js';

@@ -316,7 +316,11 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
   /** Refuses all further DMA (device unplugged or quarantined); invalidates live mappings. */
   revoke(): void {
     this.blocked = 'revoked';
-    for (const m of this.mappings) m.invalidate();
+    for (const m of this.mappings) {
+      m.invalidate();
+      // Nobody will release these now: end them here, so bounce budget is not lost.
+      m.release(0);
+    }
     this.flushIotlb();
   }
 

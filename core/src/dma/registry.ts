@@ -141,6 +141,11 @@ export class DmaRegistry {
     this.reresolve();
   }
 
+  /** Bytes of bounce buffers mapped now (MMIO-backed `map`s not yet released). */
+  get bounceInUse(): number {
+    return this.bounce.used;
+  }
+
   /** One row per context, for `info iommu` views. */
   info(): DmaContextInfo[] {
     return [...this.contexts].map((c) => ({

@@ -1,0 +1,105 @@
+/**
+ * An emulator: a machine built from a machine plugin, with device and IOMMU plugins added,
+ * removed and bound by id. It is what the CLI, the qtest server and the driver API drive.
+ */
+import type { Machine, MsiSink } from '@emuhost/core';
+import { EmuhostError, type MachineModel, type OptionValue, type SavedState } from '@emuhost/sdk';
+import { addDevice, type RunningDevice } from './device-host.js';
+import { addIommu, type RunningIommu } from './iommu-host.js';
+import type { LoadedPlugin } from './loaded-plugin.js';
+import type { LogSink } from './log.js';
+import { buildMachine } from './machine-host.js';
+
+export interface EmulatorOptions {
+  readonly machine: LoadedPlugin;
+  /** RAM size in bytes. */
+  readonly ramSize: number;
+  readonly machineOptions?: Readonly<Record<string, OptionValue>>;
+  readonly log?: LogSink;
+}
+
+export interface DeviceRequest {
+  /** Default: the plugin id and the first free number (`edu0`, `edu1`...). */
+  readonly id?: string;
+  /** PCI bus; default the machine's default bus. */
+  readonly bus?: string;
+  readonly devfn?: number;
+  /** Put it on the platform bus instead. */
+  readonly platform?: boolean;
+  readonly options?: Readonly<Record<string, OptionValue>>;
+  readonly state?: SavedState;
+}
+
+export class Emulator {
+  readonly machine: Machine;
+  readonly model: MachineModel;
+  readonly msi: MsiSink | undefined;
+  readonly devices = new Map<string, RunningDevice>();
+  readonly iommus = new Map<string, RunningIommu>();
+  private readonly log: LogSink | undefined;
+
+  constructor(opts: EmulatorOptions) {
+    const built = buildMachine(opts.machine, {
+      ramSize: opts.ramSize,
+      ...(opts.machineOptions !== undefined && { options: opts.machineOptions }),
+      ...(opts.log !== undefined && { log: opts.log }),
+    });
+    this.machine = built.machine;
+    this.model = built.model;
+    this.msi = built.msi;
+    this.log = opts.log;
+  }
+
+  addDevice(plugin: LoadedPlugin, req: DeviceRequest = {}): RunningDevice {
+    const id = req.id ?? this.freshId(plugin.manifest.id);
+    const bus = req.bus ?? this.model.defaultPciBus;
+    const placement = req.platform
+      ? ({ kind: 'platform', bus: 'platform' } as const)
+      : bus === undefined
+        ? undefined
+        : ({ kind: 'pci', bus, ...(req.devfn !== undefined && { devfn: req.devfn }) } as const);
+    if (placement === undefined)
+      throw new EmuhostError('E_BAD_ARGUMENT', 'this machine has no PCI bus for the device', {
+        device: id,
+      });
+    const d = addDevice(this.machine, plugin, {
+      id,
+      placement,
+      ...(req.options !== undefined && { options: req.options }),
+      ...(req.state !== undefined && { state: req.state }),
+      ...(this.log !== undefined && { log: this.log }),
+    });
+    this.devices.set(id, d);
+    return d;
+  }
+
+  removeDevice(id: string): void {
+    this.machine.detachDevice(id);
+    this.devices.delete(id);
+  }
+
+  addIommu(
+    plugin: LoadedPlugin,
+    req: { id?: string; options?: Readonly<Record<string, OptionValue>> } = {},
+  ): RunningIommu {
+    const id = req.id ?? this.freshId(plugin.manifest.id);
+    const r = addIommu(this.machine, plugin, {
+      id,
+      ...(req.options !== undefined && { options: req.options }),
+      ...(this.log !== undefined && { log: this.log }),
+    });
+    this.iommus.set(id, r);
+    return r;
+  }
+
+  /** Machine-wide reset: every device and IOMMU, then the machine's own registers. */
+  reset(): void {
+    this.machine.reset();
+    this.model.reset?.();
+  }
+
+  private freshId(base: string): string {
+    for (let n = 0; ; n++)
+      if (!this.machine.deviceIds.includes(`${base}${n}`)) return `${base}${n}`;
+  }
+}
