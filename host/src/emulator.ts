@@ -80,12 +80,13 @@ export class Emulator {
 
   addIommu(
     plugin: LoadedPlugin,
-    req: { id?: string; options?: Readonly<Record<string, OptionValue>> } = {},
+    req: { id?: string; options?: Readonly<Record<string, OptionValue>>; state?: SavedState } = {},
   ): RunningIommu {
     const id = req.id ?? this.freshId(plugin.manifest.id);
     const r = addIommu(this.machine, plugin, {
       id,
       ...(req.options !== undefined && { options: req.options }),
+      ...(req.state !== undefined && { state: req.state }),
       ...(this.log !== undefined && { log: this.log }),
     });
     this.iommus.set(id, r);

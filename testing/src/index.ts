@@ -13,4 +13,12 @@ export {
   deviceConformance,
 } from './device-conformance.js';
 export { type BarMapping, createDriver, Driver, PciDeviceRef } from './driver.js';
+export {
+  type IommuCase,
+  type IommuConformanceOptions,
+  type IommuKit,
+  type IommuMapping,
+  iommuCases,
+  iommuConformance,
+} from './iommu-conformance.js';
 export { loadPluginDir, type PluginSource, resolvePlugin } from './load.js';
