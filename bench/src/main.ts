@@ -10,10 +10,13 @@ import { FULL_OPTIONS, measure, QUICK_OPTIONS, sinkValue } from './harness.js';
 import type { Metric } from './metrics.js';
 import { formatMetrics, formatTable, formatValue, toJson } from './report.js';
 import type { Suite, SuiteContext } from './suite.js';
+import { clockSuite } from './suites/clock.js';
+import { dmaSuite } from './suites/dma.js';
 import { memorySuite } from './suites/memory.js';
+import { pciSuite } from './suites/pci.js';
 
 /** Every suite, in run order. A new suite is one file under suites/ and one entry here. */
-const SUITES: readonly Suite[] = [memorySuite];
+const SUITES: readonly Suite[] = [memorySuite, dmaSuite, pciSuite, clockSuite];
 
 const USAGE = `usage: npm run bench -- [--json] [--quick] [--filter <substring>]
   --json      print only {"metrics": {...}} on stdout
@@ -24,7 +27,7 @@ function log(message: string): void {
   process.stderr.write(`${message}\n`);
 }
 
-function main(): number {
+async function main(): Promise<number> {
   let values: { json: boolean; quick: boolean; filter?: string | undefined; help: boolean };
   try {
     ({ values } = parseArgs({
@@ -69,7 +72,7 @@ function main(): number {
       },
       log: (message) => log(`  ${message}`),
     };
-    metrics.push(...suite.run(ctx));
+    metrics.push(...(await suite.run(ctx)));
   }
   // Printing the sink keeps every case's results observable to the end.
   const seconds = (performance.now() - started) / 1000;
@@ -91,4 +94,4 @@ function main(): number {
   return 0;
 }
 
-process.exitCode = main();
+process.exitCode = await main();

@@ -16,5 +16,9 @@ export interface SuiteContext {
 export interface Suite {
   /** What `--filter` matches against. */
   readonly name: string;
-  run(ctx: SuiteContext): Metric[];
+  /**
+   * May be async, for setup that cannot be synchronous (building and importing a second
+   * bundle of the kernel). Timing itself is always synchronous: `measure` runs no promise.
+   */
+  run(ctx: SuiteContext): Metric[] | Promise<Metric[]>;
 }

@@ -155,38 +155,40 @@ export class VirtualClock {
     return a.deadline < b.deadline || (a.deadline === b.deadline && a.seq < b.seq);
   }
 
+  // Sifts move a hole instead of swapping, writing each moved timer's index once.
+
   private siftUp(i: number): void {
     const h = this.heap;
+    const t = h[i]!;
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (!this.less(h[i]!, h[p]!)) break;
-      this.swap(i, p);
+      const parent = h[p]!;
+      if (!this.less(t, parent)) break;
+      h[i] = parent;
+      parent.heapIndex = i;
       i = p;
     }
+    h[i] = t;
+    t.heapIndex = i;
   }
 
   private siftDown(i: number): void {
     const h = this.heap;
+    const n = h.length;
+    const t = h[i]!;
     for (;;) {
       const l = 2 * i + 1;
+      if (l >= n) break;
       const r = l + 1;
-      let m = i;
-      if (l < h.length && this.less(h[l]!, h[m]!)) m = l;
-      if (r < h.length && this.less(h[r]!, h[m]!)) m = r;
-      if (m === i) return;
-      this.swap(i, m);
-      i = m;
+      const c = r < n && this.less(h[r]!, h[l]!) ? r : l;
+      const child = h[c]!;
+      if (!this.less(child, t)) break;
+      h[i] = child;
+      child.heapIndex = i;
+      i = c;
     }
-  }
-
-  private swap(i: number, j: number): void {
-    const h = this.heap;
-    const a = h[i]!;
-    const b = h[j]!;
-    h[i] = b;
-    h[j] = a;
-    a.heapIndex = j;
-    b.heapIndex = i;
+    h[i] = t;
+    t.heapIndex = i;
   }
 }
 

@@ -35,11 +35,6 @@ import { Iotlb } from './iotlb.js';
 import { LiveMapping, type MappingOwner } from './mapping.js';
 import { TRACE_BUILD } from './trace-build.js';
 
-/** Shared switch: whether anyone taps the DMA trace hook (read on every transfer). */
-export interface TraceSwitch {
-  on: boolean;
-}
-
 /** Who a context belongs to. */
 export interface DmaRequester {
   /** The device's id. */
@@ -65,6 +60,8 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
   iommu: IommuInstance | null = null;
   readonly iotlb: Iotlb;
   readonly mappings = new Set<LiveMapping>();
+  /** Whether the DMA trace hook has taps; the registry sets it on every context when tapped. */
+  tracing = false;
   /** The entry used last: most DMA is sequential within a page. */
   private last: IommuEntry | null = null;
   private readonly request: IommuRequest;
@@ -77,7 +74,6 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
     private readonly memory: AddressSpace<GuestPhysAddr>,
     private readonly bounce: BounceBudget,
     private readonly hooks: KernelHooks,
-    private readonly trace: TraceSwitch,
     iotlbCapacity?: number,
   ) {
     this.attrs = Object.freeze({ requesterId: requester.requesterId });
@@ -93,10 +89,21 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
   // ---- bulk ----------------------------------------------------------------------------
 
   read(addr: Iova, into: Uint8Array): DmaResult {
+    // The identity path is written out here, small enough for V8 to inline into callers.
+    if (this.blocked === null && this.iommu === null) {
+      const r = this.memory.read(addr as number as GuestPhysAddr, into, this.attrs);
+      if (TRACE_BUILD && this.tracing) this.emit('read', addr, addr, into.length, r);
+      return r === 'ok' ? 'ok' : this.error(r, addr, 0);
+    }
     return this.rw(addr, into, false);
   }
 
   write(addr: Iova, data: Uint8Array): DmaResult {
+    if (this.blocked === null && this.iommu === null) {
+      const r = this.memory.write(addr as number as GuestPhysAddr, data, this.attrs);
+      if (TRACE_BUILD && this.tracing) this.emit('write', addr, addr, data.length, r);
+      return r === 'ok' ? 'ok' : this.error(r, addr, 0);
+    }
     return this.rw(addr, data, true);
   }
 
@@ -104,7 +111,7 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
     if (this.blocked !== null) return this.error(this.blocked, addr, 0);
     if (this.iommu === null) {
       const r = this.memory.fill(addr as number as GuestPhysAddr, byte, len, this.attrs);
-      if (TRACE_BUILD && this.trace.on) this.emit('write', addr, addr, len, r);
+      if (TRACE_BUILD && this.tracing) this.emit('write', addr, addr, len, r);
       return r === 'ok' ? 'ok' : this.error(r, addr, 0);
     }
     if (!validRange(addr, len)) return this.error('decode-error', addr, 0);
@@ -115,7 +122,7 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
       const n = Math.min(len - done, e.iova + e.pageSize - a);
       const gpa = e.translated + (a - e.iova);
       const r = this.memory.fill(gpa as GuestPhysAddr, byte, n, this.attrs);
-      if (TRACE_BUILD && this.trace.on) this.emit('write', a, gpa, n, r);
+      if (TRACE_BUILD && this.tracing) this.emit('write', a, gpa, n, r);
       if (r !== 'ok') return this.error(r, a, done);
       done += n;
     }
@@ -196,7 +203,7 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
       }
       m = this.newMapping(buf, addr, access, len, false, gpa, onInvalidate);
     }
-    if (TRACE_BUILD && this.trace.on) this.emit('map', addr, gpa, m.bytes.length, 'ok');
+    if (TRACE_BUILD && this.tracing) this.emit('map', addr, gpa, m.bytes.length, 'ok');
     return m;
   }
 
@@ -332,6 +339,7 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
 
   // ---- internals -----------------------------------------------------------------------
 
+  /** The translated (or refused) path of read and write; used by typed accesses too. */
   private rw(addr: Iova, buf: Uint8Array, isWrite: boolean): DmaResult {
     if (this.blocked !== null) return this.error(this.blocked, addr, 0);
     if (this.iommu === null) {
@@ -339,8 +347,6 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
       const r = isWrite
         ? this.memory.write(g, buf, this.attrs)
         : this.memory.read(g, buf, this.attrs);
-      if (TRACE_BUILD && this.trace.on)
-        this.emit(isWrite ? 'write' : 'read', addr, addr, buf.length, r);
       return r === 'ok' ? 'ok' : this.error(r, addr, 0);
     }
     const len = buf.length;
@@ -356,7 +362,7 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
       const r = isWrite
         ? this.memory.write(gpa, part, this.attrs)
         : this.memory.read(gpa, part, this.attrs);
-      if (TRACE_BUILD && this.trace.on) this.emit(access, a, gpa, n, r);
+      if (TRACE_BUILD && this.tracing) this.emit(access, a, gpa, n, r);
       if (r !== 'ok') return this.error(r, a, done);
       done += n;
     }
@@ -373,7 +379,7 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
       gpa = e.translated + (addr - e.iova);
     }
     const v = this.memory.load(gpa as GuestPhysAddr, size, endian, this.attrs);
-    if (TRACE_BUILD && this.trace.on)
+    if (TRACE_BUILD && this.tracing)
       this.emit('read', addr, gpa, size, typeof v === 'number' ? 'ok' : v);
     return typeof v === 'number' ? v : this.error(v, addr, 0);
   }
@@ -391,7 +397,7 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
       gpa = e.translated + (addr - e.iova);
     }
     const v = this.memory.load64(gpa as GuestPhysAddr, endian, this.attrs);
-    if (TRACE_BUILD && this.trace.on)
+    if (TRACE_BUILD && this.tracing)
       this.emit('read', addr, gpa, 8, typeof v === 'bigint' ? 'ok' : v);
     return typeof v === 'bigint' ? v : this.error(v, addr, 0);
   }
@@ -423,7 +429,7 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
       gpa = e.translated + (addr - e.iova);
     }
     const r = this.memory.store(gpa as GuestPhysAddr, size, value, endian, this.attrs);
-    if (TRACE_BUILD && this.trace.on) this.emit('write', addr, gpa, size, r);
+    if (TRACE_BUILD && this.tracing) this.emit('write', addr, gpa, size, r);
     return r === 'ok' ? 'ok' : this.error(r, addr, 0);
   }
 
@@ -441,7 +447,7 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
       gpa = e.translated + (addr - e.iova);
     }
     const r = this.memory.store64(gpa as GuestPhysAddr, value, endian, this.attrs);
-    if (TRACE_BUILD && this.trace.on) this.emit('write', addr, gpa, 8, r);
+    if (TRACE_BUILD && this.tracing) this.emit('write', addr, gpa, 8, r);
     return r === 'ok' ? 'ok' : this.error(r, addr, 0);
   }
 
@@ -541,7 +547,7 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
     };
     mmu.recordFault(ev);
     this.hooks.iommu.fault.call(ev);
-    if (TRACE_BUILD && this.trace.on) this.emit(access, a, -1, 0, 'iommu-fault');
+    if (TRACE_BUILD && this.tracing) this.emit(access, a, -1, 0, 'iommu-fault');
     return { result: 'iommu-fault', reason: f.reason, addr: a as Iova, completed };
   }
 

@@ -23,6 +23,8 @@ export class Iotlb {
   private readonly sizeCounts = new Map<number, number>();
   /** The log2 page sizes present, smallest first (the most specific match wins). */
   private sizes: number[] = [];
+  /** `2 ** sizes[i]`, precomputed: a variable-exponent power costs tens of ns per probe. */
+  private sizeBytes: number[] = [];
   hits = 0;
   misses = 0;
   invalidations = 0;
@@ -35,15 +37,17 @@ export class Iotlb {
   }
 
   lookup(iova: number): IommuEntry | undefined {
-    for (const s of this.sizes) {
-      const e = this.map.get(Math.floor(iova / 2 ** s) * 64 + s);
+    const sizes = this.sizes;
+    const bytes = this.sizeBytes;
+    for (let i = 0; i < sizes.length; i++) {
+      const e = this.map.get(Math.floor(iova / bytes[i]!) * 64 + sizes[i]!);
       if (e !== undefined) return e;
     }
     return undefined;
   }
 
   insert(e: IommuEntry): void {
-    const s = Math.log2(e.pageSize);
+    const s = e.pageSize <= 2 ** 31 ? 31 - Math.clz32(e.pageSize) : Math.log2(e.pageSize);
     const key = Math.floor(e.iova / e.pageSize) * 64 + s;
     if (this.map.has(key)) {
       this.map.delete(key); // re-insert at the young end
@@ -82,6 +86,7 @@ export class Iotlb {
     this.map.clear();
     this.sizeCounts.clear();
     this.sizes = [];
+    this.sizeBytes = [];
     this.invalidations++;
     return n;
   }
@@ -103,6 +108,7 @@ export class Iotlb {
     else this.sizeCounts.set(s, n);
     if (n === 0 || (n === 1 && delta === 1)) {
       this.sizes = [...this.sizeCounts.keys()].sort((a, b) => a - b);
+      this.sizeBytes = this.sizes.map((x) => 2 ** x);
     }
   }
 }

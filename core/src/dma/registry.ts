@@ -17,7 +17,7 @@ import {
 import type { KernelHooks } from '../hooks.js';
 import type { AddressSpace } from '../memory/address-space.js';
 import { BounceBudget } from './bounce.js';
-import { DmaContextImpl, type DmaRequester, type TraceSwitch } from './dma-context.js';
+import { DmaContextImpl, type DmaRequester } from './dma-context.js';
 import { IommuInstance } from './iommu-instance.js';
 import type { IotlbStats } from './iotlb.js';
 
@@ -54,7 +54,8 @@ export class DmaRegistry {
   private readonly iommus = new Map<string, IommuInstance>();
   private bindings: Binding[] = [];
   private readonly bounce: BounceBudget;
-  private readonly trace: TraceSwitch = { on: false };
+  /** Whether the DMA trace hook has been tapped (then every context checks a flag of its own). */
+  private tracing = false;
 
   constructor(
     private readonly memory: AddressSpace<GuestPhysAddr>,
@@ -62,10 +63,11 @@ export class DmaRegistry {
     private readonly opts: DmaRegistryOptions = {},
   ) {
     this.bounce = new BounceBudget(opts.bounceLimit);
-    // Transfers check one boolean; it flips when the trace hook is first tapped.
+    // Transfers check one field of their own context; it flips when the trace hook is tapped.
     hooks.dma.transfer.intercept({
       register: (tap) => {
-        this.trace.on = true;
+        this.tracing = true;
+        for (const c of this.contexts) c.tracing = true;
         return tap;
       },
     });
@@ -78,9 +80,9 @@ export class DmaRegistry {
       this.memory,
       this.bounce,
       this.hooks,
-      this.trace,
       this.opts.iotlbCapacity,
     );
+    ctx.tracing = this.tracing;
     this.contexts.add(ctx);
     const mmu = this.resolve(ctx);
     if (mmu !== null) ctx.rebind(mmu);

@@ -29,26 +29,27 @@ export function attachConfigMechanism1(
   io: MemoryRegion,
   buses: (n: number) => PciBus | undefined,
 ): ConfigMechanism {
-  let reg = 0;
+  // A typed-array register: a latched value with bit 31 set would otherwise box a number per write.
+  const latch = new Uint32Array(1);
   const address = ms.createMmio('pci-conf-idx', 4, {
-    read: () => reg,
+    read: () => latch[0]!,
     write: (offset, size, value) => {
-      if (offset === 0 && size === 4) reg = Number(value) >>> 0;
+      if (offset === 0 && size === 4) latch[0] = Number(value);
       return undefined;
     },
   });
   const target = (port: number) => {
-    const a = (reg | port) >>> 0;
+    const a = (latch[0]! | port) >>> 0;
     return { bus: buses((a >>> 16) & 0xff), devfn: (a >>> 8) & 0xff, offset: a & 0xff };
   };
   const data = ms.createMmio('pci-conf-data', 4, {
     read: (offset, size) => {
-      if (!(reg & 0x80000000)) return 0xffffffff;
+      if (!(latch[0]! & 0x80000000)) return 0xffffffff;
       const t = target(offset);
       return t.bus === undefined ? 0xffffffff : t.bus.configRead(t.devfn, t.offset, size);
     },
     write: (offset, size, value) => {
-      if (!(reg & 0x80000000)) return undefined;
+      if (!(latch[0]! & 0x80000000)) return undefined;
       const t = target(offset);
       t.bus?.configWrite(t.devfn, t.offset, size, Number(value));
       return undefined;
@@ -56,5 +57,5 @@ export function attachConfigMechanism1(
   });
   io.addSubregion(address, CONFIG_ADDRESS_PORT);
   io.addSubregion(data, CONFIG_DATA_PORT);
-  return { address, data, configAddress: () => reg };
+  return { address, data, configAddress: () => latch[0]! };
 }
