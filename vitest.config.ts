@@ -9,7 +9,11 @@ export default defineConfig({
   resolve: { conditions },
   ssr: { resolve: { conditions, externalConditions: conditions } },
   test: {
-    include: ['{sdk,core,sandbox,host,testing,cli,bench}/src/**/*.test.ts', 'plugins/*/src/**/*.test.ts'],
+    include: [
+      '{sdk,core,sandbox,host,testing,cli,bench}/src/**/*.test.ts',
+      'plugins/*/src/**/*.test.ts',
+      'cli/templates/*/src/**/*.test.ts',
+    ],
     // `forks`: later sandbox tests run SES lockdown, which breaks the vmThreads pool.
     pool: 'forks',
   },

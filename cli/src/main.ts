@@ -1,0 +1,48 @@
+/**
+ * `emuhost`: the command line. Each subcommand is one file in `commands/`; this file wires
+ * them to commander and turns host-side errors into a clear message and exit code 1, never a
+ * stack trace.
+ */
+import { formatDiagnostics, PluginLoadError } from '@emuhost/host';
+import { EmuhostError } from '@emuhost/sdk';
+import { Command } from 'commander';
+import { buildCommand } from './commands/build.js';
+import { newCommand } from './commands/new.js';
+import { VERSION } from './version.js';
+
+const program = new Command('emuhost')
+  .description(
+    'A plugin-hosting emulator framework: devices, IOMMUs and machines as sandboxed plugins.',
+  )
+  .version(VERSION, '-V, --version')
+  .showHelpAfterError();
+
+program
+  .command('build')
+  .description(
+    'bundle one plugin with esbuild (SDK external, sourcemap, metafile) and write its built manifest',
+  )
+  .argument('<plugin-dir>', 'a directory with emuhost.plugin.json')
+  .option('-o, --out <dir>', 'output directory (default: <plugin-dir>/dist)')
+  .action(async (dir: string, o: { out?: string }) => buildCommand(dir, o));
+
+program
+  .command('new')
+  .description('scaffold a plugin that builds, loads and passes its own tests')
+  .argument('<kind>', 'device or iommu')
+  .argument('<name>', 'the plugin id: lowercase letters, digits and -')
+  .option('-d, --dir <dir>', 'where to create it (default: plugins/<name>)')
+  .action(async (kind: string, name: string, o: { dir?: string }) => newCommand(kind, name, o));
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof PluginLoadError) {
+    process.stderr.write(`${formatDiagnostics(e.diagnostics)}\n`);
+  } else if (e instanceof EmuhostError) {
+    process.stderr.write(`emuhost: ${e.message}\n`);
+  } else {
+    throw e;
+  }
+  process.exitCode = 1;
+}
