@@ -93,6 +93,18 @@ export class Emulator {
     return r;
   }
 
+  /**
+   * Every device's and IOMMU's state, keyed by device id, each versioned by its plugin: what a
+   * snapshot stores, and what `addDevice({ state })` resumes from.
+   */
+  saveState(): Record<string, SavedState & { readonly plugin: string }> {
+    const out: Record<string, SavedState & { readonly plugin: string }> = {};
+    for (const [id, d] of this.devices)
+      out[id] = { plugin: d.plugin.manifest.id, ...d.saveState() };
+    for (const [id, m] of this.iommus) out[id] = { plugin: m.plugin.manifest.id, ...m.saveState() };
+    return out;
+  }
+
   /** Machine-wide reset: every device and IOMMU, then the machine's own registers. */
   reset(): void {
     this.machine.reset();

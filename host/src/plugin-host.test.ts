@@ -3,9 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type GuestPhysAddr, SDK_VERSION } from '@emuhost/sdk';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { bareMachine } from './bare-machine.js';
 import { buildPlugin } from './build.js';
 import { addDevice } from './device-host.js';
 import { formatDiagnostics, type PluginLoadError } from './diagnostics.js';
+import { Emulator } from './emulator.js';
 import type { PluginFailure } from './hooks.js';
 import { PluginHost } from './plugin-host.js';
 import { configIo, testMachine } from './test-machine.js';
@@ -130,6 +132,26 @@ describe('loading and running a device plugin', () => {
     expect(dev.saveState()).toEqual({ version: 1, data: [0x1000, 0x2000, 4, 0, 0] });
   });
 
+  it('saves the state of every device, keyed by device id and versioned, and resumes from it', () => {
+    const plugin = new PluginHost().loadFile(built.manifestPath);
+    const emu = new Emulator({ machine: bareMachine(), ramSize: 1 << 20, log: () => {} });
+    const a = emu.addDevice(plugin);
+    emu.addDevice(plugin);
+    const drv = configIo(emu.machine);
+    drv.write(a.slot.pci!.devfn, 0x10, 4, 0xe0000000);
+    drv.write(a.slot.pci!.devfn, 0x04, 2, 0x2);
+    emu.machine.memory.store(phys(0xe0000000), 4, 0x1234);
+    const all = emu.saveState();
+    expect(all).toEqual({
+      'dma-copy0': { plugin: 'dma-copy', version: 1, data: [0x1234, 0, 0, 0, 0] },
+      'dma-copy1': { plugin: 'dma-copy', version: 1, data: [0, 0, 0, 0, 0] },
+    });
+    const other = new Emulator({ machine: bareMachine(), ramSize: 1 << 20, log: () => {} });
+    expect(
+      other.addDevice(plugin, { id: 'dma-copy0', state: all['dma-copy0']! }).saveState().data,
+    ).toEqual([0x1234, 0, 0, 0, 0]);
+  });
+
   it('a handle leaked from a removed device is revoked, and never reaches the machine', () => {
     const host = new PluginHost();
     host.loadCode(
@@ -235,6 +257,16 @@ describe('every bad input is a clear error with a stable code, and the host goes
     expect([v1.sdkVersion, v2.sdkVersion]).toEqual([SDK_VERSION, '2.0.0']);
     expect((v2.definition as unknown as { createV2: boolean }).createV2).toBe(true);
     expect('createV2' in v1.definition).toBe(false);
+  });
+
+  it('a bundle built against another SDK major is refused even when its range admits this one', () => {
+    const e = codeOf(() =>
+      new PluginHost().loadCode(manifest({ sdk: '>=1.0.0', builtWithSdk: '2.1.0' }), PCI_DEVICE),
+    ).error;
+    expect(e.code).toBe('E_SDK_RANGE');
+    expect(e.message).toContain(
+      `plugin 'inline' was built with @emuhost/sdk 2.1.0, but its range >=1.0.0 chose ${SDK_VERSION}`,
+    );
   });
 
   it('a bundle that exports no plugin, one of the wrong kind, one that throws, one with a syntax error', () => {

@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { createTrustedRealm, type PluginRealm, type SandboxLevel } from '@emuhost/sandbox';
 import type { PluginDefinition, PluginManifest } from '@emuhost/sdk';
+import semver from 'semver';
 import { type Diagnostic, PluginLoadError } from './diagnostics.js';
 import { createHostHooks, type HostHooks, type PluginFailure } from './hooks.js';
 import type { LoadedPlugin } from './loaded-plugin.js';
@@ -84,6 +85,7 @@ export class PluginHost {
     let sdk: ReturnType<SdkServer['pick']>;
     try {
       sdk = this.sdk.pick(manifest.sdk, id, file);
+      checkBuiltWith(manifest, sdk.version, file);
     } catch (e) {
       throw this.fail(id, 'sdk', e);
     }
@@ -152,6 +154,20 @@ export class PluginHost {
     this.hooks.plugin.failed.call({ plugin, phase, error });
     return error;
   }
+}
+
+/** A bundle built against another SDK major has that major's calling conventions baked in. */
+function checkBuiltWith(manifest: PluginManifest, served: string, file: string): void {
+  const built = manifest.builtWithSdk;
+  if (built === undefined || semver.major(built) === semver.major(served)) return;
+  throw new PluginLoadError('E_SDK_RANGE', [
+    diag(
+      manifest.id,
+      file,
+      `plugin '${manifest.id}' was built with @emuhost/sdk ${built}, but its range ${manifest.sdk} chose ${served}`,
+      `rebuild it with 'emuhost build' against SDK ${semver.major(served)}.x, or serve an SDK ${semver.major(built)}.x`,
+    ),
+  ]);
 }
 
 function readText(file: string): string {
