@@ -86,7 +86,8 @@ export class RunningDevice {
   ): { model: DeviceModel; life: Lifetime; warnings: string[] } {
     const def = plugin.definition as DevicePluginDefinition;
     const warnings: string[] = [];
-    const restored = state === undefined ? undefined : migrateState(def, state, warnings);
+    const restored =
+      state === undefined ? undefined : migrateState(def, plugin.realm, state, warnings);
     const life = new Lifetime(plugin.manifest.id, this.id);
     const log = createLogger(this.sink, `${plugin.manifest.id}:${this.id}`);
     for (const w of warnings) log.warn(w);
@@ -99,7 +100,7 @@ export class RunningDevice {
       log,
     });
     try {
-      const model = def.create(ctx, restored);
+      const model = plugin.realm.createDevice((c, st) => def.create(c, st), ctx, restored);
       if (model === null || typeof model !== 'object')
         throw new Error('create must return an object (the device model)');
       return { model, life, warnings };

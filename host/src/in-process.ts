@@ -3,6 +3,8 @@
  * embedders who link a plugin in directly. It runs at the trusted level in the host's own
  * realm, and is validated exactly like a loaded one.
  */
+
+import type { PluginRealm } from '@emuhost/sandbox';
 import type { PluginDefinition } from '@emuhost/sdk';
 import { SDK_VERSION } from '@emuhost/sdk';
 import type { LoadedPlugin } from './loaded-plugin.js';
@@ -15,11 +17,14 @@ export function inProcessPlugin(manifest: unknown, definition: PluginDefinition)
     definition,
     sdkVersion: SDK_VERSION,
     level: 'trusted',
-    realm: {
-      level: 'trusted' as const,
+    realm: <PluginRealm>{
+      level: 'trusted',
       evaluate: () => {
         throw new Error('an in-process plugin has no realm to evaluate code in');
       },
+      createDevice: (create, ctx, state) => create(ctx, state),
+      createIommu: (create, ctx, state) => create(ctx, state),
+      migrateState: (migrate, from, data) => migrate(from, data),
       dispose: () => {},
     },
     file: '<in-process>',

@@ -135,9 +135,13 @@ export function addIommu(
     const restored =
       opts.state === undefined
         ? undefined
-        : migrateState(def as IommuPluginDefinition, opts.state, warnings);
+        : migrateState(def as IommuPluginDefinition, plugin.realm, opts.state, warnings);
     for (const w of warnings) log.warn(w);
-    r.model = (def as IommuPluginDefinition).create(ictx, restored);
+    r.model = plugin.realm.createIommu(
+      (c, st) => (def as IommuPluginDefinition).create(c, st),
+      ictx,
+      restored,
+    );
     r.life = life;
     return {
       reset: () => r.model.reset?.(),

@@ -8,7 +8,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { createTrustedRealm, type PluginRealm, type SandboxLevel } from '@emuhost/sandbox';
+import {
+  createConfinedRealm,
+  createTrustedRealm,
+  type PluginRealm,
+  type SandboxLevel,
+} from '@emuhost/sandbox';
 import type { PluginDefinition, PluginManifest } from '@emuhost/sdk';
 import semver from 'semver';
 import { type Diagnostic, PluginLoadError } from './diagnostics.js';
@@ -19,7 +24,7 @@ import { currentSdkRuntime } from './sdk-runtime.js';
 import { SdkServer } from './sdk-server.js';
 
 export interface PluginHostOptions {
-  /** Realm factories per level; `trusted` is built in, the others come from @emuhost/sandbox. */
+  /** Realm factories per level; `trusted` and `confined` are built in. */
   readonly realms?: Partial<Record<SandboxLevel, () => PluginRealm>>;
   /** Serve the SDK this host was built with. Default true. */
   readonly serveCurrentSdk?: boolean;
@@ -37,7 +42,7 @@ export class PluginHost {
   private readonly realms: Partial<Record<SandboxLevel, () => PluginRealm>>;
 
   constructor(opts: PluginHostOptions = {}) {
-    this.realms = { trusted: createTrustedRealm, ...opts.realms };
+    this.realms = { trusted: createTrustedRealm, confined: createConfinedRealm, ...opts.realms };
     if (opts.serveCurrentSdk !== false) this.sdk.serve(currentSdkRuntime());
   }
 

@@ -3,8 +3,12 @@
  *
  * - `realm.ts`: the realm interface and the three trust levels.
  * - `trusted.ts`: a `node:vm` context per plugin (not a security boundary).
+ * - `confined.ts`: an SES compartment per plugin in the locked realm (`locked-realm.ts`),
+ *   reached only through the membrane (`membrane.ts`).
  */
+export { createConfinedRealm } from './confined.js';
 export {
+  type CreateFn,
   type EvaluateOptions,
   type PluginRealm,
   type SandboxLevel,

@@ -49,6 +49,10 @@ export function createTrustedRealm(): PluginRealm {
         throw new Error(`a plugin may require only '${SDK_SPECIFIER}', not '${id}'`);
       });
     },
+    // Trusted: the plugin gets the host's handles as they are.
+    createDevice: (create, ctx, state) => create(ctx, state),
+    createIommu: (create, ctx, state) => create(ctx, state),
+    migrateState: (migrate, from, data) => migrate(from, data),
     dispose() {
       context = null;
     },

@@ -1,0 +1,58 @@
+/**
+ * The locked realm: one `node:vm` context per process in which SES `lockdown()` has run,
+ * with the membrane evaluated in it. Lockdown happens there, not in the host realm, so the
+ * kernel, esbuild and vitest keep their speed (lockdown makes indexed typed-array stores
+ * ~40x slower in the realm it freezes) and keep a mutable realm of their own.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import vm from 'node:vm';
+import { type Membrane, makeMembrane } from './membrane.js';
+
+export interface LockedRealm {
+  readonly context: vm.Context;
+  /** Creates a compartment in the realm (SES's `Compartment`), with no endowments. */
+  newCompartment(name: string): Compartment;
+  readonly membrane: Membrane;
+  readonly harden: <T>(x: T) => T;
+}
+
+/** The slice of SES's Compartment we use. */
+export interface Compartment {
+  evaluate(code: string): unknown;
+  readonly globalThis: Record<string, unknown>;
+}
+
+let shared: LockedRealm | undefined;
+
+/** The process's locked realm, made on first use (~30 ms). */
+export function lockedRealm(): LockedRealm {
+  if (shared !== undefined) return shared;
+  const sesFile = createRequire(import.meta.url)
+    .resolve('ses/package.json')
+    .replace(/package\.json$/, 'dist/ses.umd.js');
+  const context = vm.createContext(Object.create(null), {
+    name: 'emuhost-locked',
+    codeGeneration: { strings: true, wasm: false },
+  });
+  vm.runInContext(readFileSync(sesFile, 'utf8'), context, { filename: 'ses.umd.js' });
+  // errorTaming 'unsafe' keeps stacks on errors (plugin authors need them); they are the
+  // realm's errors, so nothing of the host leaks through them.
+  vm.runInContext(
+    "lockdown({ errorTaming: 'unsafe', stackFiltering: 'verbose', overrideTaming: 'severe', consoleTaming: 'unsafe', evalTaming: 'safe-eval', domainTaming: 'unsafe' })",
+    context,
+  );
+  const harden = vm.runInContext('harden', context) as <T>(x: T) => T;
+  const make = vm.runInContext(`(${makeMembrane.toString()})`, context, {
+    filename: 'emuhost-membrane.js',
+  }) as typeof makeMembrane;
+  const membrane = make(harden);
+  const Comp = vm.runInContext('Compartment', context) as new (opts: object) => Compartment;
+  shared = {
+    context,
+    membrane,
+    harden,
+    newCompartment: (name) => new Comp({ __options__: true, name }),
+  };
+  return shared;
+}
