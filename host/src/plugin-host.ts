@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import {
   createConfinedRealm,
+  createIsolatedRealm,
   createTrustedRealm,
   type PluginRealm,
   type SandboxLevel,
@@ -24,7 +25,7 @@ import { currentSdkRuntime } from './sdk-runtime.js';
 import { SdkServer } from './sdk-server.js';
 
 export interface PluginHostOptions {
-  /** Realm factories per level; `trusted` and `confined` are built in. */
+  /** Realm factories per level; all three are built in (override to set isolated limits). */
   readonly realms?: Partial<Record<SandboxLevel, () => PluginRealm>>;
   /** Serve the SDK this host was built with. Default true. */
   readonly serveCurrentSdk?: boolean;
@@ -42,7 +43,12 @@ export class PluginHost {
   private readonly realms: Partial<Record<SandboxLevel, () => PluginRealm>>;
 
   constructor(opts: PluginHostOptions = {}) {
-    this.realms = { trusted: createTrustedRealm, confined: createConfinedRealm, ...opts.realms };
+    this.realms = {
+      trusted: createTrustedRealm,
+      confined: createConfinedRealm,
+      isolated: () => createIsolatedRealm(),
+      ...opts.realms,
+    };
     if (opts.serveCurrentSdk !== false) this.sdk.serve(currentSdkRuntime());
   }
 

@@ -5,8 +5,11 @@
  * - `trusted.ts`: a `node:vm` context per plugin (not a security boundary).
  * - `confined.ts`: an SES compartment per plugin in the locked realm (`locked-realm.ts`),
  *   reached only through the membrane (`membrane.ts`).
+ * - `isolated.ts`: a worker per plugin (`isolated-worker.ts`) with SES inside, resource limits
+ *   and a watchdog, over a synchronous RPC channel (`rpc.ts`).
  */
 export { createConfinedRealm } from './confined.js';
+export { createIsolatedRealm, type IsolatedOptions } from './isolated.js';
 export {
   type CreateFn,
   type EvaluateOptions,

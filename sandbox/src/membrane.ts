@@ -167,8 +167,9 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
           cb === undefined ? undefined : () => cb(realm),
         );
         if (typeof m?.release !== 'function') return dmaError(m);
-        const buf = new U8(m.bytes.length);
-        buf.set(m.bytes);
+        const hostBytes = m.bytes;
+        const buf = new U8(hostBytes.length);
+        buf.set(hostBytes);
         realm = harden({
           bytes: buf,
           addr: Number(m.addr),
@@ -180,8 +181,16 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
           },
           release: (written: any) => {
             const n = Math.max(0, Math.min(num(written, 'written'), buf.length));
-            if (m.access === 'write' && n > 0 && m.valid === true) m.bytes.set(buf.subarray(0, n));
-            return dmaResult(call(m.release, n));
+            // The copy goes back through the context while the mapping still stands (the
+            // same translation the map used), never through a live view of host memory.
+            if (m.access === 'write' && n > 0 && m.valid === true) {
+              const r = call(h.write, Number(m.addr), buf.subarray(0, n));
+              if (r !== 'ok') {
+                call(m.release, 0);
+                return dmaError(r);
+              }
+            }
+            return dmaResult(call(m.release, 0));
           },
         });
         return realm;

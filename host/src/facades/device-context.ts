@@ -29,6 +29,17 @@ import type { DeviceSlot, RegionEntry } from './device-slot.js';
 import { dmaFacade } from './dma-facade.js';
 import type { Lifetime } from './lifetime.js';
 
+/**
+ * A region handle. A class, not a plain object: handles are identities the kernel checks on
+ * the way back, and across an isolated plugin's channel only non-plain objects keep theirs.
+ */
+class RegionToken implements RegionHandle {
+  constructor(
+    readonly name: string,
+    readonly size: number,
+  ) {}
+}
+
 export interface InstanceInputs {
   readonly machine: Machine;
   readonly slot: DeviceSlot;
@@ -106,7 +117,7 @@ export function createDeviceContext(inp: InstanceInputs): InstanceHandles {
       slot.regions.set(name, entry);
       e = entry;
     }
-    const handle: RegionHandle = Object.freeze({ name, size });
+    const handle: RegionHandle = Object.freeze(new RegionToken(name, size));
     regionOf.set(handle, e);
     return handle;
   };
