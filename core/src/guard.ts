@@ -11,6 +11,11 @@
  */
 import type { DeviceFaultEvent, GuardSite, KernelHooks, RegionOffset } from './hooks.js';
 
+/** Guest RAM as it was before a write made during the current callback. */
+interface UndoEntry {
+  readonly restore: () => void;
+}
+
 export class DeviceGuard {
   /** Set while a callback of this device runs. */
   engaged = false;
@@ -18,6 +23,15 @@ export class DeviceGuard {
   quarantined = false;
   /** What quarantined it, for `info` views and restart decisions. */
   lastFault: DeviceFaultEvent | undefined;
+  /** The plugin behind the device, for events (set by the host). */
+  plugin: string | undefined;
+  /**
+   * Undo records of guest RAM the device's DMA overwrote during the current callback. A
+   * callback that throws has them replayed, newest first, so guest memory is as it was
+   * before the failed operation. Cleared when the outermost callback returns.
+   */
+  readonly journal: UndoEntry[] = [];
+  private readonly faultListeners: (() => void)[] = [];
 
   constructor(
     /** The device id events carry. */
@@ -32,14 +46,39 @@ export class DeviceGuard {
       h.call(at ? { device: this.device, via, at } : { device: this.device, via });
   }
 
-  /** Records a thrown callback and quarantines the device. */
+  /**
+   * Records a thrown callback and quarantines the device: what its DMA wrote to guest RAM in
+   * this callback is rolled back, and its scope stops its timers and DMA (fault listeners).
+   */
   fault(site: GuardSite, error: unknown, at?: RegionOffset): void {
-    const event: DeviceFaultEvent = at
-      ? { device: this.device, site, error, at }
-      : { device: this.device, site, error };
+    for (let i = this.journal.length - 1; i >= 0; i--) this.journal[i]!.restore();
+    this.journal.length = 0;
+    const stack =
+      typeof (error as { stack?: unknown })?.stack === 'string'
+        ? (error as { stack: string }).stack
+        : String(error);
+    const event: DeviceFaultEvent = {
+      device: this.device,
+      ...(this.plugin !== undefined && { plugin: this.plugin }),
+      site,
+      error,
+      stack,
+      ...(at !== undefined && { at }),
+    };
     this.quarantined = true;
     this.lastFault = event;
+    for (const l of this.faultListeners) l();
     this.hooks.guard.deviceFault.call(event);
+  }
+
+  /** Runs `l` whenever the device is quarantined. */
+  onFault(l: () => void): void {
+    this.faultListeners.push(l);
+  }
+
+  /** Notes how to undo a guest-RAM write made now (only while engaged: inside a callback). */
+  record(restore: () => void): void {
+    this.journal.push({ restore });
   }
 
   /** Lifts the quarantine (the device was restarted with fresh state). */
@@ -69,6 +108,7 @@ export class DeviceGuard {
       return false;
     } finally {
       this.engaged = false;
+      this.journal.length = 0;
     }
   }
 }

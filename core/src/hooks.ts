@@ -27,6 +27,10 @@ export interface RegionOffset {
 /** A device callback that threw: the device is quarantined. */
 export interface DeviceFaultEvent {
   readonly device: string;
+  /** The plugin behind the device, when a plugin is. */
+  readonly plugin?: string;
+  /** The error's stack (or its text when it has none). */
+  readonly stack: string;
   /** The callback that threw. */
   readonly site: GuardSite;
   readonly error: unknown;

@@ -93,13 +93,9 @@ export class Machine implements KernelServices {
       instance = this.memorySystem.transaction(() => realize(scope));
     } catch (e) {
       scope.release();
-      throw new EmuhostError(
-        'E_DEVICE_REALIZE',
-        `realize failed: ${e instanceof Error ? e.message : String(e)}`,
-        {
-          device: id,
-        },
-      );
+      throw new EmuhostError('E_DEVICE_REALIZE', `realize failed: ${messageOf(e)}`, {
+        device: id,
+      });
     }
     const d: AttachedDevice = { id, scope, instance };
     this.devices.set(id, d);
@@ -147,4 +143,10 @@ export class Machine implements KernelServices {
 /** Creates an empty machine: address spaces, clock and DMA registry, no devices. */
 export function createMachine(opts: MachineOptions = {}): Machine {
   return new Machine(opts);
+}
+
+/** An error's message, whatever realm made it (a plugin's errors are not the host's `Error`s). */
+function messageOf(e: unknown): string {
+  const m = (e as { message?: unknown } | null)?.message;
+  return typeof m === 'string' ? m : String(e);
 }

@@ -113,9 +113,23 @@ export class RunningDevice {
   /** Makes a created instance current, revoking the previous one's handles. */
   adopt(plugin: LoadedPlugin, model: DeviceModel, life: Lifetime): void {
     this.life?.revoke();
+    this.slot.scope.guard.plugin = plugin.manifest.id;
     this.plugin = plugin;
     this.model = model;
     this.life = life;
+  }
+
+  /**
+   * Restarts a quarantined (or any) device: a fresh instance of `plugin` (default: the
+   * current one; pass a respawned plugin when its isolated worker was killed) with fresh
+   * state, then a device reset. Returns the warnings of the new instance.
+   */
+  restart(plugin: LoadedPlugin = this.plugin): string[] {
+    this.slot.scope.restart();
+    const { model, life, warnings } = this.createInstance(plugin, undefined);
+    this.adopt(plugin, model, life);
+    this.machine.resetDevice(this.id);
+    return warnings;
   }
 
   /** The kernel's view of the device, which always calls the current instance. */

@@ -15,7 +15,7 @@ import {
   type PluginRealm,
   type SandboxLevel,
 } from '@emuhost/sandbox';
-import type { PluginDefinition, PluginManifest } from '@emuhost/sdk';
+import { EmuhostError, type PluginDefinition, type PluginManifest } from '@emuhost/sdk';
 import semver from 'semver';
 import { type Diagnostic, PluginLoadError } from './diagnostics.js';
 import { createHostHooks, type HostHooks, type PluginFailure } from './hooks.js';
@@ -40,6 +40,8 @@ export class PluginHost {
   readonly hooks: HostHooks = createHostHooks();
   readonly sdk = new SdkServer();
   private readonly plugins = new Map<string, LoadedPlugin>();
+  /** What each plugin was loaded from, so that a realm can be made again (`respawn`). */
+  private readonly sources = new Map<string, { code: string; file: string; level: SandboxLevel }>();
   private readonly realms: Partial<Record<SandboxLevel, () => PluginRealm>>;
 
   constructor(opts: PluginHostOptions = {}) {
@@ -139,8 +141,33 @@ export class PluginHost {
       file,
     });
     this.plugins.set(id, plugin);
+    this.sources.set(id, { code, file, level });
     this.hooks.plugin.loaded.call(plugin);
     return plugin;
+  }
+
+  /**
+   * Loads a plugin again from the same bundle into a fresh realm (an isolated plugin whose
+   * worker the watchdog killed, say), replacing the entry. Devices are moved to it with
+   * `RunningDevice.restart(plugin)`.
+   */
+  respawn(id: string): LoadedPlugin {
+    const old = this.plugins.get(id);
+    const src = this.sources.get(id);
+    if (old === undefined || src === undefined) {
+      throw new EmuhostError('E_UNKNOWN_ID', `no plugin '${id}' is loaded`, { plugin: id });
+    }
+    this.plugins.delete(id);
+    this.sources.delete(id);
+    try {
+      const fresh = this.loadCode(old.manifest, src.code, { level: src.level, file: src.file });
+      old.realm.dispose();
+      return fresh;
+    } catch (e) {
+      this.plugins.set(id, old);
+      this.sources.set(id, src);
+      throw e;
+    }
   }
 
   /** Drops a plugin; its realm is disposed. Instances must have been removed first. */
@@ -148,6 +175,7 @@ export class PluginHost {
     const p = this.plugins.get(id);
     if (p === undefined) return;
     this.plugins.delete(id);
+    this.sources.delete(id);
     p.realm.dispose();
     this.hooks.plugin.unloaded.call(p);
   }

@@ -26,7 +26,19 @@ export class DeviceScope {
     readonly id: string,
     readonly guard: DeviceGuard,
     private readonly kernel: KernelServices,
-  ) {}
+  ) {
+    // A quarantined device's timers stop and its DMA is refused and unmapped.
+    guard.onFault(() => {
+      for (const t of this.timers) t.cancel();
+      for (const c of this.dmaContexts) c.suspend();
+    });
+  }
+
+  /** After a quarantine: lets the device's DMA through again (a fresh instance takes over). */
+  restart(): void {
+    this.guard.restart();
+    for (const c of this.dmaContexts) c.resume();
+  }
 
   /** A timer on the virtual clock whose callback runs under this device's guard. */
   createTimer(callback: () => void, name = 'timer'): Timer {

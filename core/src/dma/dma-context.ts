@@ -29,6 +29,7 @@ import type {
 import type { DeviceGuard } from '../guard.js';
 import type { KernelHooks } from '../hooks.js';
 import type { AddressSpace } from '../memory/address-space.js';
+import { RANGE_RAM } from '../memory/flat-view.js';
 import type { BounceBudget } from './bounce.js';
 import type { IommuInstance } from './iommu-instance.js';
 import { Iotlb } from './iotlb.js';
@@ -47,15 +48,18 @@ export interface DmaRequester {
   readonly guard?: DeviceGuard;
 }
 
-type Blocked = null | 'bus-master-disabled' | 'revoked';
+type Blocked = null | 'bus-master-disabled' | 'revoked' | 'device-fault';
 
 const permits = (perm: IommuEntry['perm'], access: DmaAccess) =>
   perm === 'read-write' || perm === access;
 
 export class DmaContextImpl implements DMAContext, MappingOwner {
   readonly attrs: MemTxAttrs;
-  /** Why DMA is refused right now, or null. */
+  /** Why DMA is refused right now, or null (derived from the three flags below). */
   blocked: Blocked = null;
+  private master = true;
+  private suspended = false;
+  private revoked = false;
   /** The IOMMU translating this requester now, or null (identity). Set by the registry. */
   iommu: IommuInstance | null = null;
   readonly iotlb: Iotlb;
@@ -100,6 +104,7 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
 
   write(addr: Iova, data: Uint8Array): DmaResult {
     if (this.blocked === null && this.iommu === null) {
+      if (this.requester.guard?.engaged) this.journal(addr, data.length);
       const r = this.memory.write(addr as number as GuestPhysAddr, data, this.attrs);
       if (TRACE_BUILD && this.tracing) this.emit('write', addr, addr, data.length, r);
       return r === 'ok' ? 'ok' : this.error(r, addr, 0);
@@ -110,6 +115,7 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
   fill(addr: Iova, byte: number, len: number): DmaResult {
     if (this.blocked !== null) return this.error(this.blocked, addr, 0);
     if (this.iommu === null) {
+      this.journal(addr, len);
       const r = this.memory.fill(addr as number as GuestPhysAddr, byte, len, this.attrs);
       if (TRACE_BUILD && this.tracing) this.emit('write', addr, addr, len, r);
       return r === 'ok' ? 'ok' : this.error(r, addr, 0);
@@ -121,6 +127,7 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
       if (e.kind === 'fault') return this.fault(e, a, 'write', done);
       const n = Math.min(len - done, e.iova + e.pageSize - a);
       const gpa = e.translated + (a - e.iova);
+      this.journal(gpa, n);
       const r = this.memory.fill(gpa as GuestPhysAddr, byte, n, this.attrs);
       if (TRACE_BUILD && this.tracing) this.emit('write', a, gpa, n, r);
       if (r !== 'ok') return this.error(r, a, done);
@@ -173,6 +180,12 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
         span = Math.min(len, next.iova + next.pageSize - addr);
       }
     }
+    // The holder's notifier is device code: it runs under the device's guard.
+    const g = this.requester.guard;
+    const notify =
+      onInvalidate !== undefined && g !== undefined
+        ? (m: DmaMapping) => void g.run('dma', () => onInvalidate(m))
+        : onInvalidate;
     const isWrite = access === 'write';
     const r = this.memory.findRange(gpa as GuestPhysAddr, isWrite);
     if (r === null) return this.error('decode-error', addr, 0);
@@ -181,15 +194,7 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
     // RAM maps directly; ROM only for reading (its writes are ignored, so a view would lie).
     if (r.bytes !== null && (r.kind === 0 || !isWrite)) {
       const off = gpa - r.start;
-      m = this.newMapping(
-        r.bytes.subarray(off, off + n),
-        addr,
-        access,
-        len,
-        true,
-        gpa,
-        onInvalidate,
-      );
+      m = this.newMapping(r.bytes.subarray(off, off + n), addr, access, len, true, gpa, notify);
     } else {
       const got = this.bounce.take(n);
       if (got === 0) return this.error('bounce-exhausted', addr, 0);
@@ -201,7 +206,7 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
           return this.error(res, addr, 0);
         }
       }
-      m = this.newMapping(buf, addr, access, len, false, gpa, onInvalidate);
+      m = this.newMapping(buf, addr, access, len, false, gpa, notify);
     }
     if (TRACE_BUILD && this.tracing) this.emit('map', addr, gpa, m.bytes.length, 'ok');
     return m;
@@ -215,6 +220,7 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
     if (!m.valid) return this.error('revoked', m.addr, 0);
     if (m.access !== 'write' || written <= 0) return 'ok';
     const n = Math.min(written, m.bytes.length);
+    this.journal(m.translated, n);
     const r = this.memory.write(m.translated, m.bytes.subarray(0, n), this.attrs);
     return r === 'ok' ? 'ok' : this.error(r, m.addr, 0);
   }
@@ -322,7 +328,8 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
 
   /** Refuses all further DMA (device unplugged or quarantined); invalidates live mappings. */
   revoke(): void {
-    this.blocked = 'revoked';
+    this.revoked = true;
+    this.updateBlocked();
     for (const m of this.mappings) {
       m.invalidate();
       // Nobody will release these now: end them here, so bounce budget is not lost.
@@ -333,8 +340,36 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
 
   /** PCI COMMAND.MASTER: with it clear the context refuses DMA. */
   setBusMaster(enabled: boolean): void {
-    if (this.blocked === 'revoked') return;
-    this.blocked = enabled ? null : 'bus-master-disabled';
+    this.master = enabled;
+    this.updateBlocked();
+  }
+
+  /**
+   * The device was quarantined: DMA is refused (`device-fault`) and live mappings are
+   * invalidated and released, until `resume` (the device restarted).
+   */
+  suspend(): void {
+    this.suspended = true;
+    this.updateBlocked();
+    for (const m of this.mappings) {
+      m.invalidate();
+      m.release(0);
+    }
+  }
+
+  resume(): void {
+    this.suspended = false;
+    this.updateBlocked();
+  }
+
+  private updateBlocked(): void {
+    this.blocked = this.revoked
+      ? 'revoked'
+      : this.suspended
+        ? 'device-fault'
+        : this.master
+          ? null
+          : 'bus-master-disabled';
   }
 
   // ---- internals -----------------------------------------------------------------------
@@ -344,6 +379,7 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
     if (this.blocked !== null) return this.error(this.blocked, addr, 0);
     if (this.iommu === null) {
       const g = addr as number as GuestPhysAddr;
+      if (isWrite) this.journal(g, buf.length);
       const r = isWrite
         ? this.memory.write(g, buf, this.attrs)
         : this.memory.read(g, buf, this.attrs);
@@ -359,6 +395,7 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
       const n = Math.min(len - done, e.iova + e.pageSize - a);
       const part = n === len ? buf : buf.subarray(done, done + n);
       const gpa = (e.translated + (a - e.iova)) as GuestPhysAddr;
+      if (isWrite) this.journal(gpa, n);
       const r = isWrite
         ? this.memory.write(gpa, part, this.attrs)
         : this.memory.read(gpa, part, this.attrs);
@@ -428,6 +465,7 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
       }
       gpa = e.translated + (addr - e.iova);
     }
+    this.journal(gpa, size);
     const r = this.memory.store(gpa as GuestPhysAddr, size, value, endian, this.attrs);
     if (TRACE_BUILD && this.tracing) this.emit('write', addr, gpa, size, r);
     return r === 'ok' ? 'ok' : this.error(r, addr, 0);
@@ -446,6 +484,7 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
       }
       gpa = e.translated + (addr - e.iova);
     }
+    this.journal(gpa, 8);
     const r = this.memory.store64(gpa as GuestPhysAddr, value, endian, this.attrs);
     if (TRACE_BUILD && this.tracing) this.emit('write', addr, gpa, 8, r);
     return r === 'ok' ? 'ok' : this.error(r, addr, 0);
@@ -498,6 +537,28 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
     }
     this.last = e;
     return e;
+  }
+
+  /**
+   * Keeps the guest RAM a write is about to overwrite, while the device is inside one of its
+   * callbacks, so that a callback that then throws leaves guest memory as it was. Only RAM is
+   * journaled: a write into another device's registers cannot be undone.
+   */
+  private journal(gpa: number, len: number): void {
+    const g = this.requester.guard;
+    if (g === undefined || !g.engaged || len <= 0) return;
+    for (let a = gpa; a < gpa + len; ) {
+      const r = this.memory.findRange(a as GuestPhysAddr, true);
+      if (r === null) return;
+      const n = Math.min(gpa + len, r.end) - a;
+      if (r.kind === RANGE_RAM) {
+        const bytes = r.bytes!;
+        const off = a - r.start;
+        const old = bytes.slice(off, off + n);
+        g.record(() => bytes.set(old, off));
+      }
+      a += n;
+    }
   }
 
   private stillLandsAt(m: LiveMapping): boolean {

@@ -77,6 +77,7 @@ export function mmioRead(
     return 'device-fault';
   } finally {
     g.engaged = was;
+    if (!was && g.journal.length !== 0) g.journal.length = 0;
   }
 }
 
@@ -112,6 +113,7 @@ export function mmioWrite(
     return 'device-fault';
   } finally {
     g.engaged = was;
+    if (!was && g.journal.length !== 0) g.journal.length = 0;
   }
 }
 
