@@ -33,6 +33,6 @@ export { createLogger, type LogLevel, type LogSink, stderrSink } from './log.js'
 export { type BuildMachineOptions, type BuiltMachine, buildMachine } from './machine-host.js';
 export { MANIFEST_FILE, parseManifest, validateManifest } from './manifest.js';
 export { parseNumber, resolveOptions } from './options.js';
-export { type LoadOptions, PluginHost, type PluginHostOptions } from './plugin-host.js';
+export { defaultLevel, type LoadOptions, PluginHost, type PluginHostOptions } from './plugin-host.js';
 export { currentSdkRuntime } from './sdk-runtime.js';
 export { SdkServer, type ServedSdk } from './sdk-server.js';

@@ -9,7 +9,7 @@ import { addDevice } from './device-host.js';
 import { formatDiagnostics, type PluginLoadError } from './diagnostics.js';
 import { Emulator } from './emulator.js';
 import type { PluginFailure } from './hooks.js';
-import { PluginHost } from './plugin-host.js';
+import { defaultLevel, PluginHost } from './plugin-host.js';
 import { configIo, testMachine } from './test-machine.js';
 
 const FIXTURE = new URL('./__fixtures__/dma-copy', import.meta.url).pathname;
@@ -312,6 +312,14 @@ describe('every bad input is a clear error with a stable code, and the host goes
     expect(codeOf(() => host.loadCode(manifest(), PCI_DEVICE)).code).toBe('E_DUPLICATE_ID');
     expect(host.get('inline')).toBe(first);
     expect(failures.map((f) => [f.plugin, f.phase])).toEqual([['inline', 'register']]);
+  });
+
+  it('bundles from outside the repository default to the confined level, ours to trusted', () => {
+    expect(defaultLevel(FIXTURE)).toBe('trusted');
+    expect(defaultLevel('/opt/vendor/plugins/gpu.js')).toBe('confined');
+    expect(defaultLevel(join(tmp, 'x.js'))).toBe('confined');
+    const plugin = new PluginHost().loadFile(built.manifestPath);
+    expect(plugin.level).toBe('confined');
   });
 
   it('load and unload are hooks', () => {

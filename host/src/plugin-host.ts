@@ -7,7 +7,8 @@
  * uniqueness. A failure leaves the host and every loaded plugin as they were.
  */
 import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import {
   createConfinedRealm,
   createIsolatedRealm,
@@ -32,8 +33,20 @@ export interface PluginHostOptions {
 }
 
 export interface LoadOptions {
-  /** Default `trusted`. */
+  /**
+   * Default: `trusted` for bundles inside this repository (first-party plugins), `confined`
+   * for bundles from anywhere else (third-party plugins).
+   */
   readonly level?: SandboxLevel;
+}
+
+/** The repository this host belongs to: plugins under it are first-party. */
+const REPO_ROOT = resolve(dirname(createRequire(import.meta.url).resolve('@emuhost/host/package.json')), '..');
+
+/** The level a bundle gets when nobody chose one. */
+export function defaultLevel(file: string): SandboxLevel {
+  const rel = relative(REPO_ROOT, resolve(file));
+  return rel.startsWith('..') || isAbsolute(rel) ? 'confined' : 'trusted';
 }
 
 export class PluginHost {
@@ -65,7 +78,8 @@ export class PluginHost {
     } catch (e) {
       throw this.fail(file, 'manifest', e);
     }
-    return this.loadCode(manifest, code, { ...opts, file: resolve(dirname(file), manifest.entry) });
+    const bundle = resolve(dirname(file), manifest.entry);
+    return this.loadCode(manifest, code, { level: opts.level ?? defaultLevel(bundle), file: bundle });
   }
 
   /** Loads a plugin from a manifest object and bundle text. */
