@@ -15,9 +15,17 @@ import { dmaSuite } from './suites/dma.js';
 import { memorySuite } from './suites/memory.js';
 import { pciSuite } from './suites/pci.js';
 import { pluginSuite } from './suites/plugin.js';
+import { sandboxSuite } from './suites/sandbox.js';
 
 /** Every suite, in run order. A new suite is one file under suites/ and one entry here. */
-const SUITES: readonly Suite[] = [memorySuite, dmaSuite, pciSuite, clockSuite, pluginSuite];
+const SUITES: readonly Suite[] = [
+  memorySuite,
+  dmaSuite,
+  pciSuite,
+  clockSuite,
+  pluginSuite,
+  sandboxSuite,
+];
 
 const USAGE = `usage: npm run bench -- [--json] [--quick] [--filter <substring>]
   --json      print only {"metrics": {...}} on stdout

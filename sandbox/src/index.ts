@@ -10,6 +10,7 @@
  */
 export { createConfinedRealm } from './confined.js';
 export { createIsolatedRealm, type IsolatedOptions } from './isolated.js';
+export { createLockedRealm } from './locked-realm.js';
 export {
   type CreateFn,
   type EvaluateOptions,

@@ -91,11 +91,23 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
     if (typeof x !== 'function') throw new TypeError(`${what} must be a function`);
     return x;
   };
-  /** A genuine realm Uint8Array (not a proxy, not a subclass with its own `set`). */
+  // The typed-array intrinsics, captured before any plugin code runs. Plugin code can put an
+  // own `set` (or `buffer`) on its arrays; the kernel must never call anything on them.
+  const taProto = Object.getPrototypeOf(U8.prototype);
+  const getter = (k: PropertyKey) => Object.getOwnPropertyDescriptor(taProto, k)!.get!;
+  const getTag = getter(Symbol.toStringTag);
+  const getBuffer = getter('buffer');
+  const getOffset = getter('byteOffset');
+  const getLength = getter('byteLength');
+  const apply = Reflect.apply;
+  /**
+   * A plugin's byte array as the kernel may use it: a fresh realm view over the same bytes,
+   * with nothing of the plugin's on it. The intrinsic getters are also the brand check: a
+   * proxy, a look-alike or another kind of array is refused.
+   */
   const bytes = (x: any, what: string): Uint8Array => {
-    if (!ArrayBuffer.isView(x) || Object.getPrototypeOf(x) !== U8.prototype)
-      throw new TypeError(`${what} must be a Uint8Array`);
-    return x as Uint8Array;
+    if (apply(getTag, x, []) !== 'Uint8Array') throw new TypeError(`${what} must be a Uint8Array`);
+    return new U8(apply(getBuffer, x, []), apply(getOffset, x, []), apply(getLength, x, []));
   };
 
   const dmaError = (r: any): any =>
@@ -109,18 +121,24 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
   const loadResult = (r: any): any =>
     typeof r === 'number' || typeof r === 'bigint' ? r : dmaError(r);
 
-  const attrsCache = new Map<string, any>();
+  // The kernel passes the same few frozen attribute objects (the CPU's, one per requester):
+  // remember the realm copy of the last one, and of each by identity.
+  const attrsCache = new WeakMap<object, any>();
+  let lastHostAttrs: any;
+  let lastRealmAttrs: any;
   const attrsIn = (a: any): any => {
-    const rid = a?.requesterId;
-    const key = `${typeof rid === 'number' ? rid : '-'}:${a?.unspecified === true}`;
-    let r = attrsCache.get(key);
+    if (a === lastHostAttrs) return lastRealmAttrs;
+    let r = typeof a === 'object' && a !== null ? attrsCache.get(a) : undefined;
     if (r === undefined) {
+      const rid = a?.requesterId;
       r = harden({
         ...(typeof rid === 'number' && { requesterId: rid }),
         ...(a?.unspecified === true && { unspecified: true }),
       });
-      attrsCache.set(key, r);
+      if (typeof a === 'object' && a !== null) attrsCache.set(a, r);
     }
+    lastHostAttrs = a;
+    lastRealmAttrs = r;
     return r;
   };
 
@@ -148,9 +166,32 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
       'readU64BE',
     ];
     const stores32 = ['writeU8', 'writeU16LE', 'writeU16BE', 'writeU32LE', 'writeU32BE'];
+    const hRead = h.read;
+    const hWrite = h.write;
     const o: any = {
-      read: (a: any, into: any) => dmaResult(call(h.read, num(a, 'addr'), bytes(into, 'into'))),
-      write: (a: any, data: any) => dmaResult(call(h.write, num(a, 'addr'), bytes(data, 'data'))),
+      // The hot paths call the host directly (no rest/spread arrays per crossing).
+      read: (a: any, into: any) => {
+        const addr = num(a, 'addr');
+        const buf = bytes(into, 'into');
+        let r: any;
+        try {
+          r = hRead(addr, buf);
+        } catch (e) {
+          throw realmError(e);
+        }
+        return r === 'ok' ? 'ok' : dmaError(r);
+      },
+      write: (a: any, data: any) => {
+        const addr = num(a, 'addr');
+        const buf = bytes(data, 'data');
+        let r: any;
+        try {
+          r = hWrite(addr, buf);
+        } catch (e) {
+          throw realmError(e);
+        }
+        return r === 'ok' ? 'ok' : dmaError(r);
+      },
       fill: (a: any, b: any, len: any) =>
         dmaResult(call(h.fill, num(a, 'addr'), num(b, 'byte'), num(len, 'len'))),
       canAccess: (a: any, len: any, access: any) =>
@@ -200,7 +241,19 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
       writeSg: (list: any, data: any) =>
         sgResult(call(h.writeSg, sg(list, 'sg'), bytes(data, 'data'))),
     };
-    for (const k of loads) o[k] = (a: any) => loadResult(call(h[k], num(a, 'addr')));
+    for (const k of loads) {
+      const f = h[k];
+      o[k] = (a: any) => {
+        const addr = num(a, 'addr');
+        let r: any;
+        try {
+          r = f(addr);
+        } catch (e) {
+          throw realmError(e);
+        }
+        return loadResult(r);
+      };
+    }
     for (const k of stores32)
       o[k] = (a: any, v: any) => dmaResult(call(h[k], num(a, 'addr'), num(v, 'value')));
     for (const k of ['writeU64LE', 'writeU64BE'])
