@@ -16,7 +16,7 @@
  */
 
 /** The SDK's own version (semver). Plugins declare the range they need in their manifest. */
-export const SDK_VERSION = '1.0.0';
+export const SDK_VERSION = '1.1.0';
 
 // ---------------------------------------------------------------------------------------
 // Addresses
@@ -719,6 +719,12 @@ export interface MachineModel {
   readonly defaultPciBus?: string;
   /** Machine-wide reset of the machine's own state (chipset registers). Default: nothing. */
   reset?(): void;
+  /**
+   * Where an IOMMU added to this machine goes (`-device intel-iommu` on q35): its register
+   * block's address and the bus it translates. Default: the machine has no IOMMU slot.
+   * @since 1.1
+   */
+  readonly iommu?: { readonly base: GuestPhysAddr; readonly bus: string };
 }
 
 /** A machine definition (`-machine pc`). */
