@@ -8,6 +8,7 @@ import { EmuhostError } from '@emuhost/sdk';
 import { Command } from 'commander';
 import { buildCommand } from './commands/build.js';
 import { newCommand } from './commands/new.js';
+import { runQtest } from './qtest/launch.js';
 import { VERSION } from './version.js';
 
 const program = new Command('emuhost')
@@ -34,8 +35,20 @@ program
   .option('-d, --dir <dir>', 'where to create it (default: plugins/<name>)')
   .action(async (kind: string, name: string, o: { dir?: string }) => newCommand(kind, name, o));
 
+program
+  .command('qtest')
+  .description(
+    "a qtest target: QEMU's options as qemu-system-x86_64 -qtest takes them (see emuhost qtest -help)",
+  )
+  .helpOption(false)
+  .allowUnknownOption()
+  .allowExcessArguments();
+
 try {
-  await program.parseAsync(process.argv);
+  // QEMU's single-dash options are not POSIX: `qtest` takes the rest of the line untouched.
+  if (process.argv[2] === 'qtest')
+    process.exitCode = await runQtest(process.argv.slice(3), process);
+  else await program.parseAsync(process.argv);
 } catch (e) {
   if (e instanceof PluginLoadError) {
     process.stderr.write(`${formatDiagnostics(e.diagnostics)}\n`);

@@ -12,6 +12,7 @@
 
 export { bareMachine, bareMachineDefinition } from './bare-machine.js';
 export { type BuildResult, buildPlugin, createPluginBuilder, type PluginBuilder } from './build.js';
+export { bundledPlugins, loadBundled } from './bundled.js';
 export {
   type AddDeviceOptions,
   addDevice,
@@ -33,6 +34,11 @@ export { createLogger, type LogLevel, type LogSink, stderrSink } from './log.js'
 export { type BuildMachineOptions, type BuiltMachine, buildMachine } from './machine-host.js';
 export { MANIFEST_FILE, parseManifest, validateManifest } from './manifest.js';
 export { parseNumber, resolveOptions } from './options.js';
-export { defaultLevel, type LoadOptions, PluginHost, type PluginHostOptions } from './plugin-host.js';
+export {
+  defaultLevel,
+  type LoadOptions,
+  PluginHost,
+  type PluginHostOptions,
+} from './plugin-host.js';
 export { currentSdkRuntime } from './sdk-runtime.js';
 export { SdkServer, type ServedSdk } from './sdk-server.js';

@@ -41,7 +41,10 @@ export interface LoadOptions {
 }
 
 /** The repository this host belongs to: plugins under it are first-party. */
-const REPO_ROOT = resolve(dirname(createRequire(import.meta.url).resolve('@emuhost/host/package.json')), '..');
+const REPO_ROOT = resolve(
+  dirname(createRequire(import.meta.url).resolve('@emuhost/host/package.json')),
+  '..',
+);
 
 /** The level a bundle gets when nobody chose one. */
 export function defaultLevel(file: string): SandboxLevel {
@@ -79,7 +82,10 @@ export class PluginHost {
       throw this.fail(file, 'manifest', e);
     }
     const bundle = resolve(dirname(file), manifest.entry);
-    return this.loadCode(manifest, code, { level: opts.level ?? defaultLevel(bundle), file: bundle });
+    return this.loadCode(manifest, code, {
+      level: opts.level ?? defaultLevel(bundle),
+      file: bundle,
+    });
   }
 
   /** Loads a plugin from a manifest object and bundle text. */

@@ -1,0 +1,266 @@
+/**
+ * `emuhost qtest` and the `emuhost-system-x86_64` drop-in: QEMU's command line in, a qtest
+ * target out. It builds the machine from plugins (the machine, each `-device`), connects
+ * the qtest stream and the QMP monitor the way QEMU does (client sockets unless
+ * `server=on`), and serves them until the client goes away or a signal ends it.
+ */
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
+import type { Readable, Writable } from 'node:stream';
+import {
+  bundledPlugins,
+  Emulator,
+  formatDiagnostics,
+  inProcessPlugin,
+  type LoadedPlugin,
+  loadBundled,
+  PluginHost,
+  PluginLoadError,
+} from '@emuhost/host';
+import { definePlugin, EmuhostError, type OptionValue } from '@emuhost/sdk';
+import { VERSION } from '../version.js';
+import { infoView } from './info.js';
+import { ArgvError, type Chardev, parseQemuArgs, type QemuArgs } from './qemu-argv.js';
+import { serveQmp } from './qmp.js';
+import { QtestSession } from './session.js';
+import { serveStream } from './transport.js';
+
+/** QEMU device names that are emuhost plugins of another id. */
+const DEVICE_ALIASES: Readonly<Record<string, string>> = { 'intel-iommu': 'vtd' };
+/** -device properties the host handles itself; the rest are the plugin's options. */
+const PLACEMENT_PROPS = new Set(['id', 'bus', 'addr']);
+/** The QEMU version reported in QMP and -version: the protocol emuhost follows. */
+const QEMU_VERSION = { major: 7, minor: 2, micro: 0 };
+
+export interface Stdio {
+  readonly stdin: Readable;
+  readonly stdout: Writable;
+  readonly stderr: Writable;
+}
+
+/** Runs a qtest target. Resolves with the exit code when it should end. */
+export async function runQtest(argv: readonly string[], stdio: Stdio): Promise<number> {
+  let args: QemuArgs;
+  try {
+    args = parseQemuArgs(argv);
+  } catch (e) {
+    if (e instanceof ArgvError) {
+      stdio.stderr.write(`emuhost: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+  if (args.version) {
+    stdio.stdout.write(
+      `QEMU emulator version ${QEMU_VERSION.major}.${QEMU_VERSION.minor}.${QEMU_VERSION.micro} (emuhost ${VERSION})\n`,
+    );
+    return 0;
+  }
+  if (args.help) {
+    stdio.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  let emu: Emulator;
+  try {
+    emu = await buildTarget(args);
+  } catch (e) {
+    stdio.stderr.write(`emuhost: ${describe(e)}\n`);
+    return 1;
+  }
+  let exitCode: number | undefined;
+  let quit!: (code: number) => void;
+  const ended = new Promise<number>((resolve) => {
+    quit = (code) => {
+      exitCode ??= code;
+      resolve(exitCode);
+    };
+  });
+  const onSignal = () => quit(0);
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  try {
+    const log = qtestLog(args.qtestLog, stdio.stderr);
+    for (const id of args.qmp) {
+      const stream = await open(args.chardevs.get(id)!, stdio);
+      void serveQmp(stream.input, stream.output, {
+        version: QEMU_VERSION,
+        reset: () => emu.reset(),
+        quit: () => setImmediate(() => quit(0)),
+        machines: () => machineList(),
+        types: () => typeList(),
+        info: (what) => infoView(emu, what),
+      });
+    }
+    if (args.qtest !== undefined) {
+      const stream = await open(args.qtest, stdio);
+      const session = new QtestSession(emu, { emit: (l) => emitLine(l) });
+      const served = serveStream(
+        session,
+        stream.input,
+        stream.output,
+        log === undefined ? {} : { log },
+      );
+      const emitLine = served.emit;
+      void served.done.then(() => quit(0));
+    }
+    return await ended;
+  } catch (e) {
+    stdio.stderr.write(`emuhost: ${describe(e)}\n`);
+    return 1;
+  } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  }
+}
+
+async function buildTarget(args: QemuArgs): Promise<Emulator> {
+  const host = new PluginHost();
+  const type = args.machine.type ?? 'pc';
+  const machine: LoadedPlugin =
+    type === 'none'
+      ? noneMachine()
+      : await loadBundled(host, type).catch(() => {
+          throw new EmuhostError(
+            'E_UNKNOWN_ID',
+            `unsupported machine type '${type}' (use -machine help)`,
+          );
+        });
+  for (const p of args.plugins) host.loadFile(p);
+  const emu = new Emulator({
+    machine,
+    ramSize: args.ramSize,
+    machineOptions: args.machine.props as Record<string, OptionValue>,
+    log: () => {},
+  });
+  for (const dev of args.devices) {
+    const id = DEVICE_ALIASES[dev.driver] ?? dev.driver;
+    const plugin =
+      host.get(id) ?? (bundledPlugins().has(id) ? await loadBundled(host, id) : undefined);
+    if (plugin === undefined)
+      throw new EmuhostError('E_UNKNOWN_ID', `'${dev.driver}' is not a valid device model name`);
+    const options: Record<string, string> = {};
+    for (const [k, v] of Object.entries(dev.props)) if (!PLACEMENT_PROPS.has(k)) options[k] = v;
+    if (plugin.manifest.kind === 'iommu') {
+      const slot = emu.model.iommu;
+      if (slot === undefined)
+        throw new EmuhostError(
+          'E_BAD_ARGUMENT',
+          `machine type '${type}' has no IOMMU slot for '${dev.driver}'`,
+        );
+      const r = emu.addIommu(plugin, {
+        ...(dev.props.id !== undefined && { id: dev.props.id }),
+        options: { base: slot.base, ...options },
+      });
+      emu.machine.dma.bind({ bus: slot.bus }, r.id);
+      continue;
+    }
+    emu.addDevice(plugin, {
+      ...(dev.props.id !== undefined && { id: dev.props.id }),
+      ...(dev.props.bus !== undefined && { bus: dev.props.bus }),
+      ...(dev.props.addr !== undefined && { devfn: parseAddr(dev.props.addr) }),
+      options,
+    });
+  }
+  return emu;
+}
+
+/** QEMU's `addr=SLOT[.FN]`, in hex. */
+function parseAddr(s: string): number {
+  const m = /^(?:0x)?([0-9a-fA-F]{1,2})(?:\.([0-7]))?$/.exec(s);
+  if (m === null) throw new EmuhostError('E_BAD_ARGUMENT', `addr '${s}' is not SLOT[.FUNCTION]`);
+  const slot = Number.parseInt(m[1]!, 16);
+  if (slot > 31) throw new EmuhostError('E_BAD_ARGUMENT', `addr '${s}': slot past 0x1f`);
+  return (slot << 3) | Number(m[2] ?? 0);
+}
+
+/** QEMU's `-machine none`: nothing but RAM, for clients that only ask what exists. */
+function noneMachine(): LoadedPlugin {
+  return inProcessPlugin(
+    {
+      id: 'none',
+      version: '1.0.0',
+      kind: 'machine',
+      sdk: '^1.0.0',
+      entry: '<in-process>',
+      capabilities: [],
+    },
+    definePlugin({
+      kind: 'machine',
+      create(ctx) {
+        ctx.place(ctx.system, ctx.ram('ram', ctx.ramSize), 0);
+        return {};
+      },
+    }),
+  );
+}
+
+function machineList() {
+  const kinds = [...bundledPlugins().keys()].filter((id) => id === 'pc' || id === 'q35');
+  return [
+    ...kinds.map((name) => ({ name, 'is-default': name === 'pc', 'default-ram-id': 'pc.ram' })),
+    { name: 'none' },
+  ];
+}
+
+function typeList(): string[] {
+  return [...bundledPlugins().keys(), ...Object.keys(DEVICE_ALIASES)].sort();
+}
+
+function qtestLog(
+  file: string | undefined,
+  stderr: Writable,
+): ((dir: 'R' | 'S', line: string) => void) | undefined {
+  if (file === '/dev/null' || file === 'none') return undefined;
+  const started = performance.now();
+  const out: Writable | WriteStream =
+    file === undefined ? stderr : createWriteStream(file, { flags: 'a' });
+  return (dir, line) => {
+    out.write(`[${dir} +${((performance.now() - started) / 1000).toFixed(6)}] ${line}\n`);
+  };
+}
+
+/** Opens a chardev the way QEMU does: connect, or listen and take the first client. */
+async function open(c: Chardev, stdio: Stdio): Promise<{ input: Readable; output: Writable }> {
+  if (c.kind === 'stdio') return { input: stdio.stdin, output: stdio.stdout };
+  const socket: Socket = await new Promise((resolve, reject) => {
+    if (!c.server) {
+      const s = c.kind === 'unix' ? connect(c.path) : connect(c.port, c.host);
+      s.once('connect', () => resolve(s));
+      s.once('error', (e) =>
+        reject(
+          new EmuhostError(
+            'E_BAD_ARGUMENT',
+            `cannot connect to ${c.kind === 'unix' ? c.path : `${c.host}:${c.port}`}: ${e.message}`,
+          ),
+        ),
+      );
+      return;
+    }
+    const server = createServer((s) => {
+      server.close();
+      resolve(s);
+    });
+    server.once('error', (e) =>
+      reject(new EmuhostError('E_BAD_ARGUMENT', `cannot listen: ${e.message}`)),
+    );
+    if (c.kind === 'unix') server.listen(c.path);
+    else server.listen(c.port, c.host);
+  });
+  socket.setNoDelay?.(true);
+  return { input: socket, output: socket };
+}
+
+function describe(e: unknown): string {
+  if (e instanceof PluginLoadError) return formatDiagnostics(e.diagnostics);
+  if (e instanceof EmuhostError) return e.message;
+  return e instanceof Error ? e.message : String(e);
+}
+
+const HELP = `usage: emuhost-system-x86_64 [QEMU options]
+emuhost takes the options a qtest harness passes to qemu-system-x86_64:
+  -qtest unix:PATH[,server=on,wait=off] | tcp:HOST:PORT[,server=on] | stdio
+  -qtest-log FILE|/dev/null    -machine|-M pc|q35|none[,accel=qtest]    -accel qtest
+  -m SIZE[M|G]    -device NAME[,prop=value...]    -nodefaults    -display none    -audio none
+  -chardev socket,path=P,id=ID[,server=on]    -mon chardev=ID,mode=control    -S    -global ...
+emuhost's own: --machine FILE (a JSON machine file), --plugin BUNDLE (an external plugin's manifest), --trace
+  -version, --version: one line, the QEMU version emuhost speaks and its own`;

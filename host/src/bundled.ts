@@ -1,0 +1,59 @@
+/**
+ * The plugins that ship in this repository (`plugins/*`), found by id, built with
+ * `emuhost build` and loaded. They are first-party: the trusted level unless told otherwise.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import type { SandboxLevel } from '@emuhost/sandbox';
+import { EmuhostError } from '@emuhost/sdk';
+import { buildPlugin } from './build.js';
+import type { LoadedPlugin } from './loaded-plugin.js';
+import { MANIFEST_FILE } from './manifest.js';
+import type { PluginHost } from './plugin-host.js';
+
+const PLUGINS_DIR = resolve(
+  dirname(createRequire(import.meta.url).resolve('@emuhost/host/package.json')),
+  '..',
+  'plugins',
+);
+
+let index: Map<string, string> | undefined;
+
+/** Plugin id → its directory, for every plugin under plugins/. */
+export function bundledPlugins(): ReadonlyMap<string, string> {
+  if (index !== undefined) return index;
+  index = new Map();
+  if (existsSync(PLUGINS_DIR)) {
+    for (const d of readdirSync(PLUGINS_DIR)) {
+      const m = join(PLUGINS_DIR, d, MANIFEST_FILE);
+      if (!existsSync(m)) continue;
+      try {
+        const id = (JSON.parse(readFileSync(m, 'utf8')) as { id?: unknown }).id;
+        if (typeof id === 'string') index.set(id, join(PLUGINS_DIR, d));
+      } catch {
+        // A malformed manifest is reported when that plugin is loaded by path.
+      }
+    }
+  }
+  return index;
+}
+
+/** Builds and loads a bundled plugin by id (or returns it if this host has it already). */
+export async function loadBundled(
+  host: PluginHost,
+  id: string,
+  level?: SandboxLevel,
+): Promise<LoadedPlugin> {
+  const have = host.get(id);
+  if (have !== undefined) return have;
+  const dir = bundledPlugins().get(id);
+  if (dir === undefined) {
+    throw new EmuhostError(
+      'E_UNKNOWN_ID',
+      `no plugin '${id}' ships with emuhost (have: ${[...bundledPlugins().keys()].sort().join(', ')})`,
+    );
+  }
+  const built = await buildPlugin(dir);
+  return host.loadFile(built.manifestPath, level === undefined ? {} : { level });
+}
