@@ -67,16 +67,14 @@ export function serveQmp(input: Readable, output: Writable, h: QmpHandlers): Pro
         return h.quit();
       case 'query-machines':
         return ok(
-          h
-            .machines()
-            .map((m) => ({
-              'cpu-max': 1,
-              'hotpluggable-cpus': false,
-              numa_mem_supported: false,
-              deprecated: false,
-              acpi: false,
-              ...m,
-            })),
+          h.machines().map((m) => ({
+            'cpu-max': 1,
+            'hotpluggable-cpus': false,
+            numa_mem_supported: false,
+            deprecated: false,
+            acpi: false,
+            ...m,
+          })),
         );
       case 'qom-list-types':
         return ok(h.types().map((name) => ({ name })));
