@@ -31,6 +31,16 @@ export { inProcessPlugin } from './in-process.js';
 export { type AddIommuOptions, addIommu, RunningIommu } from './iommu-host.js';
 export type { LoadedPlugin } from './loaded-plugin.js';
 export { createLogger, type LogLevel, type LogSink, stderrSink } from './log.js';
+export {
+  buildMachineSpec,
+  type DeviceSpec,
+  type IommuSpec,
+  type MachineSpec,
+  type PluginRef,
+  parseAddr,
+  readMachineFile,
+  validateMachineSpec,
+} from './machine-file.js';
 export { type BuildMachineOptions, type BuiltMachine, buildMachine } from './machine-host.js';
 export { MANIFEST_FILE, parseManifest, validateManifest } from './manifest.js';
 export { parseNumber, resolveOptions } from './options.js';

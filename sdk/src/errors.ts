@@ -33,6 +33,7 @@ export type ErrorCode =
   | 'E_PLUGIN_EVAL'
   | 'E_PLUGIN_BUILD'
   | 'E_OPTION'
+  | 'E_MACHINE_FILE'
   | 'E_CAPABILITY'
   | 'E_REVOKED';
 
