@@ -78,7 +78,30 @@ function missing(from, to) {
 export function diffApi(oldReport, newReport) {
   const before = apiLines(oldReport);
   const after = apiLines(newReport);
-  return { removed: missing(before, after), added: missing(after, before) };
+  const added = missing(after, before);
+  // A union type alias that only gained alternatives (a new error code) is an addition.
+  const removed = missing(before, after).filter((line) => !widenedBy(line, added));
+  return { removed, added };
+}
+
+/** `export type X = 'a' | 'b';` → { name, alternatives }, for one-line union aliases. */
+function unionOf(line) {
+  const m = /^export (?:declare )?type (\w+) = (.+);$/.exec(line);
+  return m ? { name: m[1], alternatives: m[2].split(' | ') } : undefined;
+}
+
+/** Whether some added line redeclares `line`'s union with all of its alternatives. */
+function widenedBy(line, added) {
+  const old = unionOf(line);
+  if (old === undefined) return false;
+  return added.some((a) => {
+    const now = unionOf(a);
+    return (
+      now !== undefined &&
+      now.name === old.name &&
+      old.alternatives.every((x) => now.alternatives.includes(x))
+    );
+  });
 }
 
 /** The `SDK_VERSION` a report declares, or undefined. */

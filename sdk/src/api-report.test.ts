@@ -144,4 +144,14 @@ describe('API report diff', () => {
     expect(lines.length).toBeGreaterThan(0);
     expect(lines.filter((l) => /(^| › )(\/\/|\/\*|\*)/.test(l))).toEqual([]);
   });
+  it('counts a union alias that only gained alternatives as an addition, and one that lost some as a break', () => {
+    const one = report("// @public\nexport type ErrorCode = 'E_A' | 'E_B';");
+    const more = report("// @public\nexport type ErrorCode = 'E_A' | 'E_B' | 'E_C';");
+    const fewer = report("// @public\nexport type ErrorCode = 'E_A';");
+    expect(diffApi(one, more)).toEqual({
+      removed: [],
+      added: ["export type ErrorCode = 'E_A' | 'E_B' | 'E_C';"],
+    });
+    expect(diffApi(one, fewer).removed).toEqual(["export type ErrorCode = 'E_A' | 'E_B';"]);
+  });
 });
