@@ -7,9 +7,9 @@
  * hot reload builds on.
  */
 import type { DeviceInstance, Machine, PlatformBus } from '@emuhost/core';
+import type { PluginDescription } from '@emuhost/sandbox';
 import {
   type DeviceModel,
-  type DevicePluginDefinition,
   EmuhostError,
   type Options,
   type OptionValue,
@@ -54,8 +54,8 @@ export class RunningDevice {
     private readonly sink: LogSink,
   ) {}
 
-  get definition(): DevicePluginDefinition {
-    return this.plugin.definition as DevicePluginDefinition;
+  get definition(): PluginDescription {
+    return this.plugin.definition;
   }
 
   /** The device's state as the current instance reports it, versioned, detached from the plugin's realm. */
@@ -65,10 +65,14 @@ export class RunningDevice {
     const ok = this.slot.scope.guard.run('deferred', () => {
       data = this.model.saveState?.();
     });
-    if (!ok)
-      throw new EmuhostError('E_DEVICE_REALIZE', 'saveState failed (the device is quarantined)', {
-        device: this.id,
-      });
+    if (!ok) {
+      const why = this.slot.scope.guard.lastFault?.stack.split('\n')[0];
+      throw new EmuhostError(
+        'E_DEVICE_REALIZE',
+        `saveState failed${why === undefined ? '' : `: ${why}`} (the device is quarantined)`,
+        { device: this.id },
+      );
+    }
     return {
       version: def.stateVersion ?? 1,
       data: data === undefined ? undefined : structuredClone(data),
@@ -84,7 +88,7 @@ export class RunningDevice {
     plugin: LoadedPlugin,
     state: SavedState | undefined,
   ): { model: DeviceModel; life: Lifetime; warnings: string[] } {
-    const def = plugin.definition as DevicePluginDefinition;
+    const def = plugin.definition;
     const warnings: string[] = [];
     const restored =
       state === undefined ? undefined : migrateState(def, plugin.realm, state, warnings);
@@ -100,7 +104,7 @@ export class RunningDevice {
       log,
     });
     try {
-      const model = plugin.realm.createDevice((c, st) => def.create(c, st), ctx, restored);
+      const model = plugin.realm.createDevice(ctx, restored);
       if (model === null || typeof model !== 'object')
         throw new Error('create must return an object (the device model)');
       return { model, life, warnings };

@@ -11,7 +11,6 @@ import {
   type IommuHost,
   type IommuInstance,
   type IommuInvalidation,
-  type IommuPluginDefinition,
   type IommuRequest,
   type Iova,
   type OptionValue,
@@ -47,7 +46,7 @@ export class RunningIommu {
   ) {}
 
   saveState(): SavedState {
-    const def = this.plugin.definition as IommuPluginDefinition;
+    const def = this.plugin.definition;
     const data = this.model.saveState?.();
     return {
       version: def.stateVersion ?? 1,
@@ -133,15 +132,9 @@ export function addIommu(
     });
     const warnings: string[] = [];
     const restored =
-      opts.state === undefined
-        ? undefined
-        : migrateState(def as IommuPluginDefinition, plugin.realm, opts.state, warnings);
+      opts.state === undefined ? undefined : migrateState(def, plugin.realm, opts.state, warnings);
     for (const w of warnings) log.warn(w);
-    r.model = plugin.realm.createIommu(
-      (c, st) => (def as IommuPluginDefinition).create(c, st),
-      ictx,
-      restored,
-    );
+    r.model = plugin.realm.createIommu(ictx, restored);
     r.life = life;
     return {
       reset: () => r.model.reset?.(),

@@ -1,11 +1,15 @@
 /** A plugin that passed every check: its manifest, its definition, where it runs. */
 
-import type { PluginRealm, SandboxLevel } from '@emuhost/sandbox';
-import type { PluginDefinition, PluginManifest } from '@emuhost/sdk';
+import type { PluginDescription, PluginRealm, SandboxLevel } from '@emuhost/sandbox';
+import type { PluginManifest } from '@emuhost/sdk';
 
 export interface LoadedPlugin {
   readonly manifest: PluginManifest;
-  readonly definition: PluginDefinition;
+  /**
+   * What the plugin defines, as data copied by its realm (kind, PCI identity, options, state
+   * version): the host never touches the plugin's own objects. Calls go through `realm`.
+   */
+  readonly definition: PluginDescription;
   /** The SDK version the plugin's realm was given. */
   readonly sdkVersion: string;
   readonly level: SandboxLevel;

@@ -19,7 +19,6 @@ import {
   type InterruptControllerHandle,
   type MachineContext,
   type MachineModel,
-  type MachinePluginDefinition,
   type MmioAccessRules,
   type MmioOps,
   type OptionValue,
@@ -166,6 +165,6 @@ export function buildMachine(plugin: LoadedPlugin, opts: BuildMachineOptions): B
       machine.systemMemory.addSubregion(msi.region, addr);
     },
   });
-  const model = ms.transaction(() => (def as MachinePluginDefinition).create(ctx));
+  const model = ms.transaction(() => plugin.realm.createMachine(ctx));
   return { machine, model, msi };
 }

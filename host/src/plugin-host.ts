@@ -13,10 +13,11 @@ import {
   createConfinedRealm,
   createIsolatedRealm,
   createTrustedRealm,
+  type PluginDescription,
   type PluginRealm,
   type SandboxLevel,
 } from '@emuhost/sandbox';
-import { EmuhostError, type PluginDefinition, type PluginManifest } from '@emuhost/sdk';
+import { EmuhostError, type PluginManifest } from '@emuhost/sdk';
 import semver from 'semver';
 import { type Diagnostic, PluginLoadError } from './diagnostics.js';
 import { createHostHooks, type HostHooks, type PluginFailure } from './hooks.js';
@@ -134,7 +135,21 @@ export class PluginHost {
       );
     }
     const realm = make();
-    let exported: unknown;
+    if (manifest.kind === 'machine' && level !== 'trusted') {
+      throw this.fail(
+        id,
+        'evaluate',
+        new PluginLoadError('E_PLUGIN_EVAL', [
+          diag(
+            id,
+            file,
+            `machine plugins build the whole machine and run only at the trusted level, not '${level}'`,
+            "load it with level 'trusted' if you trust it",
+          ),
+        ]),
+      );
+    }
+    let exported: PluginDescription;
     try {
       exported = realm.evaluate(code, { filename: file, sdkCode: sdk.code });
     } catch (e) {
@@ -145,7 +160,7 @@ export class PluginHost {
         new PluginLoadError('E_PLUGIN_EVAL', [evalDiagnostic(id, file, e, code)]),
       );
     }
-    let definition: PluginDefinition;
+    let definition: PluginDescription;
     try {
       definition = checkShape(id, file, manifest, exported);
     } catch (e) {
@@ -272,36 +287,23 @@ function checkShape(
   id: string,
   file: string,
   manifest: PluginManifest,
-  exported: unknown,
-): PluginDefinition {
-  const mod = exported as { default?: unknown } | null;
-  const def = (
-    mod !== null && typeof mod === 'object' && 'default' in mod ? mod.default : mod
-  ) as Partial<PluginDefinition> | null;
+  def: PluginDescription,
+): PluginDescription {
   const problems: string[] = [];
-  if (def === null || typeof def !== 'object')
-    problems.push('the bundle does not export a plugin (export default definePlugin({...}))');
-  else {
-    if (def.kind !== manifest.kind)
-      problems.push(
-        `the manifest says kind '${manifest.kind}' but the plugin is '${String(def.kind)}'`,
-      );
-    if (typeof def.create !== 'function') problems.push('the plugin has no create function');
-    if (def.kind === 'device') {
-      const d = def as Partial<import('@emuhost/sdk').DevicePluginDefinition>;
-      if (d.pci === undefined && d.platform !== true)
-        problems.push('a device plugin must declare `pci` identity or `platform: true`');
-      if (d.pci !== undefined && !manifest.capabilities.includes('pci'))
-        problems.push("the plugin has a PCI identity but not the 'pci' capability");
-      if (d.platform === true && !manifest.capabilities.includes('platform'))
-        problems.push("the plugin can sit on the platform bus but lacks the 'platform' capability");
-    }
+  if (def.kind !== manifest.kind)
+    problems.push(`the manifest says kind '${manifest.kind}' but the plugin is '${def.kind}'`);
+  if (def.kind === 'device') {
+    if (def.pci === undefined && def.platform !== true)
+      problems.push('a device plugin must declare `pci` identity or `platform: true`');
+    if (def.pci !== undefined && !manifest.capabilities.includes('pci'))
+      problems.push("the plugin has a PCI identity but not the 'pci' capability");
+    if (def.platform === true && !manifest.capabilities.includes('platform'))
+      problems.push("the plugin can sit on the platform bus but lacks the 'platform' capability");
   }
-  if (problems.length > 0) {
+  if (problems.length > 0)
     throw new PluginLoadError(
       'E_PLUGIN_SHAPE',
       problems.map((p) => diag(id, file, p)),
     );
-  }
-  return def as PluginDefinition;
+  return def;
 }

@@ -8,7 +8,7 @@ import type { SavedState } from '@emuhost/sdk';
 
 interface Versioned {
   readonly stateVersion?: number;
-  migrateState?(fromVersion: number, data: unknown): unknown;
+  readonly migrates: boolean;
 }
 
 /** The data to hand `create`, or undefined for a fresh start (a warning is pushed). */
@@ -20,12 +20,8 @@ export function migrateState(
 ): unknown {
   const want = def.stateVersion ?? 1;
   if (state.version === want) return structuredClone(state.data);
-  if (def.migrateState !== undefined) {
-    const m = realm.migrateState(
-      (from, data) => def.migrateState!(from, data),
-      state.version,
-      structuredClone(state.data),
-    );
+  if (def.migrates) {
+    const m = realm.migrateState(state.version, structuredClone(state.data));
     if (m !== undefined) return structuredClone(m);
   }
   warnings.push(

@@ -2,60 +2,60 @@
  * The confined level (the default for third-party plugins): each plugin in its own SES
  * `Compartment` inside the process's locked realm. The plugin's code sees hardened
  * intrinsics and only what the membrane hands it: no `require` but the SDK, no `process`,
- * no `import()`, no unsafe `eval`/`Function`, no timers or network, no host object. Handles
- * it passes back are checked to be ones it was given.
+ * no `import()`, no unsafe `eval`/`Function`, no timers or network, no host object. Only
+ * membrane code touches what the plugin makes (see membrane.ts).
  *
  * It shares the host's thread and heap, so it cannot stop a plugin that loops forever or
- * allocates without bound; the isolated level can.
+ * allocates without bound (or queues promise jobs without end); the isolated level can.
  */
 import { lockedRealm } from './locked-realm.js';
-import { type EvaluateOptions, type PluginRealm, SDK_SPECIFIER } from './realm.js';
-
-interface CjsModule {
-  exports: unknown;
-}
+import type { PluginHandle } from './membrane.js';
+import {
+  type EvaluateOptions,
+  type PluginDescription,
+  type PluginRealm,
+  SDK_SPECIFIER,
+} from './realm.js';
 
 export function createConfinedRealm(): PluginRealm {
   const realm = lockedRealm();
-  let compartment: ReturnType<typeof realm.newCompartment> | null = null;
-  const run = (code: string, filename: string, require: (id: string) => unknown) => {
-    if (compartment === null) throw new Error('the realm was disposed');
-    const wrapper = compartment.evaluate(
-      `(function (exports, require, module) {\n${code}\n})\n//# sourceURL=${filename}`,
-    ) as (e: unknown, r: unknown, m: CjsModule) => void;
-    const module = compartment.evaluate('({ exports: {} })') as CjsModule;
-    wrapper(module.exports, require, module);
-    return module.exports;
+  let handle: PluginHandle | null = null;
+  const plugin = () => {
+    if (handle === null) throw new Error('the plugin was not evaluated, or the realm was disposed');
+    return handle;
   };
-  const { membrane, harden } = realm;
   return {
     level: 'confined',
-    evaluate(code: string, opts: EvaluateOptions) {
-      compartment = realm.newCompartment(opts.filename);
-      // `require` is made in the realm too: a host function would leak the host's Function.
-      const makeRequire = compartment.evaluate(`(function (sdk, name, spec) {
-        return harden(function require(id) {
-          if (id === spec) return sdk;
-          throw new Error(name + ' may require only ' + spec + ", not '" + id + "'");
-        });
-      })`) as (sdk: unknown, name: string, spec: string) => (id: string) => unknown;
-      const noRequire = makeRequire(undefined, 'the SDK runtime', '\0');
-      const sdk = harden(run(opts.sdkCode, 'emuhost-sdk.cjs', noRequire));
-      return run(code, opts.filename, makeRequire(sdk, 'a plugin', SDK_SPECIFIER));
+    evaluate(code: string, opts: EvaluateOptions): PluginDescription {
+      // The SDK runtime in a compartment of its own, the plugin in another: `require` (made
+      // in the realm, never a host function) answers only the SDK.
+      const sdkCompartment = realm.newCompartment('emuhost-sdk');
+      const sdk = realm.harden(
+        realm.membrane.evaluateModule(
+          sdkCompartment,
+          opts.sdkCode,
+          'emuhost-sdk.cjs',
+          realm.makeRequire(undefined, 'the SDK runtime', '\0'),
+        ),
+      );
+      const compartment = realm.newCompartment(opts.filename);
+      const exported = realm.membrane.evaluateModule(
+        compartment,
+        code,
+        opts.filename,
+        realm.makeRequire(sdk, 'a plugin', SDK_SPECIFIER),
+      );
+      handle = realm.membrane.plugin(exported, true);
+      return handle.description as unknown as PluginDescription;
     },
-    createDevice(create, ctx, state) {
-      const model = create(membrane.deviceContext(ctx) as typeof ctx, membrane.copyIn(state));
-      return membrane.deviceModel(model) as ReturnType<typeof create>;
-    },
-    createIommu(create, ctx, state) {
-      const model = create(membrane.iommuContext(ctx) as typeof ctx, membrane.copyIn(state));
-      return membrane.iommuModel(model) as ReturnType<typeof create>;
-    },
-    migrateState(migrate, from, data) {
-      return migrate(from, membrane.copyIn(data));
-    },
+    createDevice: (ctx, state) =>
+      plugin().createDevice(ctx, state) as ReturnType<PluginRealm['createDevice']>,
+    createIommu: (ctx, state) =>
+      plugin().createIommu(ctx, state) as ReturnType<PluginRealm['createIommu']>,
+    createMachine: (ctx) => plugin().createMachine(ctx) as ReturnType<PluginRealm['createMachine']>,
+    migrateState: (from, data) => plugin().migrateState(from, data),
     dispose() {
-      compartment = null;
+      handle = null;
     },
   };
 }

@@ -463,10 +463,12 @@ describe('constructor.constructor from every handle the SDK hands out', () => {
       ]),
     );
     expect(o['=timer.argc']).toBe('0');
+    // MMIO callbacks are called as methods of the plugin's own ops object (realm code does
+    // the call); timer and config listeners as plain functions.
     expect([o['=timer.this'], o['=read.this'], o['=write.this'], o['=config.this']]).toEqual([
       'undefined',
-      'undefined',
-      'undefined',
+      '[object Object]',
+      '[object Object]',
       'undefined',
     ]);
     expect(o['=config.args']).toBe('number,number,number');
@@ -730,12 +732,9 @@ describe('code generation, modules and globals', () => {
     expect(hostEscapes()).toEqual([]);
   });
 
-  it('globalThis holds only hardened intrinsics: no process, require, Buffer, fetch, console, timers or WebAssembly', () => {
+  it('globalThis holds only hardened intrinsics and the CommonJS names (require answers only the SDK): no process, Buffer, fetch, console, timers or WebAssembly', () => {
     const FORBIDDEN = [
       'process',
-      'require',
-      'module',
-      'exports',
       'global',
       'Buffer',
       'fetch',
@@ -822,13 +821,16 @@ describe('code generation, modules and globals', () => {
         'encodeURIComponent',
         'escape',
         'eval',
+        'exports',
         'globalThis',
         'harden',
         'isFinite',
         'isNaN',
         'lockdown',
+        'module',
         'parseFloat',
         'parseInt',
+        'require',
         'undefined',
         'unescape',
       ].sort(),
@@ -1404,7 +1406,7 @@ describe('values a plugin passes into handles', () => {
       '=dma.writeU64LE(value)': 'threw:TypeError: value must be a bigint',
       '=dma.canAccess(access)': 'threw:TypeError: access must be a string',
       '=dma.fill(len)': 'threw:TypeError: len must be a number',
-      '=dma.readSg(entry.addr)': 'threw:TypeError: sg[].addr must be a number',
+      '=dma.readSg(entry.addr)': 'threw:TypeError: sg[0].addr must be a number',
       '=clock.timer(name)': 'threw:TypeError: name must be a string',
       '=timer.armIn(ns)': 'threw:TypeError: ns must be a number',
       // Only its truthiness is used.
@@ -1443,6 +1445,7 @@ describe('values a plugin passes into handles', () => {
           check(k + '.buffer.constructor', a.buffer.constructor);
         };
         for (const k of Object.keys(arrays)) check1(k, arrays[k]);
+        note('=state.words realm Uint32Array', S(RF.getPrototypeOf(state.words) === Uint32Array.prototype));
         checkTree('state', state);
         note('=state frozen', S(Object.isFrozen(state)));
         note('=state.words', J.stringify(Array.from(state.words)));
@@ -1457,13 +1460,15 @@ describe('values a plugin passes into handles', () => {
     const { d, bar, lines } = place(plugin, { state: { version: 1, data } });
     d.writel(bar, 1);
     const o = mustLog(lines);
-    for (const k of ['state.bytes', 'state.words', 'state.list[0]', 'mapping.bytes']) {
+    for (const k of ['state.bytes', 'state.list[0]', 'mapping.bytes']) {
       expect(o[`=${k} realm Uint8Array`], k).toBe('true');
       expect(o[`=${k} realm ArrayBuffer`], k).toBe('true');
     }
-    expect(o['=state frozen']).toBe('true');
-    // Not a security matter: any view arrives as the bytes of a Uint8Array.
-    expect(o['=state.words']).toBe('[7,0,0,0]');
+    expect(o['=state.words realm ArrayBuffer']).toBe('true');
+    // Restored state is the plugin's own fresh copy (not frozen), typed arrays keeping their kind.
+    expect(o['=state frozen']).toBe('false');
+    expect(o['=state.words realm Uint32Array']).toBe('true');
+    expect(o['=state.words']).toBe('[7]');
     expect(unsafe(o)).toEqual([]);
     expect(hostEscapes()).toEqual([]);
   });
@@ -1567,7 +1572,7 @@ describe('values a plugin passes into handles', () => {
   //   const list = [{ addr: 0x1000, len: 4 }];
   //   Object.defineProperty(list, 'map', { value: () => evil });
   //   ctx.dma.readSg(list, new Uint8Array(4));
-  it.fails('a scatter-gather list with an own `map` cannot hand the kernel its own entries', () => {
+  it('a scatter-gather list with an own `map` cannot hand the kernel its own entries', () => {
     let o: Outcomes = {};
     thrown(() => {
       const rig = place(
@@ -1598,7 +1603,7 @@ describe('values a plugin passes into handles', () => {
   //   const list = [{ addr: 0x1000, len: 4 }];
   //   Object.defineProperty(list, 'constructor', { value: { [Symbol.species]: function () { return fake; } } });
   //   ctx.dma.readSg(list, new Uint8Array(4));
-  it.fails('Symbol.species on a scatter-gather array cannot hand the kernel plugin entries', () => {
+  it('Symbol.species on a scatter-gather array cannot hand the kernel plugin entries', () => {
     let o: Outcomes = {};
     thrown(() => {
       const rig = place(
@@ -1682,21 +1687,21 @@ describe('values a plugin returns to, or throws at, the host', () => {
     expect(d.readl(bars[0]!)).toBe(0xffffffff);
     // Positive control: the log channel works for these devices.
     expect(lines.filter((l) => l.message.startsWith('created '))).toHaveLength(n);
-    // The host reads `stack` and stringifies what was thrown (DeviceGuard.fault): plain
-    // functions and getters run, with no arguments of the host's.
+    // The membrane turns what was thrown into a plain realm Error in realm code: a non-Error
+    // is stringified there (its toString runs with no arguments of the host's); the `stack`
+    // of a non-Error is never read. The host only ever sees the safe copy.
     const o = mustLog(lines);
     expect(o).toMatchObject({
       '=thrown.toString.argc': '0',
       'thrown.toString.arguments': SAFE,
       '=thrown.toString<get>.argc': '0',
       'thrown.toString<get>.arguments': SAFE,
-      '=thrown.stack<get>.argc': '0',
-      'thrown.stack<get>.arguments': SAFE,
     });
+    expect(o['=thrown.stack<get>.argc']).toBeUndefined();
     expect(hostEscapes()).toEqual([]);
   });
 
-  it("an MMIO write handler's return value (a MemTxResult the kernel passes on) is turned into a string only in a realm", () => {
+  it("an MMIO write handler's return value reaches the kernel only as a result string: an object is dropped unconverted", () => {
     const host = new PluginHost();
     const target = load(
       'esc-result-a',
@@ -1737,10 +1742,10 @@ describe('values a plugin returns to, or throws at, the host', () => {
     d.writel(barB + 4, barA);
     d.writel(barB, 1);
     const ob = mustLog(lines, 'esc-result-b:');
-    const oa = mustLog(lines, 'esc-result-a:');
-    // B's membrane turned A's object into a string, in the locked realm.
-    expect(JSON.parse(ob['=B writes into A']!.slice(3))).toMatchObject({ result: 'from A' });
-    expect(oa).toEqual({ 'write result[Symbol.toPrimitive] args': SAFE });
+    // A's membrane dropped the object without converting it: nobody ran its Symbol.toPrimitive,
+    // so neither the kernel nor B ever saw anything of A's making.
+    expect(ob['=B writes into A']).toBe('ok:"ok"');
+    expect(logged(lines, 'esc-result-a:')).toBeUndefined();
     expect(hostEscapes()).toEqual([]);
   });
 
@@ -1750,7 +1755,7 @@ describe('values a plugin returns to, or throws at, the host', () => {
   // functions of the test above run too, but get nothing). Repro (an MMIO
   // write handler): `throw { [Symbol.toPrimitive]: new Proxy(function () {}, { apply(t, s, args) {
   //   args.constructor.constructor('return process')(); return 'x'; } }) };`
-  it.fails('a callback throwing an object whose Symbol.toPrimitive is a Proxy function gets nothing of the host', () => {
+  it('a callback throwing an object whose Symbol.toPrimitive is a Proxy function gets nothing of the host', () => {
     let o: Outcomes = {};
     thrown(() => {
       const rig = place(
@@ -1774,7 +1779,7 @@ describe('values a plugin returns to, or throws at, the host', () => {
   // guest's MMIO access throws into whatever drove it (the driver, a CPU loop, qtest). Repro
   // (an MMIO write handler): `throw Object.create(null);` then `d.writel(bar, 1)` throws
   // "TypeError: Cannot convert object to primitive value".
-  it.fails('a callback throwing a value with no string conversion is still contained and quarantined', () => {
+  it('a callback throwing a value with no string conversion is still contained and quarantined', () => {
     // Safe values first: should the scenario break for another reason, this test passes and
     // vitest flags the `.fails`.
     let msg = '';
@@ -1788,7 +1793,7 @@ describe('values a plugin returns to, or throws at, the host', () => {
     expect(quarantined).toBe(true);
   });
 
-  it('a plain getter in saved state runs in the host structuredClone but sees nothing of it; Proxy and function state is refused', () => {
+  it('saved state is re-made by realm code: a getter or a Proxy trap runs only in the realm, on realm values; function state is refused', () => {
     const plugin = load(
       'esc-save',
       `module.exports.default = { ${PCI}, create(ctx) {
@@ -1820,9 +1825,14 @@ describe('values a plugin returns to, or throws at, the host', () => {
       '=getter.this is the state': 'true',
       'getter.arguments': SAFE,
     });
-    expect(thrown(() => running.saveState())).toMatch(/could not be cloned/);
-    expect(thrown(() => running.saveState())).toMatch(/could not be cloned/);
-    expect(lines.filter((l) => l.message.startsWith('touched:'))).toEqual([]);
+    // A Proxy cannot be told apart from inside the realm, so its traps run there, called by
+    // the realm's own copy code with realm arguments; the host gets the plain copy.
+    expect(running.saveState()).toEqual({ version: 1, data: {} });
+    expect(lines.filter((l) => l.message.startsWith('touched:')).map((l) => l.message)).toEqual([
+      'touched:ownKeys',
+    ]);
+    // A function is refused by the realm's copy, before the host's structuredClone sees it.
+    expect(thrown(() => running.saveState())).toMatch(/may not hold a function/);
     expect(hostEscapes()).toEqual([]);
   });
 
@@ -1833,7 +1843,7 @@ describe('values a plugin returns to, or throws at, the host', () => {
   //   saveState() { const o = {}; Object.defineProperty(o, 'x', { enumerable: true,
   //     get: new Proxy(function () {}, { apply(t, s, args) {
   //       return typeof args.constructor.constructor('return process')(); } }) }); return o; }
-  it.fails('a saved-state getter that is a Proxy function gets nothing of the host', () => {
+  it('a saved-state getter that is a Proxy function gets nothing of the host', () => {
     const lines: Line[] = [];
     thrown(() => {
       const plugin = load(
@@ -1912,7 +1922,7 @@ describe('values a plugin returns to, or throws at, the host', () => {
   // Symbol.toPrimitive is a Proxy function gets a HOST argument list. Repro:
   //   create() { throw { [Symbol.toPrimitive]: new Proxy(function () {}, { apply(t, s, args) {
   //     return typeof args.constructor.constructor('return process')(); } }) }; }
-  it.fails('create() throwing an object with a Proxy Symbol.toPrimitive gets nothing of the host', () => {
+  it('create() throwing an object with a Proxy Symbol.toPrimitive gets nothing of the host', () => {
     const msg = thrown(() =>
       place(
         load(
@@ -1933,7 +1943,7 @@ describe('values a plugin returns to, or throws at, the host', () => {
   // trap receives a HOST argument list. Same for IOMMU plugins (iommu-host). Repro:
   //   module.exports.default = { kind: 'device', pci: {...}, create: new Proxy(function () {}, {
   //     apply(t, s, args) { args.constructor.constructor('return process')(); return {}; } }) };
-  it.fails('a create that is a Proxy function is never called with a host argument list', () => {
+  it('a create that is a Proxy function is never called with a host argument list', () => {
     let o: Outcomes = {};
     thrown(() => {
       o =
@@ -1960,7 +1970,7 @@ describe('values a plugin returns to, or throws at, the host', () => {
   // state has another version; a Proxy-function migrateState gets a HOST argument list.
   // Repro: `stateVersion: 2, migrateState: new Proxy(function () {}, { apply(t, s, args) {
   //   args.constructor.constructor('return process')(); } })`, added with state version 1.
-  it.fails('a migrateState that is a Proxy function is never called with a host argument list', () => {
+  it('a migrateState that is a Proxy function is never called with a host argument list', () => {
     let o: Outcomes = {};
     thrown(() => {
       o =
@@ -1986,7 +1996,7 @@ describe('values a plugin returns to, or throws at, the host', () => {
   // Proxy function runs at LOAD time with a HOST argument list, before any device exists.
   // Repro: `Object.defineProperty(module.exports, 'default', { get: new Proxy(function () {},
   //   { apply(t, s, args) { args.constructor.constructor('return process')(); return def; } }) })`.
-  it.fails('a getter on module.exports.default that is a Proxy function gets nothing of the host', () => {
+  it('a getter on module.exports.default that is a Proxy function gets nothing of the host', () => {
     let o: Outcomes = {};
     thrown(() => {
       o =
@@ -2010,7 +2020,7 @@ describe('values a plugin returns to, or throws at, the host', () => {
   // argument list. Repro: `const e = new Error('x'); Object.defineProperty(e, 'name',
   //   { get: new Proxy(function () {}, { apply(t, s, args) { args.constructor.constructor(
   //   'return process')(); return 'E'; } }) }); throw e;`
-  it.fails('an evaluation error whose name getter is a Proxy function gets nothing of the host', () => {
+  it('an evaluation error whose name getter is a Proxy function gets nothing of the host', () => {
     const msg = thrown(() =>
       load(
         'esc-eval-name',
@@ -2028,7 +2038,7 @@ describe('values a plugin returns to, or throws at, the host', () => {
   // the plugin's `valueOf`; a Proxy function there gets a HOST argument list. Repro:
   //   pci: { vendorId: { valueOf: new Proxy(function () {}, { apply(t, s, args) {
   //     args.constructor.constructor('return process')(); return 0x1234; } }) }, deviceId: 1, classCode: 0 }
-  it.fails('a PCI identity field with a Proxy valueOf is never coerced by the host', () => {
+  it('a PCI identity field with a Proxy valueOf is never coerced by the host', () => {
     let o: Outcomes = {};
     thrown(() => {
       o =
@@ -2053,7 +2063,7 @@ describe('values a plugin returns to, or throws at, the host', () => {
   // HOST argument list. Repro (the whole bundle):
   //   }), 0; (new Proxy(function () {}, { apply(t, s, args) {
   //     args.constructor.constructor('return process')(); } }) || function () {
-  it.fails('a bundle that closes the CommonJS wrapper early cannot make the host call its Proxy', () => {
+  it('a bundle that closes the CommonJS wrapper early cannot make the host call its Proxy', () => {
     const msg = thrown(() =>
       load(
         'esc-wrapper',
@@ -2073,7 +2083,7 @@ describe('values a plugin returns to, or throws at, the host', () => {
   // host's Function. Repro: loadCode({ ..., kind: 'machine' }, `module.exports.default =
   //   { kind: 'machine', create(ctx) { ctx.constructor.constructor('return process')(); } }`,
   //   { level: 'confined' }), then `new Emulator({ machine: plugin, ... })`.
-  it.fails('a machine plugin at the confined level gets no host object', () => {
+  it('a machine plugin at the confined level gets no host object', () => {
     const msg = thrown(
       () =>
         new Emulator({

@@ -11,9 +11,10 @@
 export { createConfinedRealm } from './confined.js';
 export { createIsolatedRealm, type IsolatedOptions } from './isolated.js';
 export { createLockedRealm } from './locked-realm.js';
+export { type Membrane, makeMembrane, type PluginHandle } from './membrane.js';
 export {
-  type CreateFn,
   type EvaluateOptions,
+  type PluginDescription,
   type PluginRealm,
   type SandboxLevel,
   SDK_SPECIFIER,

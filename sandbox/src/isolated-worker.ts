@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import vm from 'node:vm';
 import { workerData } from 'node:worker_threads';
-import { type Membrane, makeMembrane } from './membrane.js';
+import { type Membrane, makeMembrane, type PluginHandle } from './membrane.js';
 import { Endpoint } from './rpc.js';
 
 interface Data {
@@ -37,60 +37,46 @@ const realmError = vm.runInContext(
   context,
 ) as (name: string, message: string, code: string | undefined) => Error;
 
+const makeRequire = vm.runInContext(
+  `(function (sdk, who, spec) {
+    return harden(function require(id) {
+      if (id === spec) return sdk;
+      throw new Error(who + ' may require only ' + spec + ", not '" + String(id) + "'");
+    });
+  })`,
+  context,
+) as (sdk: unknown, who: string, spec: string) => unknown;
+
 const ep = new Endpoint({ sab }, { side: 1, makeError: realmError });
-
-interface Definition {
-  create(ctx: unknown, state: unknown): unknown;
-  migrateState?(from: number, data: unknown): unknown;
-}
-let def: Definition | undefined;
-
-const run = (
-  c: { evaluate(code: string): unknown },
-  code: string,
-  filename: string,
-  require: unknown,
-) => {
-  const wrapper = c.evaluate(
-    `(function (exports, require, module) {\n${code}\n})\n//# sourceURL=${filename}`,
-  ) as (e: unknown, r: unknown, m: { exports: unknown }) => void;
-  const module = c.evaluate('({ exports: {} })') as { exports: unknown };
-  wrapper(module.exports, require, module);
-  return module.exports;
+let handle: PluginHandle | undefined;
+const plugin = () => {
+  if (handle === undefined) throw new Error('the plugin was not evaluated');
+  return handle;
 };
 
+// Only membrane code touches plugin values, here as at the confined level; what crosses the
+// channel is the description (data) and the membrane's own functions.
 ep.exportAs(1, {
   evaluate(code: string, filename: string, sdkCode: string): unknown {
-    const c = new Comp({ __options__: true, name: filename });
-    const makeRequire = c.evaluate(`(function (sdk, name, spec) {
-      return harden(function require(id) {
-        if (id === spec) return sdk;
-        throw new Error(name + ' may require only ' + spec + ", not '" + id + "'");
-      });
-    })`) as (sdk: unknown, name: string, spec: string) => unknown;
     const sdk = harden(
-      run(c, sdkCode, 'emuhost-sdk.cjs', makeRequire(undefined, 'the SDK runtime', '\0')),
+      membrane.evaluateModule(
+        new Comp({ __options__: true, name: 'emuhost-sdk' }),
+        sdkCode,
+        'emuhost-sdk.cjs',
+        makeRequire(undefined, 'the SDK runtime', '\0'),
+      ),
     );
-    const exported = run(c, code, filename, makeRequire(sdk, 'a plugin', '@emuhost/sdk')) as
-      | { default?: Definition }
-      | Definition;
-    def = (
-      exported !== null && typeof exported === 'object' && 'default' in exported
-        ? exported.default
-        : exported
-    ) as Definition;
-    // The definition, not the exports object: esbuild's CommonJS exports are getters, which
-    // would cross as a reference; the definition is data plus functions.
-    return { default: def };
+    const exported = membrane.evaluateModule(
+      new Comp({ __options__: true, name: filename }),
+      code,
+      filename,
+      makeRequire(sdk, 'a plugin', '@emuhost/sdk'),
+    );
+    handle = membrane.plugin(exported, true);
+    return handle.description;
   },
-  createDevice(ctx: unknown, state: unknown): unknown {
-    return membrane.deviceModel(def!.create(membrane.deviceContext(ctx), membrane.copyIn(state)));
-  },
-  createIommu(ctx: unknown, state: unknown): unknown {
-    return membrane.iommuModel(def!.create(membrane.iommuContext(ctx), membrane.copyIn(state)));
-  },
-  migrateState(from: number, data: unknown): unknown {
-    return def!.migrateState?.(from, membrane.copyIn(data));
-  },
+  createDevice: (ctx: unknown, state: unknown) => plugin().createDevice(ctx, state),
+  createIommu: (ctx: unknown, state: unknown) => plugin().createIommu(ctx, state),
+  migrateState: (from: number, data: unknown) => plugin().migrateState(from, data),
 });
 ep.serveForever();

@@ -15,7 +15,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { buildSync } from 'esbuild';
-import type { PluginRealm } from './realm.js';
+import type { PluginDescription, PluginRealm } from './realm.js';
 import { ChannelClosedError, createChannelBuffers, Endpoint } from './rpc.js';
 
 export interface IsolatedOptions {
@@ -29,7 +29,7 @@ export interface IsolatedOptions {
 }
 
 interface WorkerApi {
-  evaluate(code: string, filename: string, sdkCode: string): unknown;
+  evaluate(code: string, filename: string, sdkCode: string): PluginDescription;
   createDevice(ctx: unknown, state: unknown): never;
   createIommu(ctx: unknown, state: unknown): never;
   migrateState(from: number, data: unknown): unknown;
@@ -99,9 +99,12 @@ export function createIsolatedRealm(opts: IsolatedOptions = {}): PluginRealm {
       (ep as unknown as { opts: { timeoutMs: number } }).opts.timeoutMs = timeoutMs;
       return exported;
     },
-    createDevice: (_create, ctx, state) => guarded(() => api.createDevice(ctx, state)),
-    createIommu: (_create, ctx, state) => guarded(() => api.createIommu(ctx, state)),
-    migrateState: (_migrate, from, data) => guarded(() => api.migrateState(from, data)),
+    createDevice: (ctx, state) => guarded(() => api.createDevice(ctx, state)),
+    createIommu: (ctx, state) => guarded(() => api.createIommu(ctx, state)),
+    createMachine: () => {
+      throw new Error('machine plugins build the whole machine and run only at the trusted level');
+    },
+    migrateState: (from, data) => guarded(() => api.migrateState(from, data)),
     dispose() {
       end('disposed');
     },

@@ -15,6 +15,8 @@ export interface LockedRealm {
   newCompartment(name: string): Compartment;
   readonly membrane: Membrane;
   readonly harden: <T>(x: T) => T;
+  /** A `require` made in the realm that answers `spec` with `sdk` and refuses anything else. */
+  makeRequire(sdk: unknown, who: string, spec: string): unknown;
 }
 
 /** The slice of SES's Compartment we use. */
@@ -53,10 +55,20 @@ export function createLockedRealm(): LockedRealm {
   }) as typeof makeMembrane;
   const membrane = make(harden);
   const Comp = vm.runInContext('Compartment', context) as new (opts: object) => Compartment;
+  const makeRequire = vm.runInContext(
+    `(function (sdk, who, spec) {
+      return harden(function require(id) {
+        if (id === spec) return sdk;
+        throw new Error(who + ' may require only ' + spec + ", not '" + String(id) + "'");
+      });
+    })`,
+    context,
+  ) as LockedRealm['makeRequire'];
   return {
     context,
     membrane,
     harden,
     newCompartment: (name) => new Comp({ __options__: true, name }),
+    makeRequire,
   };
 }

@@ -3,33 +3,158 @@
  * handles in the host realm.
  *
  * `makeMembrane` is evaluated INSIDE the locked realm from its own source text (see
- * confined.ts), so every object and function it makes is the realm's own and hardened. It
- * receives the host's facades and hands plugin code only realm values: handles become
- * realm-made wrappers whose closures hold the host functions, results and errors are copied
- * into realm values, region handles become opaque realm tokens, and whatever plugin code
- * passes back (byte arrays, tokens, callbacks, state) is checked or copied before the host
- * sees it. A host object reaching plugin code would give it the host's `Function` through
- * `x.constructor.constructor`, and from there `process`.
+ * locked-realm.ts), so every object and function it makes is the realm's own and hardened.
+ * One rule makes the boundary: **only membrane code touches plugin values.** It reads the
+ * plugin's definition and hands the host a description copied as plain data; it calls the
+ * plugin's functions (create, callbacks, model methods) itself; it copies what they return
+ * (state, MMIO values, translations) field by field; it turns whatever they throw into a
+ * plain realm Error whose fields are strings. The host never calls, coerces or reads a
+ * property of anything the plugin made: a plugin Proxy called from host code receives an
+ * arguments array made in the host realm, whose `constructor.constructor` is the host's
+ * `Function`, and from there `process`.
  *
- * The function must be self-contained: it is serialized with `toString()`, so it may use
- * only its parameters and the realm's globals, never anything of this module.
+ * In the other direction, plugin code gets only realm-made wrappers whose closures hold the
+ * host's functions; results and host errors are copied into realm values; region handles are
+ * opaque realm tokens; byte arrays reach the kernel as fresh realm views.
+ *
+ * The function must be self-contained: it is serialized with `toString()`, so it may use only
+ * its parameter and the realm's globals, never anything of this module.
  */
 // biome-ignore-all lint/suspicious/noExplicitAny: the membrane handles values of every kind by design
 
+export interface PluginDescriptionData {
+  readonly kind: 'device' | 'iommu' | 'machine';
+  readonly pci?: Record<string, number>;
+  readonly platform?: boolean;
+  readonly options?: Record<
+    string,
+    {
+      type: 'number' | 'string' | 'boolean';
+      default?: string | number | boolean;
+      description: string;
+    }
+  >;
+  readonly stateVersion?: number;
+  readonly migrates: boolean;
+}
+
+/** What the host holds of one plugin: its description, and calls into it made by realm code. */
+export interface PluginHandle {
+  readonly description: PluginDescriptionData;
+  createDevice(ctx: unknown, state: unknown): unknown;
+  createIommu(ctx: unknown, state: unknown): unknown;
+  createMachine(ctx: unknown): unknown;
+  migrateState(from: number, data: unknown): unknown;
+}
+
 export interface Membrane {
-  deviceContext(host: unknown): unknown;
-  iommuContext(host: unknown): unknown;
-  /** Wraps what a plugin's `create` returned, for the host to call. */
-  deviceModel(model: unknown): unknown;
-  iommuModel(model: unknown): unknown;
-  /** Copies host data (saved state, options) into realm values. */
-  copyIn(data: unknown): unknown;
+  /**
+   * A plugin module's exports (realm values) as the host may hold them. With `wrapHandles`
+   * false (the trusted level, which is no boundary) handles and models pass through as they are.
+   */
+  plugin(exports: unknown, wrapHandles: boolean): PluginHandle;
+  /**
+   * Evaluates a CommonJS bundle in a compartment with `module`, `exports` and `require` as its
+   * globals: no `(function (exports, require, module) {...})` wrapper for the bundle's own text
+   * to close early and replace with something the host would call.
+   */
+  evaluateModule(compartment: unknown, code: string, filename: string, require: unknown): unknown;
 }
 
 export function makeMembrane(harden: <T>(x: T) => T): Membrane {
   const U8 = Uint8Array;
+  const apply = Reflect.apply;
 
-  /** Host data into realm data: primitives, arrays, plain objects and typed arrays. */
+  // The typed-array intrinsics, captured before any plugin code runs: plugin code can put an
+  // own `set`, `buffer` or `length` on its arrays, so nothing is ever read through them.
+  const taProto = Object.getPrototypeOf(U8.prototype);
+  const getter = (k: PropertyKey) => Object.getOwnPropertyDescriptor(taProto, k)!.get!;
+  const getTag = getter(Symbol.toStringTag);
+  const getBuffer = getter('buffer');
+  const getOffset = getter('byteOffset');
+  const getLength = getter('byteLength');
+  const TYPED: Record<string, any> = {
+    Uint8Array,
+    Int8Array,
+    Uint8ClampedArray,
+    Uint16Array,
+    Int16Array,
+    Uint32Array,
+    Int32Array,
+    Float32Array,
+    Float64Array,
+    BigUint64Array,
+    BigInt64Array,
+  };
+  const typedCopy = (v: any): any => {
+    const C = TYPED[apply(getTag, v, []) as string];
+    if (C === undefined) throw new TypeError('only typed arrays (not DataViews) can cross');
+    const src = new U8(apply(getBuffer, v, []), apply(getOffset, v, []), apply(getLength, v, []));
+    const bytes = new U8(src.length);
+    bytes.set(src);
+    return new C(bytes.buffer);
+  };
+
+  // ---- errors ----------------------------------------------------------------------------
+
+  /** A host error as a realm error, keeping its code and message only. */
+  const realmError = (e: any): Error => {
+    const err: any = new Error(typeof e?.message === 'string' ? e.message : String(e));
+    err.name = 'EmuhostError';
+    if (typeof e?.code === 'string') err.code = e.code;
+    return err;
+  };
+  /**
+   * Calls a host function; a host exception becomes a realm one. A realm TypeError is the
+   * membrane's own argument check (made in this realm, so not a host object): it goes as is.
+   */
+  const call = (f: () => any): any => {
+    try {
+      return f();
+    } catch (e) {
+      if (e instanceof TypeError) throw e;
+      throw realmError(e);
+    }
+  };
+  /**
+   * Whatever plugin code threw, as a plain realm Error whose fields are data strings: the
+   * host reads `message` and `stack` of what reaches it, and those must not be plugin code.
+   */
+  const safeError = (e: any): Error => {
+    const read = (f: () => unknown): string | undefined => {
+      try {
+        const v = f();
+        return typeof v === 'string' ? v : v === undefined ? undefined : String(v);
+      } catch {
+        return undefined;
+      }
+    };
+    let isError = false;
+    try {
+      isError = e instanceof Error;
+    } catch {}
+    const message =
+      (isError ? read(() => e.message) : read(() => e)) ??
+      'a plugin threw a value that cannot be shown';
+    const err: any = new Error(message);
+    err.name = (isError ? read(() => e.name) : undefined) ?? 'Error';
+    err.stack = (isError ? read(() => e.stack) : undefined) ?? `${err.name}: ${message}`;
+    const code = isError ? read(() => e.code) : undefined;
+    if (code !== undefined) err.code = code;
+    return err;
+  };
+  /** Runs plugin code; whatever it throws comes out as a safe realm Error. */
+  const guarded = <T>(f: () => T): T => {
+    try {
+      return f();
+    } catch (e) {
+      throw safeError(e);
+    }
+  };
+
+  // ---- data across -----------------------------------------------------------------------
+
+  /** Host data (saved state, options) into realm data: primitives, arrays, plain objects, typed arrays. */
   const copyIn = (v: any, depth = 0): any => {
     if (depth > 64) throw new TypeError('state nests too deeply');
     const t = typeof v;
@@ -43,12 +168,7 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
     )
       return v;
     if (t !== 'object') throw new TypeError(`cannot pass a ${t} into a plugin`);
-    if (ArrayBuffer.isView(v)) {
-      // A temporary realm view over the host buffer, never exposed: only the copy is.
-      const out = new U8(v.byteLength);
-      out.set(new U8(v.buffer as ArrayBuffer, v.byteOffset, v.byteLength));
-      return out;
-    }
+    if (ArrayBuffer.isView(v)) return typedCopy(v);
     if (Array.isArray(v)) {
       const out: any[] = [];
       for (let i = 0; i < v.length; i++) out.push(copyIn(v[i], depth + 1));
@@ -58,21 +178,32 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
     for (const k of Object.keys(v)) out[k] = copyIn(v[k], depth + 1);
     return out;
   };
-
-  /** A host error as a realm error, keeping its code and message only. */
-  const realmError = (e: any): Error => {
-    const err: any = new Error(typeof e?.message === 'string' ? e.message : String(e));
-    err.name = 'EmuhostError';
-    if (typeof e?.code === 'string') err.code = e.code;
-    return err;
-  };
-  /** Calls a host function; a host exception becomes a realm one. */
-  const call = (f: (...a: any[]) => any, ...args: any[]): any => {
-    try {
-      return f(...args);
-    } catch (e) {
-      throw realmError(e);
+  /** Plugin data out to the host, re-made by realm code: no getters, no functions, no proxies' traps left. */
+  const copyOut = (v: any, depth = 0): any => {
+    if (depth > 64) throw new TypeError('state nests too deeply');
+    const t = typeof v;
+    if (
+      v === null ||
+      t === 'undefined' ||
+      t === 'number' ||
+      t === 'string' ||
+      t === 'boolean' ||
+      t === 'bigint'
+    )
+      return v;
+    if (t !== 'object') throw new TypeError(`a plugin's state may not hold a ${t}`);
+    if (ArrayBuffer.isView(v)) return typedCopy(v);
+    if (Array.isArray(v)) {
+      const out: any[] = [];
+      for (let i = 0; i < v.length; i++) out.push(copyOut(v[i], depth + 1));
+      return out;
     }
+    const proto = Object.getPrototypeOf(v);
+    if (proto !== Object.prototype && proto !== null)
+      throw new TypeError('a plugin state holds plain objects, arrays and typed arrays only');
+    const out: any = {};
+    for (const k of Object.keys(v)) out[k] = copyOut(v[k], depth + 1);
+    return out;
   };
 
   const num = (x: any, what: string): number => {
@@ -91,15 +222,6 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
     if (typeof x !== 'function') throw new TypeError(`${what} must be a function`);
     return x;
   };
-  // The typed-array intrinsics, captured before any plugin code runs. Plugin code can put an
-  // own `set` (or `buffer`) on its arrays; the kernel must never call anything on them.
-  const taProto = Object.getPrototypeOf(U8.prototype);
-  const getter = (k: PropertyKey) => Object.getOwnPropertyDescriptor(taProto, k)!.get!;
-  const getTag = getter(Symbol.toStringTag);
-  const getBuffer = getter('buffer');
-  const getOffset = getter('byteOffset');
-  const getLength = getter('byteLength');
-  const apply = Reflect.apply;
   /**
    * A plugin's byte array as the kernel may use it: a fresh realm view over the same bytes,
    * with nothing of the plugin's on it. The intrinsic getters are also the brand check: a
@@ -142,13 +264,21 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
     return r;
   };
 
+  // ---- handles ---------------------------------------------------------------------------
+
   const dma = (h: any): any => {
-    const sg = (list: any, what: string): any[] => {
+    const sg = (list: any, what: string): { addr: number; len: number }[] => {
       if (!Array.isArray(list)) throw new TypeError(`${what} must be an array`);
-      return list.map((e: any) => ({
-        addr: num(e?.addr, `${what}[].addr`),
-        len: num(e?.len, `${what}[].len`),
-      }));
+      // An index loop, not `list.map`: the plugin may have put its own `map` on the array.
+      const out: { addr: number; len: number }[] = [];
+      for (let i = 0; i < list.length; i++) {
+        const e = list[i];
+        out.push({
+          addr: num(e?.addr, `${what}[${i}].addr`),
+          len: num(e?.len, `${what}[${i}].len`),
+        });
+      }
+      return out;
     };
     const sgResult = (r: any): any =>
       harden({
@@ -156,20 +286,10 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
         transferred: Number(r.transferred),
         residual: Number(r.residual),
       });
-    const loads = [
-      'readU8',
-      'readU16LE',
-      'readU16BE',
-      'readU32LE',
-      'readU32BE',
-      'readU64LE',
-      'readU64BE',
-    ];
-    const stores32 = ['writeU8', 'writeU16LE', 'writeU16BE', 'writeU32LE', 'writeU32BE'];
     const hRead = h.read;
     const hWrite = h.write;
     const o: any = {
-      // The hot paths call the host directly (no rest/spread arrays per crossing).
+      // The hot paths call the host directly (no closure per crossing).
       read: (a: any, into: any) => {
         const addr = num(a, 'addr');
         const buf = bytes(into, 'into');
@@ -193,28 +313,25 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
         return r === 'ok' ? 'ok' : dmaError(r);
       },
       fill: (a: any, b: any, len: any) =>
-        dmaResult(call(h.fill, num(a, 'addr'), num(b, 'byte'), num(len, 'len'))),
+        dmaResult(call(() => h.fill(num(a, 'addr'), num(b, 'byte'), num(len, 'len')))),
       canAccess: (a: any, len: any, access: any) =>
-        call(h.canAccess, num(a, 'addr'), num(len, 'len'), str(access, 'access')) === true,
+        call(() => h.canAccess(num(a, 'addr'), num(len, 'len'), str(access, 'access'))) === true,
       map: (a: any, len: any, access: any, onInvalidate?: any) => {
         // A view of guest RAM is a host object: the realm gets a copy, written back at release.
         let realm: any;
         const cb = onInvalidate === undefined ? undefined : fn(onInvalidate, 'onInvalidate');
-        const m = call(
-          h.map,
-          num(a, 'addr'),
-          num(len, 'len'),
-          str(access, 'access'),
-          cb === undefined ? undefined : () => cb(realm),
-        );
+        const notify = cb === undefined ? undefined : () => guarded(() => cb(realm));
+        const m = call(() => h.map(num(a, 'addr'), num(len, 'len'), str(access, 'access'), notify));
         if (typeof m?.release !== 'function') return dmaError(m);
         const hostBytes = m.bytes;
         const buf = new U8(hostBytes.length);
         buf.set(hostBytes);
+        const mAddr = Number(m.addr);
+        const mAccess = String(m.access);
         realm = harden({
           bytes: buf,
-          addr: Number(m.addr),
-          access: String(m.access),
+          addr: mAddr,
+          access: mAccess,
           shortfall: Number(m.shortfall),
           direct: false,
           get valid() {
@@ -222,26 +339,34 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
           },
           release: (written: any) => {
             const n = Math.max(0, Math.min(num(written, 'written'), buf.length));
-            // The copy goes back through the context while the mapping still stands (the
-            // same translation the map used), never through a live view of host memory.
-            if (m.access === 'write' && n > 0 && m.valid === true) {
-              const r = call(h.write, Number(m.addr), buf.subarray(0, n));
+            // The copy goes back through the context while the mapping still stands (the same
+            // translation the map used), never through a live view of host memory.
+            if (mAccess === 'write' && n > 0 && m.valid === true) {
+              const r = call(() => hWrite(mAddr, buf.subarray(0, n)));
               if (r !== 'ok') {
-                call(m.release, 0);
+                call(() => m.release(0));
                 return dmaError(r);
               }
             }
-            return dmaResult(call(m.release, 0));
+            return dmaResult(call(() => m.release(0)));
           },
         });
         return realm;
       },
       readSg: (list: any, into: any) =>
-        sgResult(call(h.readSg, sg(list, 'sg'), bytes(into, 'into'))),
+        sgResult(call(() => h.readSg(sg(list, 'sg'), bytes(into, 'into')))),
       writeSg: (list: any, data: any) =>
-        sgResult(call(h.writeSg, sg(list, 'sg'), bytes(data, 'data'))),
+        sgResult(call(() => h.writeSg(sg(list, 'sg'), bytes(data, 'data')))),
     };
-    for (const k of loads) {
+    for (const k of [
+      'readU8',
+      'readU16LE',
+      'readU16BE',
+      'readU32LE',
+      'readU32BE',
+      'readU64LE',
+      'readU64BE',
+    ]) {
       const f = h[k];
       o[k] = (a: any) => {
         const addr = num(a, 'addr');
@@ -254,10 +379,14 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
         return loadResult(r);
       };
     }
-    for (const k of stores32)
-      o[k] = (a: any, v: any) => dmaResult(call(h[k], num(a, 'addr'), num(v, 'value')));
-    for (const k of ['writeU64LE', 'writeU64BE'])
-      o[k] = (a: any, v: any) => dmaResult(call(h[k], num(a, 'addr'), big(v, 'value')));
+    for (const k of ['writeU8', 'writeU16LE', 'writeU16BE', 'writeU32LE', 'writeU32BE']) {
+      const f = h[k];
+      o[k] = (a: any, v: any) => dmaResult(call(() => f(num(a, 'addr'), num(v, 'value'))));
+    }
+    for (const k of ['writeU64LE', 'writeU64BE']) {
+      const f = h[k];
+      o[k] = (a: any, v: any) => dmaResult(call(() => f(num(a, 'addr'), big(v, 'value'))));
+    }
     return harden(o);
   };
 
@@ -266,24 +395,22 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
       get level() {
         return h.level === 1 ? 1 : 0;
       },
-      set: (l: any) => call(h.set, l ? 1 : 0),
-      raise: () => call(h.raise),
-      lower: () => call(h.lower),
-      pulse: () => call(h.pulse),
+      set: (l: any) => call(() => h.set(l ? 1 : 0)),
+      raise: () => call(() => h.raise()),
+      lower: () => call(() => h.lower()),
+      pulse: () => call(() => h.pulse()),
     });
 
   const clock = (h: any): any =>
     harden({
-      now: () => Number(call(h.now)),
+      now: () => Number(call(() => h.now())),
       timer: (name: any, cb: any) => {
         const f = fn(cb, 'callback');
-        const t = call(h.timer, str(name, 'name'), () => {
-          f();
-        });
+        const t = call(() => h.timer(str(name, 'name'), () => void guarded(() => f())));
         return harden({
-          armAt: (ns: any) => call(t.armAt, num(ns, 'ns')),
-          armIn: (ns: any) => call(t.armIn, num(ns, 'ns')),
-          cancel: () => call(t.cancel),
+          armAt: (ns: any) => call(() => t.armAt(num(ns, 'ns'))),
+          armIn: (ns: any) => call(() => t.armIn(num(ns, 'ns'))),
+          cancel: () => call(() => t.cancel()),
           get pending() {
             return t.pending === true;
           },
@@ -296,10 +423,10 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
 
   const log = (h: any): any =>
     harden({
-      debug: (m: any) => call(h.debug, String(m)),
-      info: (m: any) => call(h.info, String(m)),
-      warn: (m: any) => call(h.warn, String(m)),
-      error: (m: any) => call(h.error, String(m)),
+      debug: (m: any) => call(() => h.debug(String(m))),
+      info: (m: any) => call(() => h.info(String(m))),
+      warn: (m: any) => call(() => h.warn(String(m))),
+      error: (m: any) => call(() => h.error(String(m))),
     });
 
   /** Region handles: realm tokens for host handles; only tokens this membrane issued are accepted. */
@@ -320,13 +447,20 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
     };
   };
 
-  /** Plugin MMIO callbacks as the kernel calls them: realm attrs in, values out. */
+  /** Plugin MMIO callbacks as the kernel calls them: realm attrs in, checked values out. */
   const mmioOps = (ops: any): any => {
     const read = fn(ops?.read, 'ops.read');
     const write = fn(ops?.write, 'ops.write');
+    // The kernel gets a number, a bigint, or a result string, never a plugin object.
+    const value = (r: any): any =>
+      typeof r === 'number' || typeof r === 'bigint' || typeof r === 'string' ? r : 'access-error';
     return harden({
-      read: (o: number, s: number, a: any) => read(o, s, attrsIn(a)),
-      write: (o: number, s: number, v: number | bigint, a: any) => write(o, s, v, attrsIn(a)),
+      read: (o: number, s: number, a: any) =>
+        value(guarded(() => apply(read, ops, [o, s, attrsIn(a)]))),
+      write: (o: number, s: number, v: number | bigint, a: any) => {
+        const r = guarded(() => apply(write, ops, [o, s, v, attrsIn(a)]));
+        return typeof r === 'string' ? r : undefined;
+      },
     });
   };
   const rules = (r: any): any => {
@@ -343,14 +477,13 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
       r.valid?.accepts === undefined ? undefined : fn(r.valid.accepts, 'valid.accepts');
     const valid = side(r.valid);
     const impl = side(r.impl);
+    const check =
+      accepts === undefined
+        ? undefined
+        : (o: number, s: number, w: boolean) => guarded(() => accepts(o, s, w)) === true;
     return {
       ...(valid !== undefined && {
-        valid: {
-          ...valid,
-          ...(accepts !== undefined && {
-            accepts: (o: number, s: number, w: boolean) => accepts(o, s, w) === true,
-          }),
-        },
+        valid: { ...valid, ...(check !== undefined && { accepts: check }) },
       }),
       ...(impl !== undefined && { impl }),
       ...(r.endianness !== undefined && { endianness: str(r.endianness, 'endianness') }),
@@ -361,19 +494,26 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
       ? undefined
       : harden({
           map: (t: any, addr: any, prio?: any) =>
-            call(
-              h.map,
-              regions.host(t, 'map'),
-              num(addr, 'addr'),
-              prio === undefined ? undefined : num(prio, 'priority'),
+            call(() =>
+              h.map(
+                regions.host(t, 'map'),
+                num(addr, 'addr'),
+                prio === undefined ? undefined : num(prio, 'priority'),
+              ),
             ),
-          mapIo: (t: any, port: any) => call(h.mapIo, regions.host(t, 'mapIo'), num(port, 'port')),
-          irq: (name: any) => irq(call(h.irq, str(name, 'name'))),
+          mapIo: (t: any, port: any) =>
+            call(() => h.mapIo(regions.host(t, 'mapIo'), num(port, 'port'))),
+          irq: (name: any) => irq(call(() => h.irq(str(name, 'name')))),
         });
   const mmio =
     (h: any, regions: ReturnType<typeof makeRegions>) =>
-    (name: any, size: any, ops: any, r?: any) =>
-      regions.issue(call(h.mmio, str(name, 'name'), num(size, 'size'), mmioOps(ops), rules(r)));
+    (name: any, size: any, ops: any, r?: any) => {
+      const n = str(name, 'name');
+      const sz = num(size, 'size');
+      const wrapped = mmioOps(ops);
+      const rr = rules(r);
+      return regions.issue(call(() => h.mmio(n, sz, wrapped, rr)));
+    };
   const lazy = (get: () => any) => {
     let v: any;
     let done = false;
@@ -394,43 +534,45 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
         ? undefined
         : harden({
             requesterId: Number(pciH.requesterId),
-            bar: (i: any, spec: any, t: any) =>
-              call(
-                pciH.bar,
-                num(i, 'index'),
-                {
-                  kind: str(spec?.kind, 'kind'),
-                  size: num(spec?.size, 'size'),
-                  ...(spec?.is64 !== undefined && { is64: spec.is64 === true }),
-                  ...(spec?.prefetchable !== undefined && {
-                    prefetchable: spec.prefetchable === true,
-                  }),
-                },
-                regions.host(t, 'bar'),
-              ),
+            bar: (i: any, spec: any, t: any) => {
+              const s = {
+                kind: str(spec?.kind, 'kind'),
+                size: num(spec?.size, 'size'),
+                ...(spec?.is64 !== undefined && { is64: spec.is64 === true }),
+                ...(spec?.prefetchable !== undefined && {
+                  prefetchable: spec.prefetchable === true,
+                }),
+              };
+              const region = regions.host(t, 'bar');
+              return call(() => pciH.bar(num(i, 'index'), s, region));
+            },
             addMsi: (spec?: any) => {
-              const m = call(pciH.addMsi, spec === undefined ? undefined : copyIn(spec));
+              const sp = spec === undefined ? undefined : copyOut(spec);
+              const m = call(() => pciH.addMsi(sp));
               return harden({
                 get enabled() {
                   return m.enabled === true;
                 },
                 notify: (v?: any) => {
-                  const r = call(m.notify, v === undefined ? undefined : num(v, 'vector'));
+                  const vec = v === undefined ? undefined : num(v, 'vector');
+                  const r = call(() => m.notify(vec));
                   return r === undefined ? undefined : dmaResult(r);
                 },
               });
             },
             configRead: (o: any, s: any) =>
-              Number(call(pciH.configRead, num(o, 'offset'), num(s, 'size'))),
+              Number(call(() => pciH.configRead(num(o, 'offset'), num(s, 'size')))),
             configSet: (o: any, s: any, v: any) =>
-              call(pciH.configSet, num(o, 'offset'), num(s, 'size'), num(v, 'value')),
+              call(() => pciH.configSet(num(o, 'offset'), num(s, 'size'), num(v, 'value'))),
             configSetWritable: (o: any, s: any, m: any) =>
-              call(pciH.configSetWritable, num(o, 'offset'), num(s, 'size'), num(m, 'mask')),
+              call(() => pciH.configSetWritable(num(o, 'offset'), num(s, 'size'), num(m, 'mask'))),
             onConfigWrite: (cb: any) => {
               const f = fn(cb, 'callback');
-              call(pciH.onConfigWrite, (o: number, s: number, v: number) => {
-                f(o, s, v);
-              });
+              call(() =>
+                pciH.onConfigWrite(
+                  (o: number, s: number, v: number) => void guarded(() => f(o, s, v)),
+                ),
+              );
             },
           });
     const getClock = lazy(() => clock(call(() => h.clock)));
@@ -469,16 +611,17 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
         invalidate: (scope?: any) => {
           const req =
             scope?.requesters === undefined ? undefined : fn(scope.requesters, 'requesters');
-          call(
-            h.host.invalidate,
+          const s =
             scope === undefined
               ? undefined
               : {
                   ...(scope.iova !== undefined && { iova: num(scope.iova, 'iova') }),
                   ...(scope.len !== undefined && { len: num(scope.len, 'len') }),
-                  ...(req !== undefined && { requesters: (rid: number) => req(rid) === true }),
-                },
-          );
+                  ...(req !== undefined && {
+                    requesters: (rid: number) => guarded(() => req(rid)) === true,
+                  }),
+                };
+          call(() => h.host.invalidate(s));
         },
       }),
       memory: dma(h.memory),
@@ -487,14 +630,23 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
     });
   };
 
-  /** What the kernel calls on a device model; results come back as plain values. */
+  // ---- what the kernel calls ---------------------------------------------------------------
+
+  /** A device model as the kernel calls it: realm code calls the plugin, results come out as copies. */
   const deviceModel = (m: any): any => {
     if (m === null || typeof m !== 'object')
       throw new TypeError('create must return an object (the device model)');
+    const reset = m.reset;
+    const save = m.saveState;
+    const dispose = m.dispose;
     return harden({
-      ...(typeof m.reset === 'function' && { reset: () => void m.reset() }),
-      ...(typeof m.saveState === 'function' && { saveState: () => m.saveState() }),
-      ...(typeof m.dispose === 'function' && { dispose: () => void m.dispose() }),
+      ...(typeof reset === 'function' && { reset: () => void guarded(() => apply(reset, m, [])) }),
+      ...(typeof save === 'function' && {
+        saveState: () => guarded(() => copyOut(apply(save, m, []))),
+      }),
+      ...(typeof dispose === 'function' && {
+        dispose: () => void guarded(() => apply(dispose, m, [])),
+      }),
     });
   };
 
@@ -519,33 +671,137 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
     };
     return harden({
       ...base,
-      translate: (iova: number, access: string, r: any) => {
-        const e = translate(iova, access, req(r, true));
-        // Copied field by field, so the kernel never runs plugin getters.
-        return e?.kind === 'entry'
-          ? {
-              kind: 'entry',
-              iova: Number(e.iova),
-              translated: Number(e.translated),
-              pageSize: Number(e.pageSize),
-              perm: String(e.perm),
-            }
-          : {
-              kind: 'fault',
-              reason: String(e?.reason),
-              ...(e?.detail !== undefined && { detail: String(e.detail) }),
-            };
-      },
-      ...(attach !== undefined && { attach: (r: any) => void attach(req(r, false)) }),
-      ...(detach !== undefined && { detach: (r: any) => void detach(req(r, false)) }),
+      // Copied field by field in the realm, so the kernel never runs plugin getters.
+      translate: (iova: number, access: string, r: any) =>
+        guarded(() => {
+          const e = apply(translate, m, [iova, access, req(r, true)]);
+          return e?.kind === 'entry'
+            ? {
+                kind: 'entry',
+                iova: Number(e.iova),
+                translated: Number(e.translated),
+                pageSize: Number(e.pageSize),
+                perm: String(e.perm),
+              }
+            : {
+                kind: 'fault',
+                reason: String(e?.reason),
+                ...(e?.detail !== undefined && { detail: String(e.detail) }),
+              };
+        }),
+      ...(attach !== undefined && {
+        attach: (r: any) => void guarded(() => apply(attach, m, [req(r, false)])),
+      }),
+      ...(detach !== undefined && {
+        detach: (r: any) => void guarded(() => apply(detach, m, [req(r, false)])),
+      }),
     });
   };
 
-  return harden({
-    deviceContext,
-    iommuContext,
-    deviceModel,
-    iommuModel,
-    copyIn: (d: unknown) => harden(copyIn(d)),
-  });
+  // ---- plugins ---------------------------------------------------------------------------
+
+  /** The description of a plugin definition, copied field by field as primitives. */
+  const describe = (def: any): PluginDescriptionData => {
+    if (def === null || typeof def !== 'object')
+      throw new TypeError(
+        'the bundle does not export a plugin (export default definePlugin({...}))',
+      );
+    const kind = def.kind;
+    if (kind !== 'device' && kind !== 'iommu' && kind !== 'machine')
+      throw new TypeError(`unknown plugin kind '${String(kind)}'`);
+    if (typeof def.create !== 'function') throw new TypeError('the plugin has no create function');
+    const out: any = { kind, migrates: typeof def.migrateState === 'function' };
+    const p = def.pci;
+    if (p !== undefined) {
+      const pci: Record<string, number> = {};
+      for (const k of [
+        'vendorId',
+        'deviceId',
+        'revision',
+        'classCode',
+        'subsystemVendorId',
+        'subsystemId',
+        'interruptPin',
+      ]) {
+        const v = p?.[k];
+        if (v !== undefined) pci[k] = num(v, `pci.${k}`);
+      }
+      for (const k of ['vendorId', 'deviceId', 'classCode'])
+        if (pci[k] === undefined) throw new TypeError(`pci.${k} is required`);
+      out.pci = pci;
+    }
+    if (def.platform !== undefined) out.platform = def.platform === true;
+    if (def.stateVersion !== undefined) out.stateVersion = num(def.stateVersion, 'stateVersion');
+    if (def.options !== undefined) {
+      const opts: any = {};
+      for (const k of Object.keys(def.options)) {
+        const o = def.options[k];
+        const type = o?.type;
+        if (type !== 'number' && type !== 'string' && type !== 'boolean')
+          throw new TypeError(`options.${k}.type must be number, string or boolean`);
+        const d = o.default;
+        if (d !== undefined && typeof d !== type)
+          throw new TypeError(`options.${k}.default must be a ${type}`);
+        opts[k] = {
+          type,
+          ...(d !== undefined && { default: d }),
+          description: String(o.description ?? ''),
+        };
+      }
+      out.options = opts;
+    }
+    return harden(out);
+  };
+
+  const plugin = (exports: any, wrapHandles: boolean): PluginHandle => {
+    const def = guarded(() =>
+      exports !== null && typeof exports === 'object' && 'default' in exports
+        ? exports.default
+        : exports,
+    );
+    const description = guarded(() => describe(def));
+    const create = def.create;
+    const migrate = def.migrateState;
+    return harden({
+      description,
+      createDevice: (ctx: unknown, state: unknown) => {
+        if (!wrapHandles) return apply(create, def, [ctx, state]);
+        return deviceModel(guarded(() => apply(create, def, [deviceContext(ctx), copyIn(state)])));
+      },
+      createIommu: (ctx: unknown, state: unknown) => {
+        if (!wrapHandles) return apply(create, def, [ctx, state]);
+        return iommuModel(guarded(() => apply(create, def, [iommuContext(ctx), copyIn(state)])));
+      },
+      createMachine: (ctx: unknown) => {
+        if (wrapHandles)
+          throw new Error(
+            'machine plugins build the whole machine and run only at the trusted level',
+          );
+        return apply(create, def, [ctx]);
+      },
+      migrateState: (from: number, data: unknown) => {
+        if (typeof migrate !== 'function') return undefined;
+        if (!wrapHandles) return apply(migrate, def, [from, data]);
+        return guarded(() => copyOut(apply(migrate, def, [from, copyIn(data)])));
+      },
+    });
+  };
+
+  const evaluateModule = (
+    compartment: any,
+    code: string,
+    filename: string,
+    require: unknown,
+  ): unknown =>
+    guarded(() => {
+      const module: any = { exports: {} };
+      const g = compartment.globalThis;
+      g.module = module;
+      g.exports = module.exports;
+      g.require = require;
+      compartment.evaluate(`${code}\n//# sourceURL=${filename}`);
+      return module.exports;
+    });
+
+  return harden({ plugin, evaluateModule });
 }

@@ -4,10 +4,19 @@
  * A bundle is CommonJS (esbuild `format: 'cjs'`) whose only permitted `require` is
  * `@emuhost/sdk`. The realm evaluates the SDK runtime the host chose for the plugin inside
  * itself first, so the plugin's SDK objects are the realm's own, then the plugin, and returns
- * the plugin's `module.exports`. The host never calls a plugin's `create` itself: it asks the
- * realm to, so that at the confined level handles and state cross through the membrane.
+ * the plugin's `module.exports`.
  */
-import type { DeviceContext, DeviceModel, IommuContext, IommuInstance } from '@emuhost/sdk';
+import type {
+  DeviceContext,
+  DeviceModel,
+  IommuContext,
+  IommuInstance,
+  MachineContext,
+  MachineModel,
+  OptionSpec,
+  PciIdentity,
+  PluginKind,
+} from '@emuhost/sdk';
 
 export type SandboxLevel = 'trusted' | 'confined' | 'isolated';
 
@@ -20,31 +29,35 @@ export interface EvaluateOptions {
   readonly timeoutMs?: number;
 }
 
-/** A `create` function as the plugin defined it (a function of the plugin's realm). */
-export type CreateFn<C, M> = (ctx: C, state: unknown) => M;
+/**
+ * What the host may know of a plugin's definition: data only, copied by realm code, so that
+ * the host never reads a property of (or calls) anything the plugin made.
+ */
+export interface PluginDescription {
+  readonly kind: PluginKind;
+  readonly pci?: PciIdentity;
+  readonly platform?: boolean;
+  readonly options?: Readonly<Record<string, OptionSpec>>;
+  readonly stateVersion?: number;
+  /** Whether the plugin has a `migrateState`. */
+  readonly migrates: boolean;
+}
 
+/**
+ * A realm holding one plugin. The host never calls plugin code itself: it asks the realm to,
+ * so that at the confined and isolated levels handles go in through the membrane and only
+ * copies of plain data (and realm-made errors) come out.
+ */
 export interface PluginRealm {
   readonly level: SandboxLevel;
-  /** Evaluates `code` and returns its `module.exports`. Throws what the evaluation threw. */
-  evaluate(code: string, opts: EvaluateOptions): unknown;
-  /** Calls a device plugin's `create` with the host's context and state made usable in the realm. */
-  createDevice(
-    create: CreateFn<DeviceContext, DeviceModel>,
-    ctx: DeviceContext,
-    state: unknown,
-  ): DeviceModel;
-  /** Calls an IOMMU plugin's `create` the same way. */
-  createIommu(
-    create: CreateFn<IommuContext, IommuInstance>,
-    ctx: IommuContext,
-    state: unknown,
-  ): IommuInstance;
-  /** Calls a plugin's `migrateState` with the saved data copied into the realm. */
-  migrateState(
-    migrate: (from: number, data: unknown) => unknown,
-    from: number,
-    data: unknown,
-  ): unknown;
+  /** Evaluates the bundle and describes the plugin it defines. Throws what evaluation threw (a realm-made error). */
+  evaluate(code: string, opts: EvaluateOptions): PluginDescription;
+  createDevice(ctx: DeviceContext, state: unknown): DeviceModel;
+  createIommu(ctx: IommuContext, state: unknown): IommuInstance;
+  /** Machine plugins build the whole machine: only the trusted level runs them. */
+  createMachine(ctx: MachineContext): MachineModel;
+  /** The plugin's `migrateState`, with the data copied in and the result copied out. */
+  migrateState(from: number, data: unknown): unknown;
   /** Releases the realm; nothing evaluated in it may be used afterwards. */
   dispose(): void;
 }

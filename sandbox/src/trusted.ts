@@ -5,11 +5,20 @@
  * first-party plugins and the development loop.
  */
 import vm from 'node:vm';
-import { type EvaluateOptions, type PluginRealm, SDK_SPECIFIER } from './realm.js';
+import { makeMembrane, type PluginHandle } from './membrane.js';
+import {
+  type EvaluateOptions,
+  type PluginDescription,
+  type PluginRealm,
+  SDK_SPECIFIER,
+} from './realm.js';
 
 interface CjsModule {
   exports: unknown;
 }
+
+/** The membrane's plugin handling run as host code: the trusted level wraps nothing. */
+const hostSide = makeMembrane((x) => x);
 
 export function createTrustedRealm(): PluginRealm {
   // A context with nothing of the host in its global: no process, require, timers or console.
@@ -17,6 +26,7 @@ export function createTrustedRealm(): PluginRealm {
     name: 'emuhost-trusted',
     codeGeneration: { strings: true, wasm: false },
   });
+  let handle: PluginHandle | null = null;
   const run = (
     code: string,
     filename: string,
@@ -37,24 +47,34 @@ export function createTrustedRealm(): PluginRealm {
     wrapper(module.exports, require, module);
     return module.exports;
   };
+  const plugin = () => {
+    if (handle === null) throw new Error('the plugin was not evaluated, or the realm was disposed');
+    return handle;
+  };
   return {
     level: 'trusted',
-    evaluate(code: string, opts: EvaluateOptions) {
+    evaluate(code: string, opts: EvaluateOptions): PluginDescription {
       const timeout = opts.timeoutMs ?? 2000;
       const sdk = run(opts.sdkCode, 'emuhost-sdk.cjs', timeout, (id) => {
         throw new Error(`the SDK runtime cannot require '${id}'`);
       });
-      return run(code, opts.filename, timeout, (id) => {
+      const exported = run(code, opts.filename, timeout, (id) => {
         if (id === SDK_SPECIFIER) return sdk;
         throw new Error(`a plugin may require only '${SDK_SPECIFIER}', not '${id}'`);
       });
+      handle = hostSide.plugin(exported, false);
+      return handle.description as unknown as PluginDescription;
     },
     // Trusted: the plugin gets the host's handles as they are.
-    createDevice: (create, ctx, state) => create(ctx, state),
-    createIommu: (create, ctx, state) => create(ctx, state),
-    migrateState: (migrate, from, data) => migrate(from, data),
+    createDevice: (ctx, state) =>
+      plugin().createDevice(ctx, state) as ReturnType<PluginRealm['createDevice']>,
+    createIommu: (ctx, state) =>
+      plugin().createIommu(ctx, state) as ReturnType<PluginRealm['createIommu']>,
+    createMachine: (ctx) => plugin().createMachine(ctx) as ReturnType<PluginRealm['createMachine']>,
+    migrateState: (from, data) => plugin().migrateState(from, data),
     dispose() {
       context = null;
+      handle = null;
     },
   };
 }

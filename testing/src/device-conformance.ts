@@ -13,7 +13,7 @@
  * - unplug releases everything: no region, timer or DMA context outlives the device.
  */
 import { bareMachine, Emulator, type LoadedPlugin } from '@emuhost/host';
-import type { DevicePluginDefinition, GuestPhysAddr, OptionValue } from '@emuhost/sdk';
+import type { GuestPhysAddr, OptionValue } from '@emuhost/sdk';
 import { describe, expect } from 'vitest';
 import { type BarMapping, createDriver, type Driver, type PciDeviceRef } from './driver.js';
 import { type PluginSource, resolvePlugin } from './load.js';
@@ -61,7 +61,7 @@ export function deviceCases(
       ramSize: opts.ramSize ?? RAM,
       log: () => {},
     });
-    const def = p.definition as DevicePluginDefinition;
+    const def = p.definition;
     const dev = emu.addDevice(p, {
       id: 'dut',
       ...(def.pci === undefined && { platform: true }),
@@ -105,7 +105,7 @@ export function deviceCases(
         ramSize: opts.ramSize ?? RAM,
         log: () => {},
       });
-      const def = p.definition as DevicePluginDefinition;
+      const def = p.definition;
       const again = other.addDevice(p, {
         id: 'dut',
         state: saved,
@@ -147,7 +147,7 @@ export function deviceCases(
         log: () => {},
       });
       const p = await plugin();
-      const def = p.definition as DevicePluginDefinition;
+      const def = p.definition;
       const m = emu.machine;
       const held = () => ({
         ranges: m.memory.flatView().ranges.length,
