@@ -73,6 +73,15 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
   const getBuffer = getter('buffer');
   const getOffset = getter('byteOffset');
   const getLength = getter('byteLength');
+  const getResizable = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'resizable')?.get;
+  const isResizable = (b: unknown): boolean => {
+    if (getResizable === undefined) return false;
+    try {
+      return apply(getResizable, b, []) === true;
+    } catch {
+      return true; // not an ArrayBuffer (a SharedArrayBuffer): never cached
+    }
+  };
   const TYPED: Record<string, any> = {
     Uint8Array,
     Int8Array,
@@ -227,9 +236,21 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
    * with nothing of the plugin's on it. The intrinsic getters are also the brand check: a
    * proxy, a look-alike or another kind of array is refused.
    */
+  // Devices reuse one buffer for transfer after transfer, so the last array's view is kept:
+  // an identity check runs no plugin code, and a typed array's buffer, offset and length are
+  // fixed once made (a length-tracking view is re-made each time, as it can change).
+  let lastArray: unknown;
+  let lastView: Uint8Array | undefined;
   const bytes = (x: any, what: string): Uint8Array => {
+    if (x === lastArray) return lastView!;
     if (apply(getTag, x, []) !== 'Uint8Array') throw new TypeError(`${what} must be a Uint8Array`);
-    return new U8(apply(getBuffer, x, []), apply(getOffset, x, []), apply(getLength, x, []));
+    const buffer = apply(getBuffer, x, []);
+    const view = new U8(buffer, apply(getOffset, x, []), apply(getLength, x, []));
+    if (!isResizable(buffer)) {
+      lastArray = x;
+      lastView = view;
+    }
+    return view;
   };
 
   const dmaError = (r: any): any =>

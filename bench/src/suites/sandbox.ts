@@ -117,6 +117,14 @@ export const sandboxSuite: Suite = {
         },
       },
       {
+        name: 'dma.trusted.4k',
+        inner: 1024,
+        run(n) {
+          trusted.as.store(trusted.bar + 0x40, 4, n);
+          return 0;
+        },
+      },
+      {
         name: 'dma.confined.4k',
         inner: 1024,
         run(n) {
@@ -174,6 +182,13 @@ export const sandboxSuite: Suite = {
         better: 'higher',
         target: 0.7,
         detail: 'Uint8Array.set of 4 KiB ns / a 4 KiB dma.read issued from confined plugin code ns',
+      },
+      {
+        name: 'sandbox.dma.trusted.4k.ratio',
+        value: t.paired(speedRatio, 'raw.4k', 'dma.trusted.4k'),
+        unit: 'ratio',
+        better: 'higher',
+        detail: 'Uint8Array.set of 4 KiB ns / a 4 KiB dma.read issued from trusted plugin code ns',
       },
       {
         name: 'sandbox.call.isolated.us',
