@@ -7,6 +7,7 @@ import { formatDiagnostics, PluginLoadError } from '@emuhost/host';
 import { EmuhostError } from '@emuhost/sdk';
 import { Command } from 'commander';
 import { buildCommand } from './commands/build.js';
+import { infoCommand } from './commands/info.js';
 import { newCommand } from './commands/new.js';
 import { runQtest } from './qtest/launch.js';
 import { VERSION } from './version.js';
@@ -34,6 +35,15 @@ program
   .argument('<name>', 'the plugin id: lowercase letters, digits and -')
   .option('-d, --dir <dir>', 'where to create it (default: plugins/<name>)')
   .action(async (kind: string, name: string, o: { dir?: string }) => newCommand(kind, name, o));
+
+program
+  .command('info')
+  .description(
+    "QEMU's info views of a machine file's machine as built: mtree, mtree -f, pci, iommu",
+  )
+  .argument('<machine-file>', 'a JSON machine file')
+  .argument('[view...]', 'one view (default: all)')
+  .action(async (file: string, view: string[]) => infoCommand(file, view));
 
 program
   .command('qtest')

@@ -110,3 +110,32 @@ describe('emuhost build', () => {
     );
   });
 });
+
+describe('emuhost info', () => {
+  it("shows a machine file's machine as built, one view or all, and names an unknown view", () => {
+    const file = join(work, 'machine.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        machine: 'q35',
+        ram: '64M',
+        devices: [{ plugin: 'edu', id: 'edu0', addr: '03.0' }],
+        iommus: [{ plugin: 'vtd', id: 'vtd0' }],
+      }),
+    );
+    const pci = emuhost('info', file, 'pci');
+    expect(pci.status).toBe(0);
+    expect(pci.stdout).toContain("Bus 0, device 3, function 0 (pcie.0 00:03.0, 'edu0')");
+    expect(pci.stdout).toContain('PCI device 1234:11e8');
+    const iommu = emuhost('info', file, 'iommu');
+    expect(iommu.stdout).toMatch(/edu0 \(pcie\.0 requester 00:03\.0\): vtd0/);
+    const all = emuhost('info', file);
+    for (const v of ['mtree', 'mtree -f', 'pci', 'iommu'])
+      expect(all.stdout).toContain(`# info ${v}\n`);
+    const bad = emuhost('info', file, 'bogus');
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toBe(
+      "emuhost: E_BAD_ARGUMENT: no view 'bogus' (views: mtree, mtree -f, pci, iommu)\n",
+    );
+  });
+});

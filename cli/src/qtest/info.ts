@@ -24,7 +24,7 @@ export function infoView(emu: Emulator, what: string): string | undefined {
             `  Bus ${bus.number}, device ${fn.slot}, function ${fn.function} (${name} ${formatDevfn(fn.devfn, bus.number)}, '${fn.id}'):`,
             `    class 0x${(c.get32(8) >>> 8).toString(16).padStart(6, '0')}: PCI device ${hex4(c.get16(0))}:${hex4(c.get16(2))} rev 0x${c.get8(8).toString(16)}`,
             `    command 0x${hex4(c.get16(4))} (io ${c.get16(4) & 1 ? 'on' : 'off'}, mem ${c.get16(4) & 2 ? 'on' : 'off'}, master ${c.get16(4) & 4 ? 'on' : 'off'}), status 0x${hex4(c.get16(6))}`,
-            `    interrupt pin ${' ABCD'[c.get8(0x3d)] ?? '?'} line ${c.get8(0x3c)}, asserted ${fn.intxAsserted ? 'yes' : 'no'}${fn.msi ? `, MSI ${fn.msi.enabled ? 'enabled' : 'disabled'}` : ''}`,
+            `    interrupt pin ${c.get8(0x3d) === 0 ? 'none' : ('ABCD'[c.get8(0x3d) - 1] ?? '?')} line ${c.get8(0x3c)}, asserted ${fn.intxAsserted ? 'yes' : 'no'}${fn.msi ? `, MSI ${fn.msi.enabled ? 'enabled' : 'disabled'}` : ''}`,
           );
           for (const bar of new Set(fn.bars)) {
             if (bar === undefined) continue;

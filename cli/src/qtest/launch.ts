@@ -8,16 +8,23 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import {
+  buildMachineSpec,
   bundledPlugins,
-  Emulator,
+  type DeviceSpec,
+  type Emulator,
   formatDiagnostics,
+  type IommuSpec,
   inProcessPlugin,
   type LoadedPlugin,
+  type LogSink,
   loadBundled,
+  type MachineSpec,
   PluginHost,
   PluginLoadError,
+  readMachineFile,
 } from '@emuhost/host';
 import { definePlugin, EmuhostError, type OptionValue } from '@emuhost/sdk';
+import { traceMachine } from '../trace.js';
 import { VERSION } from '../version.js';
 import { infoView } from './info.js';
 import { ArgvError, type Chardev, parseQemuArgs, type QemuArgs } from './qemu-argv.js';
@@ -62,7 +69,7 @@ export async function runQtest(argv: readonly string[], stdio: Stdio): Promise<n
   }
   let emu: Emulator;
   try {
-    emu = await buildTarget(args);
+    emu = await buildTarget(args, stdio.stderr);
   } catch (e) {
     stdio.stderr.write(`emuhost: ${describe(e)}\n`);
     return 1;
@@ -113,25 +120,41 @@ export async function runQtest(argv: readonly string[], stdio: Stdio): Promise<n
   }
 }
 
-async function buildTarget(args: QemuArgs): Promise<Emulator> {
+/**
+ * QEMU's command line and emuhost's machine files build machines the same way: both become a
+ * `MachineSpec` for `buildMachineSpec`. `--machine FILE` gives the base, and each `-device`
+ * adds to it (an IOMMU plugin goes to the IOMMUs, bound to the machine's IOMMU slot).
+ */
+async function buildTarget(args: QemuArgs, stderr: Writable): Promise<Emulator> {
   const host = new PluginHost();
-  const type = args.machine.type ?? 'pc';
-  const machine: LoadedPlugin =
-    type === 'none'
-      ? noneMachine()
-      : await loadBundled(host, type).catch(() => {
-          throw new EmuhostError(
-            'E_UNKNOWN_ID',
-            `unsupported machine type '${type}' (use -machine help)`,
-          );
-        });
   for (const p of args.plugins) host.loadFile(p);
-  const emu = new Emulator({
-    machine,
-    ramSize: args.ramSize,
-    machineOptions: args.machine.props as Record<string, OptionValue>,
-    log: () => {},
-  });
+  let base: MachineSpec;
+  if (args.machineFile !== undefined) {
+    if (args.machine.type !== undefined)
+      throw new EmuhostError(
+        'E_BAD_ARGUMENT',
+        `-machine ${args.machine.type} and --machine ${args.machineFile} both name the machine: use one`,
+      );
+    base = readMachineFile(args.machineFile);
+  } else {
+    const type = args.machine.type ?? 'pc';
+    if (type !== 'none' && host.get(type) === undefined && !bundledPlugins().has(type))
+      throw new EmuhostError(
+        'E_UNKNOWN_ID',
+        `unsupported machine type '${type}' (use -machine help)`,
+      );
+    base = {
+      machine: type,
+      ram: args.ramSize,
+      machineOptions: args.machine.props as Record<string, OptionValue>,
+      plugins: [],
+      devices: [],
+      iommus: [],
+      base: process.cwd(),
+    };
+  }
+  const devices: DeviceSpec[] = [...base.devices];
+  const iommus: IommuSpec[] = [...base.iommus];
   for (const dev of args.devices) {
     const id = DEVICE_ALIASES[dev.driver] ?? dev.driver;
     const plugin =
@@ -140,37 +163,30 @@ async function buildTarget(args: QemuArgs): Promise<Emulator> {
       throw new EmuhostError('E_UNKNOWN_ID', `'${dev.driver}' is not a valid device model name`);
     const options: Record<string, string> = {};
     for (const [k, v] of Object.entries(dev.props)) if (!PLACEMENT_PROPS.has(k)) options[k] = v;
-    if (plugin.manifest.kind === 'iommu') {
-      const slot = emu.model.iommu;
-      if (slot === undefined)
-        throw new EmuhostError(
-          'E_BAD_ARGUMENT',
-          `machine type '${type}' has no IOMMU slot for '${dev.driver}'`,
-        );
-      const r = emu.addIommu(plugin, {
-        ...(dev.props.id !== undefined && { id: dev.props.id }),
-        options: { base: slot.base, ...options },
+    const named = dev.props.id !== undefined ? { id: dev.props.id } : {};
+    if (plugin.manifest.kind === 'iommu') iommus.push({ plugin: id, ...named, options });
+    else
+      devices.push({
+        plugin: id,
+        ...named,
+        ...(dev.props.bus !== undefined && { bus: dev.props.bus }),
+        ...(dev.props.addr !== undefined && { addr: dev.props.addr }),
+        options,
       });
-      emu.machine.dma.bind({ bus: slot.bus }, r.id);
-      continue;
-    }
-    emu.addDevice(plugin, {
-      ...(dev.props.id !== undefined && { id: dev.props.id }),
-      ...(dev.props.bus !== undefined && { bus: dev.props.bus }),
-      ...(dev.props.addr !== undefined && { devfn: parseAddr(dev.props.addr) }),
-      options,
-    });
   }
+  const emu = await buildMachineSpec({ ...base, devices, iommus }, host, {
+    log: stderrLog(stderr),
+    ...(base.machine === 'none' && { machine: noneMachine() }),
+  });
+  if (args.trace) traceMachine(emu.machine, (line) => stderr.write(`${line}\n`));
   return emu;
 }
 
-/** QEMU's `addr=SLOT[.FN]`, in hex. */
-function parseAddr(s: string): number {
-  const m = /^(?:0x)?([0-9a-fA-F]{1,2})(?:\.([0-7]))?$/.exec(s);
-  if (m === null) throw new EmuhostError('E_BAD_ARGUMENT', `addr '${s}' is not SLOT[.FUNCTION]`);
-  const slot = Number.parseInt(m[1]!, 16);
-  if (slot > 31) throw new EmuhostError('E_BAD_ARGUMENT', `addr '${s}': slot past 0x1f`);
-  return (slot << 3) | Number(m[2] ?? 0);
+/** Plugin warnings and errors to stderr, as QEMU prints its own; debug and info stay quiet. */
+function stderrLog(stderr: Writable): LogSink {
+  return (level, source, message) => {
+    if (level === 'warn' || level === 'error') stderr.write(`emuhost: ${source}: ${message}\n`);
+  };
 }
 
 /** QEMU's `-machine none`: nothing but RAM, for clients that only ask what exists. */

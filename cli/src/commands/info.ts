@@ -1,0 +1,23 @@
+/**
+ * `emuhost info <machine-file> [mtree|mtree -f|pci|iommu]`: QEMU's `info` views of a machine
+ * file's machine as built, without running a guest: the check that a machine file says what
+ * its author meant (where each BAR would go, which IOMMU translates whom).
+ */
+import { buildMachineSpec, PluginHost, readMachineFile } from '@emuhost/host';
+import { EmuhostError } from '@emuhost/sdk';
+import { infoView } from '../qtest/info.js';
+
+export const INFO_VIEWS = ['mtree', 'mtree -f', 'pci', 'iommu'] as const;
+
+export async function infoCommand(file: string, view: readonly string[]): Promise<void> {
+  const what = view.length === 0 ? INFO_VIEWS : [view.join(' ')];
+  const emu = await buildMachineSpec(readMachineFile(file), new PluginHost(), { log: () => {} });
+  const out: string[] = [];
+  for (const w of what) {
+    const text = infoView(emu, w);
+    if (text === undefined)
+      throw new EmuhostError('E_BAD_ARGUMENT', `no view '${w}' (views: ${INFO_VIEWS.join(', ')})`);
+    out.push(`# info ${w}`, text, '');
+  }
+  process.stdout.write(out.join('\n'));
+}
