@@ -112,3 +112,40 @@ describe('emuhost qtest --trace', () => {
     expect(r.err).toContain('dma_read device=edu0 rid=0x0010 iova=0x1000 len=0x10 result=ok');
   });
 });
+
+describe('emuhost.* extension commands', () => {
+  it('answer on the qtest channel, one line each, and FAIL on bad use', async () => {
+    const r = await run(
+      ['-machine', 'q35', '-device', 'intel-iommu,id=iommu0', '-device', 'edu,id=edu0'],
+      [
+        'emuhost.version',
+        'emuhost.devices',
+        'emuhost.info iommu',
+        'emuhost.iommu.bind pcie.0 none',
+        'emuhost.info iommu',
+        'emuhost.iommu.bind pcie.0 iommu0',
+        'emuhost.iommu.bind pcie.0 nosuch',
+        'emuhost.iommu.bind',
+        'emuhost.device.restart edu0',
+        'emuhost.device.restart nosuch',
+        'emuhost.nosuch',
+      ],
+    );
+    expect(r.code).toBe(0);
+    expect(r.out[0]).toMatch(/^OK emuhost \S+ sdk \d+\.\d+\.\d+$/);
+    expect(JSON.parse(r.out[1]!.slice(3))).toContainEqual(
+      expect.objectContaining({ id: 'edu0', plugin: 'edu', quarantined: false }),
+    );
+    expect(JSON.parse(r.out[2]!.slice(3))).toMatch(/edu0 \(pcie\.0 requester 00:01\.0\): iommu0/);
+    expect(r.out[3]).toBe('OK');
+    expect(JSON.parse(r.out[4]!.slice(3))).toMatch(/edu0 \(pcie\.0 requester 00:01\.0\): no IOMMU/);
+    expect(r.out.slice(5)).toEqual([
+      'OK',
+      "FAIL no IOMMU 'nosuch'",
+      'FAIL usage: emuhost.iommu.bind BUS ID|none',
+      'OK',
+      "FAIL no device 'nosuch'",
+      "FAIL Unknown command 'emuhost.nosuch'",
+    ]);
+  });
+});

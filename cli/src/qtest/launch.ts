@@ -26,6 +26,7 @@ import {
 import { definePlugin, EmuhostError, type OptionValue } from '@emuhost/sdk';
 import { traceMachine } from '../trace.js';
 import { VERSION } from '../version.js';
+import { emuhostExtensions } from './extensions.js';
 import { infoView } from './info.js';
 import { ArgvError, type Chardev, parseQemuArgs, type QemuArgs } from './qemu-argv.js';
 import { serveQmp } from './qmp.js';
@@ -100,7 +101,10 @@ export async function runQtest(argv: readonly string[], stdio: Stdio): Promise<n
     }
     if (args.qtest !== undefined) {
       const stream = await open(args.qtest, stdio);
-      const session = new QtestSession(emu, { emit: (l) => emitLine(l) });
+      const session = new QtestSession(emu, {
+        emit: (l) => emitLine(l),
+        extensions: emuhostExtensions(emu),
+      });
       const served = serveStream(
         session,
         stream.input,
