@@ -3,7 +3,7 @@
  * suites/, registered in main.ts. It builds what it needs, times baseline and own cases
  * through the context, and turns the timings into metrics.
  */
-import type { BenchCase, Measurements } from './harness.js';
+import type { BenchCase, HarnessOptions, Measurements } from './harness.js';
 import type { Metric } from './metrics.js';
 
 export interface SuiteContext {
@@ -11,6 +11,12 @@ export interface SuiteContext {
   measure(cases: readonly BenchCase[]): Measurements;
   /** Progress for humans. Goes to stderr, so stdout stays clean for `--json`. */
   log(message: string): void;
+  /**
+   * This run's settings (full or quick), for a suite that times asynchronous work itself
+   * (round trips over a socket), which `measure` cannot: it should spend about `timeMs` per
+   * case, split over `rounds` rounds, and report the median round.
+   */
+  readonly options: HarnessOptions;
 }
 
 export interface Suite {
@@ -18,7 +24,8 @@ export interface Suite {
   readonly name: string;
   /**
    * May be async, for setup that cannot be synchronous (building and importing a second
-   * bundle of the kernel). Timing itself is always synchronous: `measure` runs no promise.
+   * bundle of the kernel) and for timing I/O. `measure` itself runs no promise: a suite that
+   * times asynchronous work (qtest over a socket) does it itself, following `options`.
    */
   run(ctx: SuiteContext): Metric[] | Promise<Metric[]>;
 }
