@@ -12,6 +12,7 @@ import { formatMetrics, formatTable, formatValue, toJson } from './report.js';
 import type { Suite, SuiteContext } from './suite.js';
 import { clockSuite } from './suites/clock.js';
 import { dmaSuite } from './suites/dma.js';
+import { iommuPluginsSuite } from './suites/iommu-plugins.js';
 import { memorySuite } from './suites/memory.js';
 import { pciSuite } from './suites/pci.js';
 import { pluginSuite } from './suites/plugin.js';
@@ -22,6 +23,7 @@ import { sandboxSuite } from './suites/sandbox.js';
 const SUITES: readonly Suite[] = [
   memorySuite,
   dmaSuite,
+  iommuPluginsSuite,
   pciSuite,
   clockSuite,
   pluginSuite,
