@@ -1,10 +1,11 @@
 /**
- * Test support: loading the plugin and the DMA fixture, and the machine every device test
- * starts from.
+ * Test support: loading the plugin and the DMA device (the bundled edu, plugins/edu), and the
+ * machine every device test starts from.
  *
- * The plugin is built into a fresh temporary directory per test file (several test files
- * run in parallel, and writing the same `dist/` from each would race) and loaded at the
- * trusted level, the level bundled plugins get, unless a test asks for another.
+ * Both plugins are built into a fresh temporary directory per test file (several test files,
+ * edu's own among them, run in parallel, and writing the same `dist/` from each would race).
+ * vtd is loaded at the trusted level, the level bundled plugins get, unless a test asks for
+ * another; edu always at the trusted level.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,42 +13,43 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bareMachine, buildPlugin, Emulator, type LoadedPlugin, PluginHost } from '@emuhost/host';
 import type { OptionValue } from '@emuhost/sdk';
-import { createDriver, type Driver, loadPluginDir } from '@emuhost/testing';
-import { type DmaDevice, dmaCopyDevices } from './dma-device.js';
+import { createDriver, type Driver } from '@emuhost/testing';
+import { type DmaDevice, EDU_OPTIONS, eduDevices } from './dma-device.js';
 import { type GuestOptions, VtdGuest } from './guest.js';
 
 export const PLUGIN_DIR = fileURLToPath(new URL('../..', import.meta.url));
-export const FIXTURE_DIR = fileURLToPath(
-  new URL('../../../../host/src/__fixtures__/dma-copy', import.meta.url),
-);
+export const EDU_DIR = fileURLToPath(new URL('../../../edu', import.meta.url));
 
 type Level = 'trusted' | 'confined';
 const built = new Map<Level, Promise<LoadedPlugin>>();
+
+/** Builds `dir` into a temporary directory and loads it. */
+async function buildAndLoad(dir: string, level: Level): Promise<LoadedPlugin> {
+  const out = mkdtempSync(join(tmpdir(), 'emuhost-vtd-'));
+  try {
+    const b = await buildPlugin(dir, { outDir: out });
+    return new PluginHost().loadFile(b.manifestPath, { level });
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
 
 /** Builds (once per file and level) and loads the vtd plugin. */
 export function loadVtd(level: Level = 'trusted'): Promise<LoadedPlugin> {
   let p = built.get(level);
   if (p === undefined) {
-    p = (async () => {
-      const out = mkdtempSync(join(tmpdir(), 'emuhost-vtd-'));
-      try {
-        const b = await buildPlugin(PLUGIN_DIR, { outDir: out });
-        return new PluginHost().loadFile(b.manifestPath, { level });
-      } finally {
-        rmSync(out, { recursive: true, force: true });
-      }
-    })();
+    p = buildAndLoad(PLUGIN_DIR, level);
     built.set(level, p);
   }
   return p;
 }
 
-let fixture: Promise<LoadedPlugin> | undefined;
+let edu: Promise<LoadedPlugin> | undefined;
 
-/** The DMA test device (PCI, copies memory through its DMA context). */
-export function loadFixture(): Promise<LoadedPlugin> {
-  fixture ??= loadPluginDir(FIXTURE_DIR);
-  return fixture;
+/** QEMU's edu (PCI; DMA between RAM and its 4 KiB buffer through its DMA context). */
+export function loadEdu(): Promise<LoadedPlugin> {
+  edu ??= buildAndLoad(EDU_DIR, 'trusted');
+  return edu;
 }
 
 export interface TestMachine {
@@ -61,7 +63,7 @@ export interface TestMachine {
 
 export interface MachineOptions extends GuestOptions {
   readonly options?: Readonly<Record<string, OptionValue>>;
-  /** How many DMA devices (slots 1, 2, ...). Default 1. */
+  /** How many DMA devices (edu, at slots 1, 2, ...). Default 1. */
   readonly devices?: number;
   readonly level?: Level;
   /** Program root table, queue (if queued) and TE. Default true. */
@@ -69,18 +71,18 @@ export interface MachineOptions extends GuestOptions {
 }
 
 /**
- * A bare machine with 64 MiB of RAM, the IOMMU `vtd0` translating bus pci.0, DMA devices
- * on it, and a guest driver (tables from 16 MiB up; data buffers stay below).
+ * A bare machine with 64 MiB of RAM, the IOMMU `vtd0` translating bus pci.0, edu devices on
+ * it, and a guest driver (tables from 16 MiB up; data buffers stay below).
  */
 export async function testMachine(o: MachineOptions = {}): Promise<TestMachine> {
   const plugin = await loadVtd(o.level);
   const emu = new Emulator({ machine: bareMachine(), ramSize: 64 << 20, log: () => {} });
   emu.addIommu(plugin, { id: 'vtd0', ...(o.options !== undefined && { options: o.options }) });
   const n = o.devices ?? 1;
-  // The fixture is built only when a test needs a device (one test file does).
+  // edu is built only when a test needs a device (one test file does).
   if (n > 0) {
-    const dev = await loadFixture();
-    for (let i = 0; i < n; i++) emu.addDevice(dev);
+    const dev = await loadEdu();
+    for (let i = 0; i < n; i++) emu.addDevice(dev, { options: EDU_OPTIONS });
   }
   emu.machine.dma.bind({ bus: 'pci.0' }, 'vtd0');
   const d = createDriver(emu);
@@ -92,5 +94,5 @@ export async function testMachine(o: MachineOptions = {}): Promise<TestMachine> 
   };
   const g = new VtdGuest(d, alloc, o);
   if (o.init !== false) g.init();
-  return { emu, d, g, devices: dmaCopyDevices(d), alloc };
+  return { emu, d, g, devices: eduDevices(d), alloc };
 }
