@@ -9,6 +9,7 @@ import { Command } from 'commander';
 import { buildCommand } from './commands/build.js';
 import { infoCommand } from './commands/info.js';
 import { newCommand } from './commands/new.js';
+import { runCommand } from './commands/run.js';
 import { runQtest } from './qtest/launch.js';
 import { VERSION } from './version.js';
 
@@ -44,6 +45,16 @@ program
   .argument('<machine-file>', 'a JSON machine file')
   .argument('[view...]', 'one view (default: all)')
   .action(async (file: string, view: string[]) => infoCommand(file, view));
+
+program
+  .command('run')
+  .description(
+    'run a machine with the demo driver: PCI, edu, DMA through a VT-d IOMMU programmed in guest memory, an IOMMU fault',
+  )
+  .argument('[machine-file]', 'a machine file (default: cli/machines/demo.json)')
+  .action(async (file: string | undefined) => {
+    process.exitCode = await runCommand(file);
+  });
 
 program
   .command('qtest')

@@ -1,4 +1,4 @@
-/** `npm start`: runs the default machine (for now, the kernel tour; see kernel-tour.ts). */
-import { kernelTour } from './kernel-tour.js';
+/** `npm start`: what `emuhost run` does with no argument — the demo machine and its driver. */
+import { runCommand } from './commands/run.js';
 
-kernelTour();
+process.exitCode = await runCommand(undefined);

@@ -51,7 +51,9 @@ export function infoView(emu: Emulator, what: string): string | undefined {
       }
       for (const id of emu.iommus.keys()) {
         const inst = m.dma.iommu(id);
-        out.push(`  IOMMU ${id}: ${inst.translations} translations, ${inst.faults} faults`);
+        out.push(
+          `  IOMMU ${id}: ${inst.translations} translations, ${inst.faults} fault${inst.faults === 1 ? '' : 's'}`,
+        );
         for (const f of inst.recentFaults.slice(-8)) {
           out.push(
             `    fault: ${f.device} ${f.access} 0x${f.iova.toString(16)}: ${f.reason}${f.detail ? ` (${f.detail})` : ''}`,
