@@ -17,7 +17,9 @@ import { memorySuite } from './suites/memory.js';
 import { pciSuite } from './suites/pci.js';
 import { pluginSuite } from './suites/plugin.js';
 import { qtestSuite } from './suites/qtest.js';
+import { reloadSuite } from './suites/reload.js';
 import { sandboxSuite } from './suites/sandbox.js';
+import { swapSuite } from './suites/swap.js';
 
 /** Every suite, in run order. A new suite is one file under suites/ and one entry here. */
 const SUITES: readonly Suite[] = [
@@ -28,7 +30,9 @@ const SUITES: readonly Suite[] = [
   clockSuite,
   pluginSuite,
   sandboxSuite,
+  swapSuite,
   qtestSuite,
+  reloadSuite,
 ];
 
 const USAGE = `usage: npm run bench -- [--json] [--quick] [--filter <substring>]

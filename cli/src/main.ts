@@ -7,6 +7,7 @@ import { formatDiagnostics, PluginLoadError } from '@emuhost/host';
 import { EmuhostError } from '@emuhost/sdk';
 import { Command } from 'commander';
 import { buildCommand } from './commands/build.js';
+import { devCommand } from './commands/dev.js';
 import { infoCommand } from './commands/info.js';
 import { newCommand } from './commands/new.js';
 import { runCommand } from './commands/run.js';
@@ -55,6 +56,15 @@ program
   .action(async (file: string | undefined) => {
     process.exitCode = await runCommand(file);
   });
+
+program
+  .command('dev')
+  .description(
+    'hot reload: build the watched plugins, run the machine, and replace their live instances on every source change',
+  )
+  .argument('[machine-file]', 'a machine file (default: q35 with the watched device plugins)')
+  .requiredOption('-w, --watch <plugin-dir...>', 'plugin directories to build, run and watch')
+  .action(async (file: string | undefined, o: { watch: string[] }) => devCommand(file, o));
 
 program
   .command('qtest')

@@ -24,6 +24,7 @@ export {
   DmaRegistry,
   type DmaRegistryOptions,
   type IommuBindingTarget,
+  type RebindSummary,
 } from './dma/registry.js';
 export { DeviceGuard } from './guard.js';
 export {

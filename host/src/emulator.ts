@@ -2,10 +2,18 @@
  * An emulator: a machine built from a machine plugin, with device and IOMMU plugins added,
  * removed and bound by id. It is what the CLI, the qtest server and the driver API drive.
  */
-import type { Machine, MsiSink } from '@emuhost/core';
+import type { IommuBindingTarget, Machine, MsiSink } from '@emuhost/core';
 import { EmuhostError, type MachineModel, type OptionValue, type SavedState } from '@emuhost/sdk';
 import { addDevice, type RunningDevice } from './device-host.js';
 import { addIommu, type RunningIommu } from './iommu-host.js';
+import {
+  type IommuReloadReport,
+  type IommuSwapNext,
+  type IommuSwapOptions,
+  type IommuSwapReport,
+  reloadIommu,
+  swapIommu,
+} from './iommu-swap.js';
 import type { LoadedPlugin } from './loaded-plugin.js';
 import type { LogSink } from './log.js';
 import { buildMachine } from './machine-host.js';
@@ -91,6 +99,20 @@ export class Emulator {
     });
     this.iommus.set(id, r);
     return r;
+  }
+
+  /** Rebinds what translates `target` under running devices: see `iommu-swap.ts`. */
+  swapIommu(
+    target: IommuBindingTarget,
+    next: IommuSwapNext,
+    opts?: IommuSwapOptions,
+  ): IommuSwapReport {
+    return swapIommu(this, target, next, opts);
+  }
+
+  /** Replaces IOMMU `id`'s code with `plugin`'s, keeping its state and bindings. */
+  reloadIommu(id: string, plugin: LoadedPlugin): IommuReloadReport {
+    return reloadIommu(this, id, plugin);
   }
 
   /**

@@ -26,9 +26,25 @@ export {
   PluginLoadError,
 } from './diagnostics.js';
 export { type DeviceRequest, Emulator, type EmulatorOptions } from './emulator.js';
-export { createHostHooks, type HostHooks, type PluginFailure } from './hooks.js';
+export {
+  createHostHooks,
+  createReloadHooks,
+  type HostHooks,
+  type PluginFailure,
+  type ReloadHooks,
+} from './hooks.js';
 export { inProcessPlugin } from './in-process.js';
 export { type AddIommuOptions, addIommu, RunningIommu } from './iommu-host.js';
+export {
+  type IommuReloadReport,
+  type IommuSwapNext,
+  type IommuSwapOptions,
+  type IommuSwapReport,
+  type NewIommu,
+  reloadIommu,
+  removeIommu,
+  swapIommu,
+} from './iommu-swap.js';
 export type { LoadedPlugin } from './loaded-plugin.js';
 export { createLogger, type LogLevel, type LogSink, stderrSink } from './log.js';
 export {
@@ -50,5 +66,16 @@ export {
   PluginHost,
   type PluginHostOptions,
 } from './plugin-host.js';
+export {
+  formatReloadReport,
+  ReloadError,
+  type ReloadErrorReason,
+  type ReloadFailure,
+  type ReloadOptions,
+  type ReloadPhase,
+  type ReloadReport,
+  reloadDevice,
+  reloadPlugin,
+} from './reload.js';
 export { currentSdkRuntime } from './sdk-runtime.js';
 export { SdkServer, type ServedSdk } from './sdk-server.js';

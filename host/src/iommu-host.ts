@@ -5,6 +5,7 @@
  */
 import type { Machine } from '@emuhost/core';
 import {
+  type DMAContext,
   type DmaAccess,
   EmuhostError,
   type IommuContext,
@@ -13,6 +14,7 @@ import {
   type IommuInvalidation,
   type IommuRequest,
   type Iova,
+  type Options,
   type OptionValue,
   type SavedState,
 } from '@emuhost/sdk';
@@ -35,6 +37,7 @@ export interface AddIommuOptions {
 }
 
 export class RunningIommu {
+  /** The instance translating now (the registry calls it through a trampoline). */
   model!: IommuInstance;
   life!: Lifetime;
   host!: IommuHost;
@@ -43,6 +46,11 @@ export class RunningIommu {
     readonly id: string,
     public plugin: LoadedPlugin,
     readonly slot: DeviceSlot,
+    private readonly machine: Machine,
+    /** Its own untranslated DMA context (page-table walks, fault records). */
+    private readonly memory: DMAContext,
+    readonly options: Options,
+    private readonly sink: LogSink,
   ) {}
 
   saveState(): SavedState {
@@ -52,6 +60,76 @@ export class RunningIommu {
       version: def.stateVersion ?? 1,
       data: data === undefined ? undefined : structuredClone(data),
     };
+  }
+
+  /**
+   * Creates an instance of `plugin` on this IOMMU's slot from `state` (migrated if its
+   * version differs), without making it current. Throws what `create` throws (its handles
+   * are revoked first); the caller decides whether that rolls back.
+   */
+  createInstance(
+    plugin: LoadedPlugin,
+    state: SavedState | undefined,
+  ): { model: IommuInstance; life: Lifetime; warnings: string[] } {
+    const def = plugin.definition;
+    const pluginId = plugin.manifest.id;
+    if (def.kind !== 'iommu') {
+      throw new EmuhostError(
+        'E_BAD_ARGUMENT',
+        `'${pluginId}' is a ${def.kind} plugin, not an IOMMU`,
+        { plugin: pluginId },
+      );
+    }
+    const life = new Lifetime(pluginId, this.id);
+    const log = createLogger(this.sink, `${pluginId}:${this.id}`);
+    const { ctx } = createDeviceContext({
+      machine: this.machine,
+      slot: this.slot,
+      life,
+      capabilities: plugin.manifest.capabilities,
+      options: this.options,
+      log,
+    });
+    const host: IommuHost = Object.freeze({
+      invalidate: (scope?: IommuInvalidation) => {
+        life.check('host.invalidate');
+        this.host.invalidate(scope);
+      },
+    });
+    const ictx: IommuContext = Object.freeze({
+      id: this.id,
+      options: this.options,
+      log,
+      get clock() {
+        return ctx.clock;
+      },
+      host,
+      memory: dmaFacade(this.memory, life),
+      mmio: ctx.mmio,
+      platform: ctx.platform!,
+    });
+    const warnings: string[] = [];
+    const restored =
+      state === undefined ? undefined : migrateState(def, plugin.realm, state, warnings);
+    for (const w of warnings) log.warn(w);
+    try {
+      const model = plugin.realm.createIommu(ictx, restored);
+      if (model === null || typeof model !== 'object')
+        throw new Error('create must return an object (the IOMMU model)');
+      return { model, life, warnings };
+    } catch (e) {
+      life.revoke();
+      throw e;
+    }
+  }
+
+  /** Makes a created instance current, revoking the previous one's handles. */
+  adopt(plugin: LoadedPlugin, model: IommuInstance, life: Lifetime): void {
+    this.life?.revoke();
+    this.slot.scope.guard.plugin = plugin.manifest.id;
+    this.plugin = plugin;
+    this.model = model;
+    this.life = life;
   }
 }
 
@@ -89,7 +167,7 @@ export function addIommu(
     });
     scope.dmaContexts.push(memory);
     scope.onRelease(() => machine.dma.releaseContext(memory));
-    running = new RunningIommu(opts.id, plugin, slot);
+    running = new RunningIommu(opts.id, plugin, slot, machine, memory, options, sink);
     const r = running;
     machine.dma.addIommu(opts.id, (host) => {
       r.host = host;
@@ -102,40 +180,8 @@ export function addIommu(
       };
     });
     scope.onRelease(() => machine.dma.removeIommu(opts.id));
-    const life = new Lifetime(pluginId, opts.id);
-    const log = createLogger(sink, `${pluginId}:${opts.id}`);
-    const { ctx } = createDeviceContext({
-      machine,
-      slot,
-      life,
-      capabilities: plugin.manifest.capabilities,
-      options,
-      log,
-    });
-    const host: IommuHost = Object.freeze({
-      invalidate: (scope?: IommuInvalidation) => {
-        life.check('host.invalidate');
-        r.host.invalidate(scope);
-      },
-    });
-    const ictx: IommuContext = Object.freeze({
-      id: opts.id,
-      options,
-      log,
-      get clock() {
-        return ctx.clock;
-      },
-      host,
-      memory: dmaFacade(memory, life),
-      mmio: ctx.mmio,
-      platform: ctx.platform!,
-    });
-    const warnings: string[] = [];
-    const restored =
-      opts.state === undefined ? undefined : migrateState(def, plugin.realm, opts.state, warnings);
-    for (const w of warnings) log.warn(w);
-    r.model = plugin.realm.createIommu(ictx, restored);
-    r.life = life;
+    const { model, life } = r.createInstance(plugin, opts.state);
+    r.adopt(plugin, model, life);
     return {
       reset: () => r.model.reset?.(),
       unrealize: () => {

@@ -39,6 +39,12 @@ export interface LoadOptions {
    * for bundles from anywhere else (third-party plugins).
    */
   readonly level?: SandboxLevel;
+  /**
+   * Load over a loaded plugin with the same id (hot reload's pre-flight): on success the new
+   * plugin takes the id; the old one keeps its realm, and whatever still runs on it, until the
+   * caller disposes it. On failure nothing changes.
+   */
+  readonly replace?: boolean;
 }
 
 /** The repository this host belongs to: plugins under it are first-party. */
@@ -86,6 +92,7 @@ export class PluginHost {
     return this.loadCode(manifest, code, {
       level: opts.level ?? defaultLevel(bundle),
       file: bundle,
+      ...(opts.replace !== undefined && { replace: opts.replace }),
     });
   }
 
@@ -103,7 +110,7 @@ export class PluginHost {
       throw this.fail(file, 'manifest', e);
     }
     const id = manifest.id;
-    if (this.plugins.has(id)) {
+    if (this.plugins.has(id) && opts.replace !== true) {
       throw this.fail(
         id,
         'register',

@@ -8,16 +8,42 @@
  *   emuhost.info mtree|pci|iommu     OK "<the view's text>" (a JSON string)
  *   emuhost.iommu.bind BUS ID|none   binds BUS's requesters to IOMMU ID (or to none): live
  *                                    mappings the new translation refuses are revoked
+ *   emuhost.iommu.swap TARGET PLUGIN|ID|none [key=value...]
+ *                                    swaps what translates TARGET under running devices
+ *                                    (quiesce, flush IOTLBs, re-translate live mappings and
+ *                                    revoke the refused ones, rebind): TARGET is `bus=NAME`,
+ *                                    `bus=NAME,rid=FIRST-LAST` or `device=ID`; then a plugin
+ *                                    id (a new instance; `id=NAME` names it, other key=value
+ *                                    pairs are its options), an existing IOMMU's ID, or none.
+ *                                    OK {"from","to","contexts","flushedEntries",
+ *                                    "retranslated","revoked","removed","micros"} (JSON)
  *   emuhost.device.restart ID        a fresh instance of device ID (e.g. after quarantine)
  */
-import type { Emulator } from '@emuhost/host';
-import { SDK_VERSION } from '@emuhost/sdk';
+import type { IommuBindingTarget } from '@emuhost/core';
+import type { Emulator, IommuSwapNext, LoadedPlugin } from '@emuhost/host';
+import { EmuhostError, SDK_VERSION } from '@emuhost/sdk';
 import { VERSION } from '../version.js';
 import { infoView } from './info.js';
 import type { Extension } from './session.js';
 
-export function emuhostExtensions(emu: Emulator): ReadonlyMap<string, Extension> {
+export interface ExtensionOptions {
+  /**
+   * Finds an IOMMU plugin by id for `emuhost.iommu.swap`. Default: the plugins of the IOMMU
+   * instances the emulator has (or had, since this session started).
+   */
+  readonly plugin?: (id: string) => LoadedPlugin | undefined;
+}
+
+export function emuhostExtensions(
+  emu: Emulator,
+  opts: ExtensionOptions = {},
+): ReadonlyMap<string, Extension> {
   const m = emu.machine;
+  const seen = new Map<string, LoadedPlugin>();
+  const findPlugin = (id: string): LoadedPlugin | undefined => {
+    for (const r of emu.iommus.values()) seen.set(r.plugin.manifest.id, r.plugin);
+    return opts.plugin?.(id) ?? seen.get(id);
+  };
   return new Map<string, Extension>([
     ['version', () => `OK emuhost ${VERSION} sdk ${SDK_VERSION}`],
     [
@@ -53,6 +79,40 @@ export function emuhostExtensions(emu: Emulator): ReadonlyMap<string, Extension>
       },
     ],
     [
+      'iommu.swap',
+      ([where, what, ...pairs]) => {
+        if (where === undefined || what === undefined)
+          return 'FAIL usage: emuhost.iommu.swap bus=NAME[,rid=FIRST-LAST]|device=ID PLUGIN|ID|none [key=value...]';
+        const target = parseTarget(where);
+        if (typeof target === 'string') return `FAIL ${target}`;
+        if ('bus' in target && !m.pciBuses.has(target.bus) && !m.platformBuses.has(target.bus))
+          return `FAIL no bus '${target.bus}'`;
+        const options: Record<string, string> = {};
+        for (const p of pairs) {
+          const eq = p.indexOf('=');
+          if (eq <= 0) return `FAIL '${p}' is not key=value`;
+          options[p.slice(0, eq)] = p.slice(eq + 1);
+        }
+        let next: IommuSwapNext;
+        if (what === 'none' || emu.iommus.has(what)) {
+          if (pairs.length !== 0) return `FAIL options are for a new instance, not '${what}'`;
+          next = what === 'none' ? null : what;
+        } else {
+          const plugin = findPlugin(what);
+          if (plugin === undefined) return `FAIL no IOMMU or IOMMU plugin '${what}'`;
+          const { id, ...rest } = options;
+          next = { plugin, ...(id !== undefined && { id }), options: rest };
+        }
+        try {
+          const r = emu.swapIommu(target, next);
+          return `OK ${JSON.stringify({ ...r, micros: Math.round(r.micros * 10) / 10 })}`;
+        } catch (e) {
+          if (e instanceof EmuhostError) return `FAIL ${e.message}`;
+          throw e;
+        }
+      },
+    ],
+    [
       'device.restart',
       ([id]) => {
         const d = id === undefined ? undefined : emu.devices.get(id);
@@ -62,4 +122,25 @@ export function emuhostExtensions(emu: Emulator): ReadonlyMap<string, Extension>
       },
     ],
   ]);
+}
+
+/** `bus=NAME`, `bus=NAME,rid=FIRST-LAST` or `device=ID`; a string says what is wrong. */
+function parseTarget(arg: string): IommuBindingTarget | string {
+  const kv = new Map<string, string>();
+  for (const part of arg.split(',')) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) return `target '${arg}' is not bus=NAME[,rid=FIRST-LAST] or device=ID`;
+    kv.set(part.slice(0, eq), part.slice(eq + 1));
+  }
+  const device = kv.get('device');
+  const bus = kv.get('bus');
+  const rid = kv.get('rid');
+  if (device !== undefined && kv.size === 1) return { device };
+  if (bus === undefined || kv.size !== (rid === undefined ? 1 : 2))
+    return `target '${arg}' is not bus=NAME[,rid=FIRST-LAST] or device=ID`;
+  if (rid === undefined) return { bus };
+  const [a, b = a] = rid.split('-').map((x) => Number(x));
+  if (!Number.isInteger(a) || !Number.isInteger(b) || a! > b!)
+    return `requester-ID range '${rid}' is not FIRST-LAST`;
+  return { bus, requesterIds: [a!, b!] };
 }

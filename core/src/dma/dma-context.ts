@@ -313,9 +313,17 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
     const old = this.iommu;
     const req = { requesterId: this.requester.requesterId, device: this.requester.device };
     old?.model.detach?.(req);
-    this.flushIotlb();
     this.iommu = iommu;
     iommu?.model.attach?.(req);
+    return this.retranslate();
+  }
+
+  /**
+   * Flushes the IOTLB and re-translates every live mapping through the current translation,
+   * invalidating the ones that no longer land on the same bytes. Returns how many.
+   */
+  retranslate(): number {
+    this.flushIotlb();
     let revoked = 0;
     for (const m of this.mappings) {
       if (m.valid && !this.stillLandsAt(m)) {

@@ -33,6 +33,18 @@ export interface DmaRegistryOptions {
   readonly iotlbCapacity?: number;
 }
 
+/** What a rebind (or a refresh of one model) did to the contexts it touched. */
+export interface RebindSummary {
+  /** Contexts whose translation changed (or was refreshed). */
+  readonly contexts: number;
+  /** IOTLB entries dropped from them. */
+  readonly flushedEntries: number;
+  /** Live mappings re-translated through the new translation. */
+  readonly retranslated: number;
+  /** Of those, the ones it refused or moved: invalidated, their holders told. */
+  readonly revoked: number;
+}
+
 interface Binding {
   readonly target: IommuBindingTarget;
   readonly iommu: IommuInstance | null;
@@ -129,18 +141,54 @@ export class DmaRegistry {
    * Binds `iommu` (a registered name, or null for "no IOMMU, identity") to a target,
    * replacing any binding of the same target. Every affected context is rebound at once.
    */
-  bind(target: IommuBindingTarget, iommu: string | null): void {
+  bind(target: IommuBindingTarget, iommu: string | null): RebindSummary {
     const inst = iommu === null ? null : this.iommu(iommu);
     checkTarget(target);
     this.bindings = this.bindings.filter((b) => !sameTarget(b.target, target));
     this.bindings.push({ target, iommu: inst });
-    this.reresolve();
+    return this.reresolve();
   }
 
   /** Removes the binding of exactly this target. */
-  unbind(target: IommuBindingTarget): void {
+  unbind(target: IommuBindingTarget): RebindSummary {
     this.bindings = this.bindings.filter((b) => !sameTarget(b.target, target));
-    this.reresolve();
+    return this.reresolve();
+  }
+
+  /** The bindings in force: each target and the IOMMU it names (null: none). */
+  bindingList(): { readonly target: IommuBindingTarget; readonly iommu: string | null }[] {
+    return this.bindings.map((b) => ({ target: b.target, iommu: b.iommu?.name ?? null }));
+  }
+
+  /**
+   * Re-translates everything `name` translates, as a rebind to itself does: every bound
+   * context's IOTLB is flushed and its live mappings re-translated (the ones that no longer
+   * land on the same bytes are invalidated). For when the model behind a name was replaced
+   * (an IOMMU plugin reloaded). Attach/detach are not called: the caller knows which
+   * instance left and which came.
+   */
+  refresh(name: string): RebindSummary {
+    const inst = this.iommu(name);
+    let contexts = 0;
+    let flushedEntries = 0;
+    let retranslated = 0;
+    let revoked = 0;
+    for (const c of this.contexts) {
+      if (c.iommu !== inst) continue;
+      contexts++;
+      flushedEntries += c.iotlb.size;
+      retranslated += liveCount(c);
+      const n = c.retranslate();
+      revoked += n;
+      this.hooks.iommu.rebind.call({
+        device: c.requester.device,
+        requesterId: c.requester.requesterId,
+        from: name,
+        to: name,
+        revokedMappings: n,
+      });
+    }
+    return { contexts, flushedEntries, retranslated, revoked };
   }
 
   /** Bytes of bounce buffers mapped now (MMIO-backed `map`s not yet released). */
@@ -177,12 +225,20 @@ export class DmaRegistry {
     if (h.taps.length !== 0) h.call({ iommu: inst.name, scope, entries, mappings });
   }
 
-  private reresolve(): void {
+  private reresolve(): RebindSummary {
+    let contexts = 0;
+    let flushedEntries = 0;
+    let retranslated = 0;
+    let revoked = 0;
     for (const c of this.contexts) {
       const next = this.resolve(c);
       if (next === c.iommu) continue;
       const from = c.iommu?.name ?? null;
+      contexts++;
+      flushedEntries += c.iotlb.size;
+      retranslated += liveCount(c);
       const revokedMappings = c.rebind(next);
+      revoked += revokedMappings;
       this.hooks.iommu.rebind.call({
         device: c.requester.device,
         requesterId: c.requester.requesterId,
@@ -191,6 +247,7 @@ export class DmaRegistry {
         revokedMappings,
       });
     }
+    return { contexts, flushedEntries, retranslated, revoked };
   }
 
   /** The most specific binding for a context: device, narrowest RID range, bus. */
@@ -215,6 +272,12 @@ export class DmaRegistry {
     }
     return best?.iommu ?? null;
   }
+}
+
+function liveCount(c: DmaContextImpl): number {
+  let n = 0;
+  for (const m of c.mappings) if (m.valid) n++;
+  return n;
 }
 
 function checkTarget(t: IommuBindingTarget): void {

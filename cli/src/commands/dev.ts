@@ -1,0 +1,208 @@
+/**
+ * `emuhost dev [machine-file] --watch <plugin-dir>...`: hot reload. Each watched plugin is
+ * built with an incremental esbuild context and loaded; the machine (the machine file's, or
+ * q35 with the watched device plugins added) is built and keeps running; on every source
+ * change the plugin is rebuilt, pre-flighted (manifest, SDK range, evaluation: the plugin
+ * host's load) and every live instance of it is replaced (`reloadPlugin`), with one report
+ * line per device. A failed build or pre-flight leaves the old code running and prints the
+ * error at its file and line.
+ */
+import { type FSWatcher, watch } from 'node:fs';
+import { relative, resolve, sep } from 'node:path';
+import type { Writable } from 'node:stream';
+import {
+  buildMachineSpec,
+  createPluginBuilder,
+  type Emulator,
+  formatDiagnostics,
+  formatReloadReport,
+  type LoadedPlugin,
+  type MachineSpec,
+  type PluginBuilder,
+  PluginHost,
+  PluginLoadError,
+  type ReloadReport,
+  readMachineFile,
+  reloadPlugin,
+} from '@emuhost/host';
+import { EmuhostError } from '@emuhost/sdk';
+
+export interface DevOptions {
+  readonly machineFile?: string | undefined;
+  readonly watch: readonly string[];
+  readonly out: Writable;
+  readonly err: Writable;
+  /** Quiet time after the last change before a rebuild. Default 25 ms. */
+  readonly debounceMs?: number;
+}
+
+/** One rebuild of one watched plugin. */
+export interface DevCycle {
+  readonly dir: string;
+  /** The reports, or undefined when the build or the pre-flight failed. */
+  readonly reports: readonly ReloadReport[] | undefined;
+  readonly error?: Error;
+  readonly ms: { readonly build: number; readonly load: number; readonly total: number };
+}
+
+export interface DevSession {
+  readonly host: PluginHost;
+  readonly emu: Emulator;
+  /** Rebuilds and reloads one watched plugin now (what a change triggers). */
+  reload(dir: string): Promise<DevCycle>;
+  /** Called after every cycle. */
+  onCycle: ((c: DevCycle) => void) | undefined;
+  close(): Promise<void>;
+}
+
+interface Watched {
+  readonly dir: string;
+  readonly builder: PluginBuilder;
+  plugin: LoadedPlugin;
+  watcher?: FSWatcher;
+  timer?: NodeJS.Timeout;
+}
+
+/** Starts a dev session: builds, loads, runs and watches. */
+export async function startDev(o: DevOptions): Promise<DevSession> {
+  if (o.watch.length === 0)
+    throw new EmuhostError('E_BAD_ARGUMENT', 'emuhost dev needs at least one --watch <plugin-dir>');
+  const host = new PluginHost();
+  const watched: Watched[] = [];
+  const closeAll = async () => {
+    for (const w of watched) {
+      w.watcher?.close();
+      clearTimeout(w.timer);
+      await w.builder.dispose();
+    }
+  };
+  try {
+    for (const d of o.watch) {
+      const dir = resolve(d);
+      const builder = await createPluginBuilder(dir);
+      watched.push({ dir, builder, plugin: undefined as never });
+      const built = await builder.rebuild();
+      watched.at(-1)!.plugin = host.loadFile(built.manifestPath);
+    }
+    const spec: MachineSpec =
+      o.machineFile !== undefined
+        ? readMachineFile(o.machineFile)
+        : {
+            machine: 'q35',
+            ram: 128 << 20,
+            plugins: [],
+            devices: watched
+              .filter((w) => w.plugin.manifest.kind === 'device')
+              .map((w) => ({ plugin: w.plugin.manifest.id })),
+            iommus: [],
+            base: process.cwd(),
+          };
+    const log = (level: string, src: string, msg: string) => {
+      if (level !== 'debug') o.err.write(`${level} ${src}: ${msg}\n`);
+    };
+    const emu = await buildMachineSpec(spec, host, { log });
+
+    let chain: Promise<unknown> = Promise.resolve();
+    const session: DevSession = {
+      host,
+      emu,
+      onCycle: undefined,
+      reload(d: string) {
+        const w = watched.find((x) => x.dir === resolve(d));
+        if (w === undefined)
+          return Promise.reject(
+            new EmuhostError('E_UNKNOWN_ID', `${d} is not a watched plugin directory`),
+          );
+        // One cycle at a time, in the order the changes came.
+        const next = chain.then(() => cycle(w));
+        chain = next.catch(() => {});
+        return next;
+      },
+      close: closeAll,
+    };
+
+    const cycle = async (w: Watched): Promise<DevCycle> => {
+      const t0 = performance.now();
+      let t1 = t0;
+      let result: DevCycle;
+      try {
+        const built = await w.builder.rebuild();
+        t1 = performance.now();
+        const plugin = host.loadFile(built.manifestPath, { replace: true });
+        const t2 = performance.now();
+        const reports = reloadPlugin(emu, plugin, { hooks: host.hooks.reload });
+        if (reports.some((r) => r.outcome === 'reloaded')) w.plugin = plugin;
+        const total = performance.now() - t0;
+        for (const r of reports)
+          o.out.write(
+            `${formatReloadReport(r)}; build ${(t1 - t0).toFixed(1)} ms, load ${(t2 - t1).toFixed(1)} ms, ${total.toFixed(1)} ms in all\n`,
+          );
+        if (reports.length === 0) o.out.write(`${plugin.manifest.id} rebuilt: no device runs it\n`);
+        result = { dir: w.dir, reports, ms: { build: t1 - t0, load: t2 - t1, total } };
+      } catch (e) {
+        const error = e instanceof Error ? e : new Error(String(e));
+        o.err.write(`${describe(error)}\nthe old code keeps running\n`);
+        const now = performance.now();
+        result = {
+          dir: w.dir,
+          reports: undefined,
+          error,
+          ms: { build: t1 - t0, load: now - t1, total: now - t0 },
+        };
+      }
+      session.onCycle?.(result);
+      return result;
+    };
+
+    for (const w of watched) {
+      w.watcher = watch(w.dir, { recursive: true }, (_event, file) => {
+        if (file !== null && ignored(String(file))) return;
+        clearTimeout(w.timer);
+        w.timer = setTimeout(() => void session.reload(w.dir), o.debounceMs ?? 25);
+      });
+    }
+    o.out.write(
+      `emuhost dev: ${spec.machine} running with ${[...emu.devices.values()].map((d) => `${d.id} (${d.plugin.manifest.id} ${d.plugin.manifest.version})`).join(', ') || 'no devices'}; watching ${watched.map((w) => relative(process.cwd(), w.dir) || '.').join(', ')}\n`,
+    );
+    return session;
+  } catch (e) {
+    await closeAll();
+    throw e;
+  }
+}
+
+/** Build output and dependencies are not sources. */
+function ignored(file: string): boolean {
+  const parts = file.split(sep);
+  return (
+    parts.includes('dist') || parts.includes('node_modules') || parts[0]?.startsWith('.') === true
+  );
+}
+
+function describe(e: Error): string {
+  if (e instanceof PluginLoadError) return formatDiagnostics(e.diagnostics);
+  return `emuhost: ${e.message}`;
+}
+
+/** The command: runs until SIGINT or SIGTERM. */
+export async function devCommand(
+  machineFile: string | undefined,
+  o: { watch: string[] },
+): Promise<void> {
+  const session = await startDev({
+    machineFile,
+    watch: o.watch,
+    out: process.stdout,
+    err: process.stderr,
+  });
+  await new Promise<void>((done) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      done();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  await session.close();
+}
