@@ -4,6 +4,7 @@
  * - `driver.ts`: a libqos-style driver API (memory, ports, PCI enumeration and BARs, clock, IRQs).
  * - `device-conformance.ts`, `iommu-conformance.ts`: the suites every plugin runs.
  * - `load.ts`: build and load a plugin directory.
+ * - `edu.ts`: a guest driver for QEMU's edu device, the DMA requester IOMMU tests program.
  */
 
 export {
@@ -13,6 +14,16 @@ export {
   deviceConformance,
 } from './device-conformance.js';
 export { type BarMapping, createDriver, Driver, PciDeviceRef } from './driver.js';
+export {
+  EDU_BUF_SIZE,
+  EDU_DEVICE,
+  EDU_DMA,
+  EDU_OPTIONS,
+  EDU_VENDOR,
+  type EduDevice,
+  eduDevices,
+  findEdu,
+} from './edu.js';
 export {
   type IommuCase,
   type IommuConformanceOptions,

@@ -2,18 +2,14 @@
  * Test support: loading the plugin and the DMA device (the bundled edu, plugins/edu), and the
  * machine every device test starts from.
  *
- * Both plugins are built into a fresh temporary directory per test file (several test files,
- * edu's own among them, run in parallel, and writing the same `dist/` from each would race).
- * vtd is loaded at the trusted level, the level bundled plugins get, unless a test asks for
+ * Both plugins are built by @emuhost/testing's `loadPluginDir`, once per test file, each
+ * build in a private directory (test files run in parallel). vtd is loaded at the trusted level, the level bundled plugins get, unless a test asks for
  * another; edu always at the trusted level.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bareMachine, buildPlugin, Emulator, type LoadedPlugin, PluginHost } from '@emuhost/host';
+import { bareMachine, Emulator, type LoadedPlugin } from '@emuhost/host';
 import type { OptionValue } from '@emuhost/sdk';
-import { createDriver, type Driver } from '@emuhost/testing';
+import { createDriver, type Driver, loadPluginDir } from '@emuhost/testing';
 import { type DmaDevice, EDU_OPTIONS, eduDevices } from './dma-device.js';
 import { type GuestOptions, VtdGuest } from './guest.js';
 
@@ -23,16 +19,9 @@ export const EDU_DIR = fileURLToPath(new URL('../../../edu', import.meta.url));
 type Level = 'trusted' | 'confined';
 const built = new Map<Level, Promise<LoadedPlugin>>();
 
-/** Builds `dir` into a temporary directory and loads it. */
-async function buildAndLoad(dir: string, level: Level): Promise<LoadedPlugin> {
-  const out = mkdtempSync(join(tmpdir(), 'emuhost-vtd-'));
-  try {
-    const b = await buildPlugin(dir, { outDir: out });
-    return new PluginHost().loadFile(b.manifestPath, { level });
-  } finally {
-    rmSync(out, { recursive: true, force: true });
-  }
-}
+/** Builds `dir` (into a private temporary directory) and loads it. */
+const buildAndLoad = (dir: string, level: Level): Promise<LoadedPlugin> =>
+  loadPluginDir(dir, { level });
 
 /** Builds (once per file and level) and loads the vtd plugin. */
 export function loadVtd(level: Level = 'trusted'): Promise<LoadedPlugin> {
