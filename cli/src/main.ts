@@ -64,7 +64,18 @@ program
   )
   .argument('[machine-file]', 'a machine file (default: q35 with the watched device plugins)')
   .requiredOption('-w, --watch <plugin-dir...>', 'plugin directories to build, run and watch')
-  .action(async (file: string | undefined, o: { watch: string[] }) => devCommand(file, o));
+  .option(
+    '--qtest <chardev>',
+    'serve qtest on the running machine, across reloads: unix:PATH[,server=on] | tcp:HOST:PORT[,server=on] | stdio',
+  )
+  .option(
+    '--commands',
+    'read commands on stdin (the default when stdin is a terminal): swap bus=NAME[,rid=A-B]|device=ID PLUGIN|ID|none [key=value...]',
+  )
+  .action(
+    async (file: string | undefined, o: { watch: string[]; qtest?: string; commands?: boolean }) =>
+      devCommand(file, o),
+  );
 
 program
   .command('qtest')

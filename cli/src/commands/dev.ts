@@ -6,9 +6,15 @@
  * host's load) and every live instance of it is replaced (`reloadPlugin`), with one report
  * line per device. A failed build or pre-flight leaves the old code running and prints the
  * error at its file and line.
+ *
+ * `--qtest CHARDEV` serves a qtest session on the running machine (QEMU's chardevs: a client
+ * socket, `server=on`, or stdio); the client stays connected across reloads. `--commands`
+ * (or an interactive stdin) reads commands: `swap TARGET PLUGIN|ID|none [key=value...]`
+ * swaps what translates TARGET under the running devices, as `emuhost.iommu.swap` does.
  */
 import { type FSWatcher, watch } from 'node:fs';
 import { relative, resolve, sep } from 'node:path';
+import { createInterface } from 'node:readline';
 import type { Writable } from 'node:stream';
 import {
   buildMachineSpec,
@@ -26,6 +32,9 @@ import {
   reloadPlugin,
 } from '@emuhost/host';
 import { EmuhostError } from '@emuhost/sdk';
+import { emuhostExtensions } from '../qtest/extensions.js';
+import { ArgvError, parseChardev } from '../qtest/qemu-argv.js';
+import { pluginLookup, serveQtest } from '../qtest/serve.js';
 
 export interface DevOptions {
   readonly machineFile?: string | undefined;
@@ -34,6 +43,12 @@ export interface DevOptions {
   readonly err: Writable;
   /** Quiet time after the last change before a rebuild. Default 25 ms. */
   readonly debounceMs?: number;
+  /**
+   * Builds the machine once the watched plugins are loaded into `host` (what `emuhost qtest
+   * --watch` passes: QEMU's command line). Default: the machine file, or q35 with the watched
+   * device plugins.
+   */
+  readonly build?: (host: PluginHost) => Promise<Emulator>;
 }
 
 /** One rebuild of one watched plugin. */
@@ -52,6 +67,8 @@ export interface DevSession {
   reload(dir: string): Promise<DevCycle>;
   /** Called after every cycle. */
   onCycle: ((c: DevCycle) => void) | undefined;
+  /** Runs one command line (`swap ...`, `help`); returns what to print. */
+  command(line: string): string;
   close(): Promise<void>;
 }
 
@@ -84,23 +101,27 @@ export async function startDev(o: DevOptions): Promise<DevSession> {
       const built = await builder.rebuild();
       watched.at(-1)!.plugin = host.loadFile(built.manifestPath);
     }
-    const spec: MachineSpec =
-      o.machineFile !== undefined
-        ? readMachineFile(o.machineFile)
-        : {
-            machine: 'q35',
-            ram: 128 << 20,
-            plugins: [],
-            devices: watched
-              .filter((w) => w.plugin.manifest.kind === 'device')
-              .map((w) => ({ plugin: w.plugin.manifest.id })),
-            iommus: [],
-            base: process.cwd(),
-          };
+    const spec: MachineSpec | undefined =
+      o.build !== undefined
+        ? undefined
+        : o.machineFile !== undefined
+          ? readMachineFile(o.machineFile)
+          : {
+              machine: 'q35',
+              ram: 128 << 20,
+              plugins: [],
+              devices: watched
+                .filter((w) => w.plugin.manifest.kind === 'device')
+                .map((w) => ({ plugin: w.plugin.manifest.id })),
+              iommus: [],
+              base: process.cwd(),
+            };
     const log = (level: string, src: string, msg: string) => {
       if (level !== 'debug') o.err.write(`${level} ${src}: ${msg}\n`);
     };
-    const emu = await buildMachineSpec(spec, host, { log });
+    const emu =
+      spec === undefined ? await o.build!(host) : await buildMachineSpec(spec, host, { log });
+    const extensions = emuhostExtensions(emu, { plugin: (id) => pluginLookup(host, id) });
 
     let chain: Promise<unknown> = Promise.resolve();
     const session: DevSession = {
@@ -117,6 +138,13 @@ export async function startDev(o: DevOptions): Promise<DevSession> {
         const next = chain.then(() => cycle(w));
         chain = next.catch(() => {});
         return next;
+      },
+      command(line: string): string {
+        const [cmd, ...args] = line.trim().split(/\s+/);
+        if (cmd === undefined || cmd === '') return '';
+        if (cmd === 'swap') return extensions.get('iommu.swap')!(args);
+        if (cmd === 'help') return DEV_COMMANDS;
+        return `FAIL unknown command '${cmd}' (${DEV_COMMANDS})`;
       },
       close: closeAll,
     };
@@ -162,7 +190,7 @@ export async function startDev(o: DevOptions): Promise<DevSession> {
       });
     }
     o.out.write(
-      `emuhost dev: ${spec.machine} running with ${[...emu.devices.values()].map((d) => `${d.id} (${d.plugin.manifest.id} ${d.plugin.manifest.version})`).join(', ') || 'no devices'}; watching ${watched.map((w) => relative(process.cwd(), w.dir) || '.').join(', ')}\n`,
+      `emuhost dev: ${spec?.machine ?? 'the machine'} running with ${[...emu.devices.values()].map((d) => `${d.id} (${d.plugin.manifest.id} ${d.plugin.manifest.version})`).join(', ') || 'no devices'}; watching ${watched.map((w) => relative(process.cwd(), w.dir) || '.').join(', ')}\n`,
     );
     return session;
   } catch (e) {
@@ -184,25 +212,54 @@ function describe(e: Error): string {
   return `emuhost: ${e.message}`;
 }
 
-/** The command: runs until SIGINT or SIGTERM. */
+const DEV_COMMANDS =
+  'commands: swap bus=NAME[,rid=FIRST-LAST]|device=ID PLUGIN|ID|none [key=value...]';
+
+/**
+ * The command: runs until SIGINT or SIGTERM, or until the qtest client goes away (as QEMU
+ * does). With `--qtest stdio` the dev reports go to stderr, stdout being the qtest stream.
+ */
 export async function devCommand(
   machineFile: string | undefined,
-  o: { watch: string[] },
+  o: { watch: string[]; qtest?: string; commands?: boolean },
 ): Promise<void> {
-  const session = await startDev({
-    machineFile,
-    watch: o.watch,
-    out: process.stdout,
-    err: process.stderr,
-  });
-  await new Promise<void>((done) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      done();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
-  await session.close();
+  let chardev: ReturnType<typeof parseChardev> | undefined;
+  try {
+    chardev = o.qtest === undefined ? undefined : parseChardev(o.qtest, '--qtest');
+  } catch (e) {
+    if (e instanceof ArgvError) throw new EmuhostError('E_BAD_ARGUMENT', e.message);
+    throw e;
+  }
+  const out = chardev?.kind === 'stdio' ? process.stderr : process.stdout;
+  const session = await startDev({ machineFile, watch: o.watch, out, err: process.stderr });
+  try {
+    await new Promise<void>((done, fail) => {
+      const stop = () => {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+        rl?.close();
+        done();
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+      const rl =
+        chardev?.kind !== 'stdio' && (o.commands === true || process.stdin.isTTY)
+          ? createInterface({ input: process.stdin })
+          : undefined;
+      rl?.on('line', (line) => {
+        const answer = session.command(line);
+        if (answer !== '') out.write(`${answer}\n`);
+      });
+      if (chardev !== undefined)
+        serveQtest(session.emu, chardev, process, { host: session.host }).then(
+          (s) => s.done.then(stop),
+          (e: unknown) => {
+            fail(e);
+            stop();
+          },
+        );
+    });
+  } finally {
+    await session.close();
+  }
 }

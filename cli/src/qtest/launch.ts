@@ -4,9 +4,7 @@
  * the qtest stream and the QMP monitor the way QEMU does (client sockets unless
  * `server=on`), and serves them until the client goes away or a signal ends it.
  */
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { connect, createServer, type Socket } from 'node:net';
-import type { Readable, Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import {
   buildMachineSpec,
   bundledPlugins,
@@ -24,14 +22,15 @@ import {
   readMachineFile,
 } from '@emuhost/host';
 import { definePlugin, EmuhostError, type OptionValue } from '@emuhost/sdk';
+import { type DevSession, startDev } from '../commands/dev.js';
 import { traceMachine } from '../trace.js';
 import { VERSION } from '../version.js';
-import { emuhostExtensions } from './extensions.js';
 import { infoView } from './info.js';
-import { ArgvError, type Chardev, parseQemuArgs, type QemuArgs } from './qemu-argv.js';
+import { ArgvError, parseQemuArgs, type QemuArgs } from './qemu-argv.js';
 import { serveQmp } from './qmp.js';
-import { QtestSession } from './session.js';
-import { serveStream } from './transport.js';
+import { open, qtestLog, type Stdio, serveQtest } from './serve.js';
+
+export type { Stdio } from './serve.js';
 
 /** QEMU device names that are emuhost plugins of another id. */
 const DEVICE_ALIASES: Readonly<Record<string, string>> = { 'intel-iommu': 'vtd' };
@@ -39,12 +38,6 @@ const DEVICE_ALIASES: Readonly<Record<string, string>> = { 'intel-iommu': 'vtd' 
 const PLACEMENT_PROPS = new Set(['id', 'bus', 'addr']);
 /** The QEMU version reported in QMP and -version: the protocol emuhost follows. */
 const QEMU_VERSION = { major: 7, minor: 2, micro: 0 };
-
-export interface Stdio {
-  readonly stdin: Readable;
-  readonly stdout: Writable;
-  readonly stderr: Writable;
-}
 
 /** Runs a qtest target. Resolves with the exit code when it should end. */
 export async function runQtest(argv: readonly string[], stdio: Stdio): Promise<number> {
@@ -69,8 +62,21 @@ export async function runQtest(argv: readonly string[], stdio: Stdio): Promise<n
     return 0;
   }
   let emu: Emulator;
+  let host = new PluginHost();
+  // `--watch DIR`: the watched plugins are built and loaded first, so `-device` and the
+  // machine file find them, and every source change reloads their live instances.
+  let dev: DevSession | undefined;
   try {
-    emu = await buildTarget(args, stdio.stderr);
+    if (args.watch.length > 0) {
+      dev = await startDev({
+        watch: args.watch,
+        out: stdio.stderr,
+        err: stdio.stderr,
+        build: (h) => buildTarget(args, stdio.stderr, h),
+      });
+      emu = dev.emu;
+      host = dev.host;
+    } else emu = await buildTarget(args, stdio.stderr, host);
   } catch (e) {
     stdio.stderr.write(`emuhost: ${describe(e)}\n`);
     return 1;
@@ -100,18 +106,7 @@ export async function runQtest(argv: readonly string[], stdio: Stdio): Promise<n
       });
     }
     if (args.qtest !== undefined) {
-      const stream = await open(args.qtest, stdio);
-      const session = new QtestSession(emu, {
-        emit: (l) => emitLine(l),
-        extensions: emuhostExtensions(emu),
-      });
-      const served = serveStream(
-        session,
-        stream.input,
-        stream.output,
-        log === undefined ? {} : { log },
-      );
-      const emitLine = served.emit;
+      const served = await serveQtest(emu, args.qtest, stdio, { log, host });
       void served.done.then(() => quit(0));
     }
     return await ended;
@@ -121,6 +116,7 @@ export async function runQtest(argv: readonly string[], stdio: Stdio): Promise<n
   } finally {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
+    await dev?.close();
   }
 }
 
@@ -129,8 +125,7 @@ export async function runQtest(argv: readonly string[], stdio: Stdio): Promise<n
  * `MachineSpec` for `buildMachineSpec`. `--machine FILE` gives the base, and each `-device`
  * adds to it (an IOMMU plugin goes to the IOMMUs, bound to the machine's IOMMU slot).
  */
-async function buildTarget(args: QemuArgs, stderr: Writable): Promise<Emulator> {
-  const host = new PluginHost();
+async function buildTarget(args: QemuArgs, stderr: Writable, host: PluginHost): Promise<Emulator> {
   for (const p of args.plugins) host.loadFile(p);
   let base: MachineSpec;
   if (args.machineFile !== undefined) {
@@ -226,50 +221,6 @@ function typeList(): string[] {
   return [...bundledPlugins().keys(), ...Object.keys(DEVICE_ALIASES)].sort();
 }
 
-function qtestLog(
-  file: string | undefined,
-  stderr: Writable,
-): ((dir: 'R' | 'S', line: string) => void) | undefined {
-  if (file === '/dev/null' || file === 'none') return undefined;
-  const started = performance.now();
-  const out: Writable | WriteStream =
-    file === undefined ? stderr : createWriteStream(file, { flags: 'a' });
-  return (dir, line) => {
-    out.write(`[${dir} +${((performance.now() - started) / 1000).toFixed(6)}] ${line}\n`);
-  };
-}
-
-/** Opens a chardev the way QEMU does: connect, or listen and take the first client. */
-async function open(c: Chardev, stdio: Stdio): Promise<{ input: Readable; output: Writable }> {
-  if (c.kind === 'stdio') return { input: stdio.stdin, output: stdio.stdout };
-  const socket: Socket = await new Promise((resolve, reject) => {
-    if (!c.server) {
-      const s = c.kind === 'unix' ? connect(c.path) : connect(c.port, c.host);
-      s.once('connect', () => resolve(s));
-      s.once('error', (e) =>
-        reject(
-          new EmuhostError(
-            'E_BAD_ARGUMENT',
-            `cannot connect to ${c.kind === 'unix' ? c.path : `${c.host}:${c.port}`}: ${e.message}`,
-          ),
-        ),
-      );
-      return;
-    }
-    const server = createServer((s) => {
-      server.close();
-      resolve(s);
-    });
-    server.once('error', (e) =>
-      reject(new EmuhostError('E_BAD_ARGUMENT', `cannot listen: ${e.message}`)),
-    );
-    if (c.kind === 'unix') server.listen(c.path);
-    else server.listen(c.port, c.host);
-  });
-  socket.setNoDelay?.(true);
-  return { input: socket, output: socket };
-}
-
 function describe(e: unknown): string {
   if (e instanceof PluginLoadError) return formatDiagnostics(e.diagnostics);
   if (e instanceof EmuhostError) return e.message;
@@ -282,5 +233,6 @@ emuhost takes the options a qtest harness passes to qemu-system-x86_64:
   -qtest-log FILE|/dev/null    -machine|-M pc|q35|none[,accel=qtest]    -accel qtest
   -m SIZE[M|G]    -device NAME[,prop=value...]    -nodefaults    -display none    -audio none
   -chardev socket,path=P,id=ID[,server=on]    -mon chardev=ID,mode=control    -S    -global ...
-emuhost's own: --machine FILE (a JSON machine file), --plugin BUNDLE (an external plugin's manifest), --trace
+emuhost's own: --machine FILE (a JSON machine file), --plugin BUNDLE (an external plugin's manifest), --trace,
+  --watch DIR (build a plugin's sources, run them, reload its live devices on every change)
   -version, --version: one line, the QEMU version emuhost speaks and its own`;

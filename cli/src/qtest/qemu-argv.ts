@@ -53,6 +53,8 @@ export interface QemuArgs {
   readonly machineFile: string | undefined;
   readonly plugins: readonly string[];
   readonly trace: boolean;
+  /** `--watch DIR`: plugin directories to build, run and hot-reload (as `emuhost dev`). */
+  readonly watch: readonly string[];
 }
 
 /** Options taking a value; the rest are flags. */
@@ -84,6 +86,7 @@ const WITH_VALUE = new Set([
   'trace',
   'plugin',
   'emuhost-machine',
+  'emuhost-watch',
 ]);
 const FLAGS = new Set([
   'nodefaults',
@@ -198,6 +201,7 @@ export function parseQemuArgs(argv: readonly string[]): QemuArgs {
   let help = false;
   let machineFile: string | undefined;
   let trace = false;
+  const watch: string[] = [];
 
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -214,6 +218,7 @@ export function parseQemuArgs(argv: readonly string[]): QemuArgs {
     if (arg === '--machine') name = 'emuhost-machine';
     if (arg === '--plugin') name = 'plugin';
     if (arg === '--trace') name = 'emuhost-trace';
+    if (arg === '--watch' || arg.startsWith('--watch=')) name = 'emuhost-watch';
     if (!WITH_VALUE.has(name) && !FLAGS.has(name)) throw new ArgvError(`${arg}: invalid option`);
     if (WITH_VALUE.has(name) && value === undefined) {
       value = argv[++i];
@@ -303,6 +308,9 @@ export function parseQemuArgs(argv: readonly string[]): QemuArgs {
       case 'emuhost-trace':
         trace = true;
         break;
+      case 'emuhost-watch':
+        watch.push(v);
+        break;
       case 'S':
         paused = true;
         break;
@@ -341,5 +349,6 @@ export function parseQemuArgs(argv: readonly string[]): QemuArgs {
     machineFile,
     plugins,
     trace,
+    watch,
   };
 }
