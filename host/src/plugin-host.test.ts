@@ -72,6 +72,32 @@ describe('building a plugin', () => {
     );
   });
 
+  it('an error thrown while the bundle is evaluated names the source file and line, through its source map', async () => {
+    const dir = join(tmp, 'throws-at-load');
+    mkdirSync(join(dir, 'src'), { recursive: true });
+    writeFileSync(
+      join(dir, 'emuhost.plugin.json'),
+      JSON.stringify(manifest({ id: 'throws-at-load', entry: 'src/index.ts' })),
+    );
+    writeFileSync(
+      join(dir, 'src', 'index.ts'),
+      "import { table } from './regs';\nexport default table;\n",
+    );
+    writeFileSync(
+      join(dir, 'src', 'regs.ts'),
+      "export const table = [1, 2];\nif (table.length < 3) throw new RangeError('table too short');\n",
+    );
+    const b = await buildPlugin(dir);
+    const e = codeOf(() => new PluginHost().loadFile(b.manifestPath)).error;
+    expect(e.code).toBe('E_PLUGIN_EVAL');
+    expect(e.diagnostics[0]!.location).toMatchObject({
+      file: join(dir, 'src', 'regs.ts'),
+      line: 2,
+      lineText: "if (table.length < 3) throw new RangeError('table too short');",
+    });
+    expect(formatDiagnostics(e.diagnostics)).toContain('src/regs.ts:2:');
+  });
+
   it('refuses a Node builtin import, naming the import and the file that made it', async () => {
     const dir = join(tmp, 'sneaky');
     mkdirSync(join(dir, 'src'), { recursive: true });

@@ -7,7 +7,7 @@
  * uniqueness. A failure leaves the host and every loaded plugin as they were.
  */
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { createRequire, SourceMap, type SourceMapPayload } from 'node:module';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import {
   createConfinedRealm,
@@ -281,9 +281,51 @@ function evalDiagnostic(id: string, file: string, e: unknown, code: string): Dia
   return {
     text,
     pluginName: id,
-    location: { file, line, column, lineText: code.split('\n')[line - 1] ?? '' },
+    location: originalLocation(file, code, line, column) ?? {
+      file,
+      line,
+      column,
+      lineText: code.split('\n')[line - 1] ?? '',
+    },
     notes: [],
   };
+}
+
+/**
+ * A bundle position as the plugin author wrote it: through the bundle's linked source map
+ * (`emuhost build` writes one), so the error names `src/regs.ts:12`, not `dist/x.js:840`.
+ * Undefined when there is no map or it does not cover the position.
+ */
+function originalLocation(
+  file: string,
+  code: string,
+  line: number,
+  column: number,
+): Diagnostic['location'] | undefined {
+  const url = /\/\/# sourceMappingURL=(\S+)\s*$/.exec(code)?.[1];
+  if (url === undefined || url.startsWith('data:')) return undefined;
+  try {
+    const mapFile = resolve(dirname(file), url);
+    const payload = JSON.parse(readFileSync(mapFile, 'utf8')) as SourceMapPayload & {
+      sourcesContent?: (string | null)[];
+    };
+    const entry = new SourceMap(payload).findEntry(line - 1, column) as {
+      originalSource?: string;
+      originalLine?: number;
+      originalColumn?: number;
+    };
+    if (entry.originalSource === undefined || entry.originalLine === undefined) return undefined;
+    const index = payload.sources.indexOf(entry.originalSource);
+    const source = index >= 0 ? payload.sourcesContent?.[index] : undefined;
+    return {
+      file: resolve(dirname(mapFile), entry.originalSource),
+      line: entry.originalLine + 1,
+      column: entry.originalColumn ?? 0,
+      lineText: source?.split('\n')[entry.originalLine] ?? '',
+    };
+  } catch {
+    return undefined;
+  }
 }
 
 function escapeRe(s: string): string {
