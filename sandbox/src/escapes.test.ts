@@ -16,10 +16,12 @@
  * show each channel is live; the trusted level (not a security boundary) runs the same probe
  * and does reach `process`, so the probe would catch a real escape.
  *
- * Real escapes found are `it.fails` tests marked `// ESCAPE FOUND:`; they assert the safe
- * behaviour and so fail today (which `it.fails` reports as a pass) until the hole is fixed,
- * when vitest will say so and the `.fails` must go. Escapes that were fixed while this
- * catalogue was written are plain tests, with a note of what they were.
+ * Real escapes this catalogue found are marked `// ESCAPE FOUND:` with the repro: 13 of
+ * them, all from host code reading plugin values (a Proxy trap or getter given a host-made
+ * argument list). They were closed by making the realm's membrane the only code that
+ * touches plugin values (the host gets data-only descriptions, sanitized results and
+ * realm-made errors), and each is now a plain test asserting the safe behaviour. A new
+ * escape goes in as `it.fails` with the same marker until it is fixed.
  */
 import { bareMachine, Emulator, type LoadedPlugin, PluginHost } from '@emuhost/host';
 import type { GuestPhysAddr, Iova, SavedState } from '@emuhost/sdk';
@@ -1780,8 +1782,7 @@ describe('values a plugin returns to, or throws at, the host', () => {
   // (an MMIO write handler): `throw Object.create(null);` then `d.writel(bar, 1)` throws
   // "TypeError: Cannot convert object to primitive value".
   it('a callback throwing a value with no string conversion is still contained and quarantined', () => {
-    // Safe values first: should the scenario break for another reason, this test passes and
-    // vitest flags the `.fails`.
+    // Safe values first, so a scenario that breaks for another reason cannot pass by accident.
     let msg = '';
     let quarantined = true;
     thrown(() => {
