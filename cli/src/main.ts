@@ -11,6 +11,7 @@ import { devCommand } from './commands/dev.js';
 import { infoCommand } from './commands/info.js';
 import { newCommand } from './commands/new.js';
 import { runCommand } from './commands/run.js';
+import { type FuzzCommandOptions, fuzzCommand } from './fuzz/command.js';
 import { runQtest } from './qtest/launch.js';
 import { VERSION } from './version.js';
 
@@ -76,6 +77,20 @@ program
     async (file: string | undefined, o: { watch: string[]; qtest?: string; commands?: boolean }) =>
       devCommand(file, o),
   );
+
+program
+  .command('fuzz')
+  .description(
+    'random guest operation sequences against every machine × device × IOMMU combination; a failure is written as a minimized qtest script',
+  )
+  .option('-s, --seed <n>', 'run seed (default: from the clock; printed)')
+  .option('-n, --ops <n>', 'operations in all (default 100000)')
+  .option('-c, --combo <machine+device+iommu...>', 'only these combinations (e.g. q35+edu+vtd)')
+  .option('-o, --out <dir>', 'where failure scripts go (default fuzz-out)')
+  .option('-t, --time <seconds>', 'stop after this long')
+  .action(async (o: FuzzCommandOptions) => {
+    process.exitCode = await fuzzCommand(o);
+  });
 
 program
   .command('qtest')

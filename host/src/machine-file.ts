@@ -263,7 +263,12 @@ export async function buildMachineSpec(
     const slot = emu.model.iommu;
     const r = emu.addIommu(plugin, {
       ...(m.id !== undefined && { id: m.id }),
-      options: { ...(slot !== undefined && { base: slot.base }), ...m.options },
+      // The slot's register address, for models that take one (passthrough has no registers).
+      options: {
+        ...(slot !== undefined &&
+          plugin.definition.options?.base !== undefined && { base: slot.base }),
+        ...m.options,
+      },
     });
     const targets = m.bind ?? (slot !== undefined ? [{ bus: slot.bus }] : []);
     if (targets.length === 0)
