@@ -12,6 +12,7 @@ import { formatMetrics, formatTable, formatValue, toJson } from './report.js';
 import type { Suite, SuiteContext } from './suite.js';
 import { clockSuite } from './suites/clock.js';
 import { dmaSuite } from './suites/dma.js';
+import { fuzzSuite } from './suites/fuzz.js';
 import { iommuPluginsSuite } from './suites/iommu-plugins.js';
 import { memorySuite } from './suites/memory.js';
 import { pciSuite } from './suites/pci.js';
@@ -33,6 +34,7 @@ const SUITES: readonly Suite[] = [
   swapSuite,
   qtestSuite,
   reloadSuite,
+  fuzzSuite,
 ];
 
 const USAGE = `usage: npm run bench -- [--json] [--quick] [--filter <substring>]

@@ -149,3 +149,58 @@ describe('emuhost.* extension commands', () => {
     ]);
   });
 });
+
+describe('emuhost qtest -device of a platform (non-PCI) device', () => {
+  // pc-testdev has no PCI identity (QEMU: an ISA device); -device puts it on the platform bus.
+  // The lines are what endianness-test.c's libqtest sends (its first block, and one step of
+  // the split and combine cases).
+  it('-machine pc -device pc-testdev answers at its fixed ports', async () => {
+    const r = await run(
+      ['-machine', 'pc', '-device', 'pc-testdev'],
+      [
+        'outl 0xe0 0x87654321',
+        'inl 0xe0',
+        'inw 0xe2',
+        'inw 0xe0',
+        'inb 0xe3',
+        'inb 0xe2',
+        'inb 0xe1',
+        'inb 0xe0',
+        'outl 0xe8 0x12345678',
+        'inl 0xe0',
+        'outw 0xe2 0x8866',
+        'inl 0xe8',
+        'inw 0xea',
+      ],
+    );
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toEqual([
+      'OK',
+      'OK 0x87654321',
+      'OK 0x8765',
+      'OK 0x4321',
+      'OK 0x0087',
+      'OK 0x0065',
+      'OK 0x0043',
+      'OK 0x0021',
+      'OK',
+      'OK 0x12345678',
+      'OK',
+      'OK 0x88665678',
+      'OK 0x8866',
+    ]);
+  });
+});
+
+describe('an IOMMU without registers in the IOMMU slot', () => {
+  it('q35 with passthrough builds: the slot address goes only to models that take one', async () => {
+    const r = await run(
+      ['-machine', 'q35', '-device', 'passthrough,id=pt0'],
+      ['emuhost.info iommu'],
+    );
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out[0]!.slice(3))).toMatch(/IOMMU pt0/);
+  });
+});

@@ -170,6 +170,9 @@ async function buildTarget(args: QemuArgs, stderr: Writable, host: PluginHost): 
         ...named,
         ...(dev.props.bus !== undefined && { bus: dev.props.bus }),
         ...(dev.props.addr !== undefined && { addr: dev.props.addr }),
+        // A device with no PCI identity (QEMU's ISA and sysbus devices) goes on the platform bus.
+        ...(plugin.definition.pci === undefined &&
+          plugin.definition.platform === true && { platform: true }),
         options,
       });
   }

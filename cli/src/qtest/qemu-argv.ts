@@ -30,7 +30,11 @@ export interface DeviceArg {
 
 export interface QemuArgs {
   readonly qtest: Chardev | undefined;
-  /** `-qtest-log FILE`; undefined: QEMU logs to stderr. */
+  /**
+   * `-qtest-log FILE`; undefined: QEMU logs to stderr. `/dev/fd/2` and `/dev/stderr` (libqtest
+   * passes `/dev/fd/2` under `QTEST_LOG=1`) are stderr too: opening them fails with ENXIO when
+   * stderr is a socket, as it is under Node's `spawn` or a test runner.
+   */
   readonly qtestLog: string | undefined;
   readonly machine: {
     readonly type: string | undefined;
@@ -183,6 +187,9 @@ export function parseChardev(spec: string, what: string): Chardev {
   );
 }
 
+/** Paths that name this process's stderr: logged to the stream itself, never reopened. */
+const STDERR_PATHS = new Set(['/dev/fd/2', '/dev/stderr', '/proc/self/fd/2']);
+
 export function parseQemuArgs(argv: readonly string[]): QemuArgs {
   let qtest: Chardev | undefined;
   let qtestLog: string | undefined;
@@ -230,7 +237,7 @@ export function parseQemuArgs(argv: readonly string[]): QemuArgs {
         qtest = parseChardev(v, arg);
         break;
       case 'qtest-log':
-        qtestLog = v;
+        qtestLog = STDERR_PATHS.has(v) ? undefined : v;
         break;
       case 'machine':
       case 'M': {

@@ -1,0 +1,167 @@
+/**
+ * QEMU's `tests/qtest/endianness-test.c` as data: `test_endianness`, `test_endianness_split`
+ * and `test_endianness_combine`, each the sequence of isa_out and isa_in calls it makes with the
+ * value each isa_in must return. For the `pc` machine (isa_base -1: port I/O, no bswap) an
+ * isa_outl is qtest's `outl`, an isa_inw is `inw`, and so on.
+ *
+ * Not part of the plugin's bundle (nothing in `index.ts` imports it): the tests use it, both
+ * through the driver API and as the exact qtest lines the C test sends.
+ */
+
+export type EndiannessStep =
+  | { readonly op: 'outb' | 'outw' | 'outl'; readonly port: number; readonly value: number }
+  | { readonly op: 'inb' | 'inw' | 'inl'; readonly port: number; readonly expect: number };
+
+const out = (op: 'outb' | 'outw' | 'outl', port: number, value: number): EndiannessStep => ({
+  op,
+  port,
+  value,
+});
+const inl = (port: number, expect: number): EndiannessStep => ({ op: 'inl', port, expect });
+const inw = (port: number, expect: number): EndiannessStep => ({ op: 'inw', port, expect });
+const inb = (port: number, expect: number): EndiannessStep => ({ op: 'inb', port, expect });
+
+/** test_endianness: write through 0xe0 (impl 1..4), read back through 0xe0. */
+export const TEST_ENDIANNESS: readonly EndiannessStep[] = [
+  out('outl', 0xe0, 0x87654321),
+  inl(0xe0, 0x87654321),
+  inw(0xe2, 0x8765),
+  inw(0xe0, 0x4321),
+  inb(0xe3, 0x87),
+  inb(0xe2, 0x65),
+  inb(0xe1, 0x43),
+  inb(0xe0, 0x21),
+
+  out('outw', 0xe2, 0x8866),
+  inl(0xe0, 0x88664321),
+  inw(0xe2, 0x8866),
+  inw(0xe0, 0x4321),
+  inb(0xe3, 0x88),
+  inb(0xe2, 0x66),
+  inb(0xe1, 0x43),
+  inb(0xe0, 0x21),
+
+  out('outw', 0xe0, 0x4422),
+  inl(0xe0, 0x88664422),
+  inw(0xe2, 0x8866),
+  inw(0xe0, 0x4422),
+  inb(0xe3, 0x88),
+  inb(0xe2, 0x66),
+  inb(0xe1, 0x44),
+  inb(0xe0, 0x22),
+
+  out('outb', 0xe3, 0x87),
+  inl(0xe0, 0x87664422),
+  inw(0xe2, 0x8766),
+  inb(0xe3, 0x87),
+  inb(0xe2, 0x66),
+  inb(0xe1, 0x44),
+  inb(0xe0, 0x22),
+
+  out('outb', 0xe2, 0x65),
+  inl(0xe0, 0x87654422),
+  inw(0xe2, 0x8765),
+  inw(0xe0, 0x4422),
+  inb(0xe3, 0x87),
+  inb(0xe2, 0x65),
+  inb(0xe1, 0x44),
+  inb(0xe0, 0x22),
+
+  out('outb', 0xe1, 0x43),
+  inl(0xe0, 0x87654322),
+  inw(0xe2, 0x8765),
+  inw(0xe0, 0x4322),
+  inb(0xe3, 0x87),
+  inb(0xe2, 0x65),
+  inb(0xe1, 0x43),
+  inb(0xe0, 0x22),
+
+  out('outb', 0xe0, 0x21),
+  inl(0xe0, 0x87654321),
+  inw(0xe2, 0x8765),
+  inw(0xe0, 0x4321),
+  inb(0xe3, 0x87),
+  inb(0xe2, 0x65),
+  inb(0xe1, 0x43),
+  inb(0xe0, 0x21),
+];
+
+/** test_endianness_split: write through 0xe8 (impl 1..1: split into bytes), read through 0xe0. */
+export const TEST_ENDIANNESS_SPLIT: readonly EndiannessStep[] = [
+  out('outl', 0xe8, 0x87654321),
+  inl(0xe0, 0x87654321),
+  inw(0xe2, 0x8765),
+  inw(0xe0, 0x4321),
+
+  out('outw', 0xea, 0x8866),
+  inl(0xe0, 0x88664321),
+  inw(0xe2, 0x8866),
+  inw(0xe0, 0x4321),
+
+  out('outw', 0xe8, 0x4422),
+  inl(0xe0, 0x88664422),
+  inw(0xe2, 0x8866),
+  inw(0xe0, 0x4422),
+
+  out('outb', 0xeb, 0x87),
+  inl(0xe0, 0x87664422),
+  inw(0xe2, 0x8766),
+
+  out('outb', 0xea, 0x65),
+  inl(0xe0, 0x87654422),
+  inw(0xe2, 0x8765),
+  inw(0xe0, 0x4422),
+
+  out('outb', 0xe9, 0x43),
+  inl(0xe0, 0x87654322),
+  inw(0xe2, 0x8765),
+  inw(0xe0, 0x4322),
+
+  out('outb', 0xe8, 0x21),
+  inl(0xe0, 0x87654321),
+  inw(0xe2, 0x8765),
+  inw(0xe0, 0x4321),
+];
+
+/** test_endianness_combine: write through 0xe0, read through 0xe8 (bytes combined). */
+export const TEST_ENDIANNESS_COMBINE: readonly EndiannessStep[] = [
+  out('outl', 0xe0, 0x87654321),
+  inl(0xe8, 0x87654321),
+  inw(0xea, 0x8765),
+  inw(0xe8, 0x4321),
+
+  out('outw', 0xe2, 0x8866),
+  inl(0xe8, 0x88664321),
+  inw(0xea, 0x8866),
+  inw(0xe8, 0x4321),
+
+  out('outw', 0xe0, 0x4422),
+  inl(0xe8, 0x88664422),
+  inw(0xea, 0x8866),
+  inw(0xe8, 0x4422),
+
+  out('outb', 0xe3, 0x87),
+  inl(0xe8, 0x87664422),
+  inw(0xea, 0x8766),
+
+  out('outb', 0xe2, 0x65),
+  inl(0xe8, 0x87654422),
+  inw(0xea, 0x8765),
+  inw(0xe8, 0x4422),
+
+  out('outb', 0xe1, 0x43),
+  inl(0xe8, 0x87654322),
+  inw(0xea, 0x8765),
+  inw(0xe8, 0x4322),
+
+  out('outb', 0xe0, 0x21),
+  inl(0xe8, 0x87654321),
+  inw(0xea, 0x8765),
+  inw(0xe8, 0x4321),
+];
+
+/** The qtest line libqtest sends for a step (qtest_outl: "outl 0x%x 0x%x", qtest_inl: "inl 0x%x"). */
+export function qtestLine(s: EndiannessStep): string {
+  const hex = (n: number) => `0x${n.toString(16)}`;
+  return 'value' in s ? `${s.op} ${hex(s.port)} ${hex(s.value)}` : `${s.op} ${hex(s.port)}`;
+}
