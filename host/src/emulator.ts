@@ -3,7 +3,13 @@
  * removed and bound by id. It is what the CLI, the qtest server and the driver API drive.
  */
 import type { IommuBindingTarget, Machine, MsiSink } from '@emuhost/core';
-import { EmuhostError, type MachineModel, type OptionValue, type SavedState } from '@emuhost/sdk';
+import {
+  EmuhostError,
+  type MachineFirmware,
+  type MachineModel,
+  type OptionValue,
+  type SavedState,
+} from '@emuhost/sdk';
 import { addDevice, type RunningDevice } from './device-host.js';
 import { addIommu, type RunningIommu } from './iommu-host.js';
 import {
@@ -24,6 +30,8 @@ export interface EmulatorOptions {
   readonly ramSize: number;
   readonly machineOptions?: Readonly<Record<string, OptionValue>>;
   readonly log?: LogSink;
+  /** Firmware images the machine plugin maps (`-bios`, `-drive if=pflash`); default none. */
+  readonly firmware?: Partial<MachineFirmware>;
 }
 
 export interface DeviceRequest {
@@ -51,6 +59,7 @@ export class Emulator {
       ramSize: opts.ramSize,
       ...(opts.machineOptions !== undefined && { options: opts.machineOptions }),
       ...(opts.log !== undefined && { log: opts.log }),
+      ...(opts.firmware !== undefined && { firmware: opts.firmware }),
     });
     this.machine = built.machine;
     this.model = built.model;

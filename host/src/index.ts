@@ -54,6 +54,7 @@ export {
   type MachineSpec,
   type PluginRef,
   parseAddr,
+  readFirmware,
   readMachineFile,
   validateMachineSpec,
 } from './machine-file.js';

@@ -9,8 +9,14 @@
  *     "ram": "256M",
  *     "plugins": [{ "path": "../gpu/dist/emuhost.plugin.json", "level": "isolated" }],
  *     "devices": [{ "plugin": "edu", "id": "edu0", "addr": "03.0", "options": { "dma_mask": "0xffffffff" } }],
- *     "iommus": [{ "plugin": "vtd", "id": "vtd0", "bind": [{ "bus": "pcie.0" }] }]
+ *     "iommus": [{ "plugin": "vtd", "id": "vtd0", "bind": [{ "bus": "pcie.0" }] }],
+ *     "bios": "firmware/bios.bin",
+ *     "pflash": ["firmware/code.fd"]
  *   }
+ *
+ * `"bios"` and `"pflash"` (paths relative to the file, as QEMU's `-bios` and
+ * `-drive if=pflash`) are read by the host when the machine is built, and handed to the
+ * machine plugin as `ctx.firmware`.
  *
  * The QEMU command line (`-machine q35 -device edu`) is turned into the same spec, so both
  * build the same kind of machine through `buildMachineSpec`.
@@ -19,7 +25,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { IommuBindingTarget } from '@emuhost/core';
 import type { SandboxLevel } from '@emuhost/sandbox';
-import { EmuhostError, type OptionValue } from '@emuhost/sdk';
+import { EmuhostError, type MachineFirmware, type OptionValue } from '@emuhost/sdk';
 import { bundledPlugins, loadBundled } from './bundled.js';
 import { Emulator } from './emulator.js';
 import type { LoadedPlugin } from './loaded-plugin.js';
@@ -63,6 +69,10 @@ export interface MachineSpec {
   readonly plugins: readonly PluginRef[];
   readonly devices: readonly DeviceSpec[];
   readonly iommus: readonly IommuSpec[];
+  /** The BIOS image's path (`-bios`), relative to `base`. */
+  readonly bios?: string;
+  /** Flash images' paths (`-drive if=pflash`), unit 0 first, relative to `base`. */
+  readonly pflash?: readonly string[];
   /** Directory relative paths are resolved against. */
   readonly base: string;
 }
@@ -101,6 +111,8 @@ export function validateMachineSpec(raw: unknown, file: string): MachineSpec {
     'plugins',
     'devices',
     'iommus',
+    'bios',
+    'pflash',
     '$schema',
     'description',
   ]);
@@ -217,6 +229,12 @@ export function validateMachineSpec(raw: unknown, file: string): MachineSpec {
     };
   });
   const machineOptions = options(r.machineOptions, 'machineOptions');
+  const bios = str(r.bios, 'bios');
+  let pflash: string[] | undefined;
+  if (r.pflash !== undefined) {
+    if (!Array.isArray(r.pflash)) at('pflash', 'must be an array of file paths, unit 0 first');
+    else pflash = r.pflash.map((p: unknown, i: number) => str(p, `pflash[${i}]`, true)!);
+  }
   if (problems.length > 0)
     throw new EmuhostError('E_MACHINE_FILE', `${file}:\n  ${problems.join('\n  ')}`);
   return {
@@ -226,6 +244,8 @@ export function validateMachineSpec(raw: unknown, file: string): MachineSpec {
     plugins,
     devices,
     iommus,
+    ...(bios !== undefined && { bios }),
+    ...(pflash !== undefined && { pflash }),
     base: dirname(resolve(file)),
   };
 }
@@ -257,6 +277,7 @@ export async function buildMachineSpec(
     ramSize: spec.ram,
     ...(spec.machineOptions !== undefined && { machineOptions: spec.machineOptions }),
     ...(opts.log !== undefined && { log: opts.log }),
+    firmware: readFirmware(spec),
   });
   for (const [i, m] of spec.iommus.entries()) {
     const plugin = await load(m.plugin, `iommus[${i}]`);
@@ -296,6 +317,25 @@ export async function buildMachineSpec(
     }
   }
   return emu;
+}
+
+/**
+ * Reads the spec's firmware files. A file that cannot be read is an `E_BAD_ARGUMENT` error
+ * worded as QEMU words it (`could not load PC BIOS 'FILE'`), with the reason.
+ */
+export function readFirmware(spec: MachineSpec): MachineFirmware {
+  const read = (path: string, what: string): Uint8Array => {
+    try {
+      return new Uint8Array(readFileSync(resolve(spec.base, path)));
+    } catch (e) {
+      const reason = (e as NodeJS.ErrnoException).code ?? String(e);
+      throw new EmuhostError('E_BAD_ARGUMENT', `could not load ${what} '${path}': ${reason}`);
+    }
+  };
+  return {
+    ...(spec.bios !== undefined && { bios: read(spec.bios, 'PC BIOS') }),
+    pflash: (spec.pflash ?? []).map((p, i) => read(p, `pflash${i}`)),
+  };
 }
 
 /** QEMU's `addr=SLOT[.FN]`, in hex. */

@@ -18,6 +18,7 @@ import {
   type GuestPhysAddr,
   type InterruptControllerHandle,
   type MachineContext,
+  type MachineFirmware,
   type MachineModel,
   type MmioAccessRules,
   type MmioOps,
@@ -39,6 +40,8 @@ export interface BuildMachineOptions {
   readonly ramSize: number;
   readonly options?: Readonly<Record<string, OptionValue>>;
   readonly log?: LogSink;
+  /** Firmware images for the machine to map (`ctx.firmware`); default none. */
+  readonly firmware?: Partial<MachineFirmware>;
 }
 
 export interface BuiltMachine {
@@ -86,6 +89,11 @@ export function buildMachine(plugin: LoadedPlugin, opts: BuildMachineOptions): B
     ramSize: opts.ramSize,
     options,
     log,
+    // Copies: the plugin may keep them, and the caller's buffers stay the caller's.
+    firmware: Object.freeze({
+      ...(opts.firmware?.bios !== undefined && { bios: opts.firmware.bios.slice() }),
+      pflash: Object.freeze((opts.firmware?.pflash ?? []).map((b) => b.slice())),
+    }),
     system: handle<ContainerHandle>(machine.systemMemory, { container: true }),
     io: handle<ContainerHandle>(machine.systemIo, { container: true }),
     ram: (name: string, size: number) => handle(ms.createRam(name, size)),

@@ -16,7 +16,7 @@
  */
 
 /** The SDK's own version (semver). Plugins declare the range they need in their manifest. */
-export const SDK_VERSION = '1.1.0';
+export const SDK_VERSION = '1.2.0';
 
 // ---------------------------------------------------------------------------------------
 // Addresses
@@ -651,12 +651,31 @@ export interface ContainerHandle extends RegionHandle {
   readonly container: true;
 }
 
+/**
+ * Firmware images the host read for the machine (`-bios FILE`, `-drive if=pflash,file=FILE`,
+ * or a machine file's `"bios"` and `"pflash"`). A machine plugin cannot read files: the host
+ * does, and hands over the bytes. The arrays are the machine's own copies; what it maps
+ * them as (ROM, a flash device) and where is the machine's choice.
+ * @since 1.2
+ */
+export interface MachineFirmware {
+  /** The BIOS image (`-bios`), or undefined for none. */
+  readonly bios?: Uint8Array;
+  /** Flash images in unit order (`-drive if=pflash`, unit 0 first); empty for none. */
+  readonly pflash: readonly Uint8Array[];
+}
+
 /** What a machine plugin builds the machine with. */
 export interface MachineContext {
   /** RAM size asked for (`-m`), in bytes. */
   readonly ramSize: number;
   readonly options: Options;
   readonly log: Logger;
+  /**
+   * The firmware to map. Undefined from a host older than SDK 1.2, which never loads any.
+   * @since 1.2
+   */
+  readonly firmware?: MachineFirmware;
   /** The root of guest-physical memory. */
   readonly system: ContainerHandle;
   /** The root of the 64 KiB port I/O space. */

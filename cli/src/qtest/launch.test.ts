@@ -204,3 +204,45 @@ describe('an IOMMU without registers in the IOMMU slot', () => {
     expect(JSON.parse(r.out[0]!.slice(3))).toMatch(/IOMMU pt0/);
   });
 });
+
+describe('emuhost qtest -bios and -drive if=pflash', () => {
+  const blob = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'emuhost-fw-'));
+    const file = join(dir, 'blob.bin');
+    writeFileSync(
+      file,
+      Uint8Array.from({ length: 0x10000 }, (_, i) => i & 0xff),
+    );
+    return file;
+  };
+
+  it('-bios FILE: the image ends at 4 GiB and, under PAM, at 1 MiB', async () => {
+    const r = await run(['-bios', blob()], ['readl 0xfffffffc', 'readl 0xffffc', 'readl 0xf0000']);
+    expect(r.err).toBe('');
+    expect(r.out).toEqual([
+      'OK 0x00000000fffefdfc',
+      'OK 0x00000000fffefdfc',
+      'OK 0x0000000003020100',
+    ]);
+  });
+
+  it('-drive if=pflash,format=raw,file=FILE: flash in read-array mode at the same places', async () => {
+    const r = await run(
+      ['-drive', `if=pflash,format=raw,file=${blob()}`],
+      ['readl 0xffff0000', 'readl 0xffffc'],
+    );
+    expect(r.err).toBe('');
+    expect(r.out).toEqual(['OK 0x0000000003020100', 'OK 0x00000000fffefdfc']);
+  });
+
+  it('a firmware file that cannot be read is an error and exit code 1, as QEMU words it', async () => {
+    const missing = join(tmpdir(), 'emuhost-no-such-bios.bin');
+    const r = await run(['-bios', missing], []);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(`could not load PC BIOS '${missing}': ENOENT\n`);
+    expect(r.err.split('\n')).toHaveLength(2);
+    const flash = await run(['-drive', `if=pflash,format=qcow2,file=${missing}`], []);
+    expect(flash.code).toBe(1);
+    expect(flash.err).toMatch(/only format=raw/);
+  });
+});

@@ -4,6 +4,7 @@
  * the qtest stream and the QMP monitor the way QEMU does (client sockets unless
  * `server=on`), and serves them until the client goes away or a signal ends it.
  */
+import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import {
   buildMachineSpec,
@@ -176,12 +177,47 @@ async function buildTarget(args: QemuArgs, stderr: Writable, host: PluginHost): 
         options,
       });
   }
-  const emu = await buildMachineSpec({ ...base, devices, iommus }, host, {
+  const firmware = firmwareArgs(args);
+  const emu = await buildMachineSpec({ ...base, ...firmware, devices, iommus }, host, {
     log: stderrLog(stderr),
     ...(base.machine === 'none' && { machine: noneMachine() }),
   });
   if (args.trace) traceMachine(emu.machine, (line) => stderr.write(`${line}\n`));
   return emu;
+}
+
+/**
+ * `-bios FILE` and `-drive if=pflash,format=raw,file=FILE` (in order; `unit=N` places one):
+ * paths relative to the working directory, read by `buildMachineSpec`. They replace what a
+ * machine file names. Other drives are not emuhost's business yet and are ignored.
+ */
+function firmwareArgs(args: QemuArgs): { bios?: string; pflash?: string[] } {
+  // As given when the spec's base is the working directory, so errors name the file as QEMU does.
+  const path = (p: string) => (args.machineFile === undefined ? p : resolve(p));
+  const pflash: string[] = [];
+  for (const d of args.drives) {
+    if (d.if !== 'pflash') continue;
+    if (d.file === undefined || d.file === '')
+      throw new EmuhostError('E_BAD_ARGUMENT', '-drive if=pflash: missing file=');
+    if (d.format !== undefined && d.format !== 'raw')
+      throw new EmuhostError(
+        'E_BAD_ARGUMENT',
+        `-drive if=pflash,format=${d.format}: only format=raw flash images are supported`,
+      );
+    const unit = d.unit === undefined ? pflash.length : Number(d.unit);
+    if (!Number.isInteger(unit) || unit < 0 || unit > 1 || pflash[unit] !== undefined)
+      throw new EmuhostError(
+        'E_BAD_ARGUMENT',
+        `-drive if=pflash,unit=${d.unit}: unit 0 or 1, once`,
+      );
+    pflash[unit] = path(d.file);
+  }
+  if (pflash.length > 0 && pflash[0] === undefined)
+    throw new EmuhostError('E_BAD_ARGUMENT', '-drive if=pflash: unit 1 without unit 0');
+  return {
+    ...(args.bios !== undefined && { bios: path(args.bios) }),
+    ...(pflash.length > 0 && { pflash }),
+  };
 }
 
 /** Plugin warnings and errors to stderr, as QEMU prints its own; debug and info stay quiet. */

@@ -8,9 +8,12 @@
  * - 01.0 PIIX3 ISA bridge (8086:7000), whose PIRQ route registers (0x60..0x63) steer PCI INTx
  *   to ISA IRQ numbers, with 01.1 IDE (8086:7010) and 01.3 PM (8086:7113) beside it;
  * - an interrupt controller `ioapic` (24 inputs; ISA IRQ n is input n), the MSI window at
- *   0xfee00000; `-device` devices from slot 2, as in QEMU.
+ *   0xfee00000; `-device` devices from slot 2, as in QEMU;
+ * - firmware (`-bios`, `-drive if=pflash`) below 4 GiB and in the ISA BIOS window under PAM
+ *   control, on the PCI side (`firmware.ts`).
  */
 import { type ContainerHandle, definePlugin, type GuestPhysAddr } from '@emuhost/sdk';
+import { mapFirmware } from './firmware.js';
 import { createPam, PAM_CONFIG } from './pam.js';
 
 const GiB = 2 ** 30;
@@ -45,6 +48,7 @@ export default definePlugin({
     const smram = ctx.alias('smram-region', pciSpace, 0xa0000, 0x20000);
     ctx.place(ctx.system, smram, 0xa0000, 1);
     const pam = createPam(ctx, ram, pciSpace);
+    const firmware = mapFirmware(ctx, pciSpace);
 
     // PIIX3 PIRQ routing: each PCI INTx line goes to the ISA IRQ its route register names;
     // an ISA IRQ is the OR of the lines routed to it.
@@ -129,6 +133,7 @@ export default definePlugin({
     return {
       defaultPciBus: 'pci.0',
       reset() {
+        firmware.reset();
         hostDefaults();
         isaDefaults();
         applyHost();

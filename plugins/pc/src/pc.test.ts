@@ -7,10 +7,18 @@ import { pamNibble, pamSegment } from './pam.js';
 const dir = fileURLToPath(new URL('..', import.meta.url));
 const FIXTURE = fileURLToPath(new URL('../../../host/src/__fixtures__/dma-copy', import.meta.url));
 
-async function boot(ramSize = 128 << 20) {
-  const emu = new Emulator({ machine: await loadPluginDir(dir), ramSize, log: () => {} });
+async function boot(ramSize = 128 << 20, firmware?: { bios?: Uint8Array; pflash?: Uint8Array[] }) {
+  const emu = new Emulator({
+    machine: await loadPluginDir(dir),
+    ramSize,
+    log: () => {},
+    ...(firmware !== undefined && { firmware }),
+  });
   return { emu, d: createDriver(emu) };
 }
+
+/** What i440fx-test writes: byte i is i & 0xff. */
+const blob = (size: number) => Uint8Array.from({ length: size }, (_, i) => i & 0xff);
 
 describe('the pc machine', () => {
   it('enumerates as QEMU -machine pc -nodefaults does, and places -device from slot 2', async () => {
@@ -114,5 +122,62 @@ describe('the pc machine', () => {
     const { emu } = await boot(4 * 2 ** 30);
     const ranges = emu.machine.memory.flatView().ranges.filter((r) => r.region.name === 'pc.ram');
     expect(ranges.at(-1)!.end).toBe(4 * 2 ** 30 + (4 * 2 ** 30 - 0xe0000000));
+  });
+
+  it('maps -bios as ROM ending at 4 GiB and its last 128 KiB at 1 MiB, under PAM', async () => {
+    const bios = blob(0x40000);
+    const { d } = await boot(128 << 20, { bios });
+    expect(d.memread(2 ** 32 - bios.length, bios.length)).toEqual(bios);
+    const isa = d.memread(0xe0000, 0x20000);
+    expect(isa).toEqual(bios.subarray(bios.length - 0x20000));
+    // ROM: a write reaches nothing.
+    d.writel(0xfffffff0, 0x12345678);
+    expect(d.readl(0xfffffff0)).toBe(0xf3f2f1f0);
+    // Shadowing, as a BIOS does: WE only (reads still the ROM), copy, then RE only.
+    const host = d.pciDevices()[0]!;
+    host.configWrite(0x59, 1, 0x20); // segment 0 (0xF0000..0xFFFFF): WE
+    d.memwrite(0xf0000, new Uint8Array(0x10000).fill(0x5a));
+    expect(d.readl(0xf0000)).toBe(0x03020100);
+    host.configWrite(0x59, 1, 0x10); // RE: the RAM copy
+    expect(d.readl(0xf0000)).toBe(0x5a5a5a5a);
+    expect(d.readl(0xe0000)).toBe(0x03020100); // other segments still the ROM
+    host.configWrite(0x59, 1, 0x00);
+    expect(d.readl(0xf0000)).toBe(0x03020100);
+    // A BIOS smaller than 128 KiB shows whole, ending at 1 MiB; below it is RAM or PCI.
+    const small = await boot(128 << 20, { bios: blob(0x10000) });
+    expect(small.d.memread(0xf0000, 0x10000)).toEqual(blob(0x10000));
+    expect(small.d.readl(0xe0000)).toBe(0);
+  });
+
+  it('maps pflash as a CFI flash in read-array mode ending at 4 GiB; writes are commands', async () => {
+    const image = blob(0x20000);
+    const { emu, d } = await boot(128 << 20, { pflash: [image], bios: blob(0x10000) });
+    const base = 2 ** 32 - image.length;
+    expect(d.memread(base, image.length)).toEqual(image);
+    expect(d.memread(0xe0000, 0x20000)).toEqual(image);
+    d.writeb(base, 0x70); // read status: ready
+    expect(d.readb(base + 0x100)).toBe(0x80);
+    d.writeb(base, 0xff); // read array
+    expect(d.readb(base + 0x100)).toBe(0x00);
+    d.writeb(base + 4, 0x40); // program: refused as on a locked block, array unchanged
+    d.writeb(base + 4, 0x99);
+    expect(d.readb(base + 4)).toBe(0x80 | 0x10 | 0x02);
+    d.writeb(base, 0x20); // block erase, confirmed: refused too
+    d.writeb(base, 0xd0);
+    expect(d.readb(base)).toBe(0x80 | 0x20 | 0x10 | 0x02);
+    d.writeb(base, 0x50); // clear status, back to read-array
+    expect(d.memread(base, image.length)).toEqual(image);
+    d.writeb(base, 0x70);
+    emu.reset(); // reset: read-array mode
+    expect(d.readl(base)).toBe(0x03020100);
+  });
+
+  it('stacks pflash units down from 4 GiB, unit 0 on top', async () => {
+    const u0 = blob(0x10000).fill(0xaa);
+    const u1 = blob(0x8000).fill(0xbb);
+    const { d } = await boot(128 << 20, { pflash: [u0, u1] });
+    expect(d.readb(2 ** 32 - 1)).toBe(0xaa);
+    expect(d.readb(2 ** 32 - 0x10000 - 1)).toBe(0xbb);
+    expect(d.readb(0xfffff)).toBe(0xaa);
   });
 });
