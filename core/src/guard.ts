@@ -31,6 +31,11 @@ export class DeviceGuard {
    * before the failed operation. Cleared when the outermost callback returns.
    */
   readonly journal: UndoEntry[] = [];
+  /**
+   * A fault armed by `injectFault`: the site it waits for (`'any'` for the next guarded
+   * callback, whatever its site), or null. Checked once inside each guarded callback.
+   */
+  armed: GuardSite | 'any' | null = null;
   private readonly faultListeners: (() => void)[] = [];
 
   constructor(
@@ -86,6 +91,36 @@ export class DeviceGuard {
     this.quarantined = false;
     this.engaged = false;
     this.lastFault = undefined;
+    this.armed = null;
+  }
+
+  /**
+   * A debug facility for fault-injection tests and the fuzzer: arms a one-shot fault, so that
+   * the device's next guarded callback (of `site`, or of any site) throws
+   * `Error('injected fault')` inside the guard, where the plugin's code would run. It is
+   * handled exactly as a plugin exception: the callback does not run, what its DMA wrote in
+   * the callback is rolled back, the device is quarantined and `guard.deviceFault` is called
+   * (with `error.injected === true`). Arming again replaces the armed site; `disarm` cancels.
+   */
+  injectFault(site?: GuardSite): void {
+    this.armed = site ?? 'any';
+  }
+
+  /** Cancels an armed fault that has not fired. */
+  disarm(): void {
+    this.armed = null;
+  }
+
+  /**
+   * Called inside a guarded callback (engaged, in its try) when `armed` is set: throws the
+   * injected fault if it is armed for `site`.
+   * @internal
+   */
+  trip(site: GuardSite): void {
+    const a = this.armed;
+    if (a === null || (a !== 'any' && a !== site)) return;
+    this.armed = null;
+    throw Object.assign(new Error(`injected fault (${site})`), { injected: true });
   }
 
   /**
@@ -101,6 +136,7 @@ export class DeviceGuard {
     }
     this.engaged = true;
     try {
+      if (this.armed !== null) this.trip(site);
       fn();
       return true;
     } catch (e) {

@@ -59,12 +59,29 @@ export function defaultLevel(file: string): SandboxLevel {
   return rel.startsWith('..') || isAbsolute(rel) ? 'confined' : 'trusted';
 }
 
+interface Source {
+  readonly code: string;
+  readonly file: string;
+  readonly level: SandboxLevel;
+}
+
+/** The host that loaded each plugin (`PluginHost.of`), and from what (`loadAgain`). */
+const hostOf = new WeakMap<LoadedPlugin, { host: PluginHost; source: Source }>();
+
 export class PluginHost {
+  /**
+   * The host that loaded `plugin` (so that a caller holding only a running device can load
+   * its code again, e.g. `emuhost.device.reload`), or undefined for a plugin made elsewhere.
+   */
+  static of(plugin: LoadedPlugin): PluginHost | undefined {
+    return hostOf.get(plugin)?.host;
+  }
+
   readonly hooks: HostHooks = createHostHooks();
   readonly sdk = new SdkServer();
   private readonly plugins = new Map<string, LoadedPlugin>();
   /** What each plugin was loaded from, so that a realm can be made again (`respawn`). */
-  private readonly sources = new Map<string, { code: string; file: string; level: SandboxLevel }>();
+  private readonly sources = new Map<string, Source>();
   private readonly realms: Partial<Record<SandboxLevel, () => PluginRealm>>;
 
   constructor(opts: PluginHostOptions = {}) {
@@ -102,6 +119,16 @@ export class PluginHost {
     code: string,
     opts: LoadOptions & { file?: string } = {},
   ): LoadedPlugin {
+    return this.load(manifestIn, code, opts, true);
+  }
+
+  /** `loadCode`; with `register` false the plugin is made but not kept under its id. */
+  private load(
+    manifestIn: unknown,
+    code: string,
+    opts: LoadOptions & { file?: string },
+    register: boolean,
+  ): LoadedPlugin {
     const file = opts.file ?? '<bundle>';
     let manifest: PluginManifest;
     try {
@@ -110,7 +137,7 @@ export class PluginHost {
       throw this.fail(file, 'manifest', e);
     }
     const id = manifest.id;
-    if (this.plugins.has(id) && opts.replace !== true) {
+    if (register && this.plugins.has(id) && opts.replace !== true) {
       throw this.fail(
         id,
         'register',
@@ -182,10 +209,37 @@ export class PluginHost {
       realm,
       file,
     });
-    this.plugins.set(id, plugin);
-    this.sources.set(id, { code, file, level });
+    if (register) {
+      this.plugins.set(id, plugin);
+      this.sources.set(id, { code, file, level });
+    }
+    hostOf.set(plugin, { host: this, source: { code, file, level } });
     this.hooks.plugin.loaded.call(plugin);
     return plugin;
+  }
+
+  /**
+   * Loads the bundle `plugin` was loaded from again, into a fresh realm at the same level: the
+   * same code as a new plugin, for a hot reload that only wants fresh instances
+   * (`reloadDevice(emu, id, host.loadAgain(plugin))`). When `plugin` is this host's current
+   * plugin for its id the new one replaces it there (as `loadFile(..., { replace: true })`);
+   * otherwise (an older load that devices still run) the host's entry is left alone. The old
+   * plugin keeps its realm for whatever still runs on it; the caller disposes it.
+   * `E_UNKNOWN_ID` when this host did not load `plugin`.
+   */
+  loadAgain(plugin: LoadedPlugin): LoadedPlugin {
+    const id = plugin.manifest.id;
+    const from = hostOf.get(plugin);
+    if (from?.host !== this) {
+      throw new EmuhostError(
+        'E_UNKNOWN_ID',
+        `plugin '${id}' from ${plugin.file} was not loaded by this host`,
+        { plugin: id },
+      );
+    }
+    const { code, file, level } = from.source;
+    const current = this.plugins.get(id) === plugin;
+    return this.load(plugin.manifest, code, { level, file, replace: true }, current);
   }
 
   /**

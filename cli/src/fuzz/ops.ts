@@ -195,7 +195,12 @@ export function genOp(r: Rng, t: Target, state: { bar: number }): string[] {
   if (n < 65) return [portIo(r)];
   if (n < 80) return iommuOp(r, c.iommu, t);
   if (n < 86) return [swap(r, c)];
-  if (n < 89) return ['emuhost.device.restart edu0'];
+  if (n < 87) return ['emuhost.device.restart edu0'];
+  if (n < 88)
+    return r.chance(0.5)
+      ? ['emuhost.device.reload edu0']
+      : [...eduDma(r, state.bar, 'emuhost.device.reload edu0'), clockStep(r)];
+  if (n < 89) return [injectFault(r)];
   if (n < 91)
     return [
       r.pick([
@@ -234,8 +239,11 @@ function eduMmio(r: Rng, bar: number): string {
   return `${W[size]} ${hex(addr)} ${hex(v)}`;
 }
 
-/** A transfer: maybe a buffer placed in RAM, then src, dst, count and the command. */
-function eduDma(r: Rng, bar: number): string[] {
+/**
+ * A transfer: maybe a buffer placed in RAM, then src, dst, count and the command; then maybe
+ * `mid` (or, sometimes, a hot reload or an armed fault) while it is in flight, and a step.
+ */
+function eduDma(r: Rng, bar: number, mid?: string): string[] {
   const toRam = r.chance(0.5);
   const ram = dmaAddr(r, 8);
   const dev = eduSide(r);
@@ -266,8 +274,21 @@ function eduDma(r: Rng, bar: number): string[] {
     `writeq ${hex(bar + 0x90)} ${hex(cnt)}`,
     `writeq ${hex(bar + 0x98)} ${hex((toRam ? 3 : 1) | (r.chance(0.5) ? 4 : 0))}`,
   );
+  // In the middle of the transfer: a hot reload, or a fault armed (maybe for its completion).
+  if (mid !== undefined) lines.push(mid);
+  else if (r.chance(0.08)) lines.push('emuhost.device.reload edu0');
+  else if (r.chance(0.03)) lines.push(injectFault(r));
   if (r.chance(0.5)) lines.push(r.chance(0.5) ? 'clock_step' : 'clock_step 100000000');
   return lines;
+}
+
+/**
+ * Arms a one-shot plugin exception in edu: its next callback of any site, or of one it has
+ * (`timer` completes a transfer; `deferred` is where a reload saves its state).
+ */
+function injectFault(r: Rng): string {
+  const site = r.pick(['', '', ' timer', ' mmio-read', ' mmio-write', ' deferred', ' timer']);
+  return `emuhost.device.inject-fault edu0${site}`;
 }
 
 function clockStep(r: Rng): string {

@@ -13,9 +13,15 @@
  *   passes requests through; an MSI to an unprogrammed address is a write to 0);
  * - the canary (guest RAM nothing may write) is intact;
  * - the sandbox is intact (no plugin changed a shared prototype);
- * - the machine still answers (`readl` of RAM).
+ * - the machine still answers (`readl` of RAM);
+ * - the lifecycle commands do what they say: `emuhost.device.reload` and
+ *   `emuhost.device.inject-fault` (always well-formed here) answer `OK`, a reload reports
+ *   `reloaded` (edu's own state must come back) and leaves the device running a fresh plugin
+ *   realm unquarantined, and after `emuhost.device.restart` the device is out of quarantine
+ *   with no armed fault left.
  *
- * Device faults (quarantine) and IOMMU faults are allowed outcomes, counted, not failures.
+ * Device faults (quarantine, whether a device bug or an injected fault) and IOMMU faults are
+ * allowed outcomes, counted, not failures.
  */
 import { buildMachineSpec, type Emulator, PluginHost } from '@emuhost/host';
 import { emuhostExtensions } from '../qtest/extensions.js';
@@ -41,7 +47,8 @@ export type FailureKind =
   | 'dma-outside'
   | 'canary'
   | 'sandbox'
-  | 'unresponsive';
+  | 'unresponsive'
+  | 'lifecycle';
 
 export interface Failure {
   readonly kind: FailureKind;
@@ -172,6 +179,10 @@ export class Run {
   exec(line: string, index: number): Failure | undefined {
     const fail = (kind: FailureKind, detail: string): Failure => ({ kind, index, line, detail });
     if (line.startsWith('#') || line.trim() === '') return undefined;
+    // The plugin a device runs before a reload of it, which must replace it.
+    const before = line.startsWith('emuhost.device.reload ')
+      ? this.emu.devices.get(line.split(' ')[1] ?? '')?.plugin
+      : undefined;
     const t0 = performance.now();
     let resp: string;
     try {
@@ -181,6 +192,8 @@ export class Run {
     }
     const ms = performance.now() - t0;
     if (resp.startsWith('FAIL internal error')) return fail('internal-error', resp);
+    const life = this.lifecycle(line, resp, before);
+    if (life !== undefined) return fail('lifecycle', life);
     if (!/^(OK|FAIL|ERR)\b/.test(resp)) return fail('internal-error', `unexpected answer: ${resp}`);
     if (ms > this.boundMs)
       return fail('hang', `took ${ms.toFixed(0)} ms (bound ${this.boundMs} ms)`);
@@ -201,6 +214,34 @@ export class Run {
     const alive = this.session.handle(`readl ${hex(BUF)}`);
     if (!alive.startsWith('OK 0x')) return fail('unresponsive', `readl of RAM answered ${alive}`);
     return undefined;
+  }
+
+  /** What is wrong after a device lifecycle command (reload, restart, inject-fault), if anything. */
+  private lifecycle(line: string, resp: string, before: unknown): string | undefined {
+    const [cmd, id] = line.split(' ');
+    if (id === undefined || !cmd!.startsWith('emuhost.device.')) return undefined;
+    const d = this.emu.devices.get(id);
+    if (d === undefined) return undefined;
+    const guard = d.slot.scope.guard;
+    switch (cmd) {
+      case 'emuhost.device.inject-fault':
+        return resp === 'OK' ? undefined : `answered ${resp}`;
+      case 'emuhost.device.reload': {
+        if (!resp.startsWith('OK {')) return `answered ${resp}`;
+        const r = JSON.parse(resp.slice(3)) as { outcome: string; error?: string };
+        if (r.outcome !== 'reloaded') return `the reload ${r.outcome}: ${r.error ?? ''}`;
+        if (guard.quarantined) return 'the reloaded device is quarantined';
+        if (d.plugin === before) return 'the device still runs the plugin it ran before';
+        return undefined;
+      }
+      case 'emuhost.device.restart':
+        if (!resp.startsWith('OK')) return `answered ${resp}`;
+        if (guard.quarantined || guard.armed !== null)
+          return `after a restart the device is ${guard.quarantined ? 'quarantined' : 'armed'}`;
+        return undefined;
+      default:
+        return undefined;
+    }
   }
 
   /** Runs lines until the first failure. */

@@ -18,9 +18,27 @@
  *                                    OK {"from","to","contexts","flushedEntries",
  *                                    "retranslated","revoked","removed","micros"} (JSON)
  *   emuhost.device.restart ID        a fresh instance of device ID (e.g. after quarantine)
+ *   emuhost.device.reload ID         hot-reloads device ID onto a fresh instance of the code it
+ *                                    runs now (its bundle loaded again into a new realm), its
+ *                                    state saved and restored through the state contract
+ *                                    (`reloadDevice`): OK {"device","plugin","from","to",
+ *                                    "outcome","stateVersion","state","ms","warnings"[,"error"]}
+ *   emuhost.device.inject-fault ID [SITE]
+ *                                    a debug hook: arms a one-shot fault, so device ID's next
+ *                                    guarded callback (of SITE: mmio-read, mmio-write, dma,
+ *                                    timer, deferred, reset, ...; default any) throws inside
+ *                                    the guard as a plugin exception would (quarantine, its
+ *                                    DMA writes in that callback rolled back, a fault event)
  */
-import type { IommuBindingTarget } from '@emuhost/core';
-import type { Emulator, IommuSwapNext, LoadedPlugin } from '@emuhost/host';
+import type { GuardSite, IommuBindingTarget } from '@emuhost/core';
+import {
+  type Emulator,
+  type IommuSwapNext,
+  type LoadedPlugin,
+  PluginHost,
+  type ReloadReport,
+  reloadDevice,
+} from '@emuhost/host';
 import { EmuhostError, SDK_VERSION } from '@emuhost/sdk';
 import { VERSION } from '../version.js';
 import { infoView } from './info.js';
@@ -121,8 +139,75 @@ export function emuhostExtensions(
         return warnings.length === 0 ? 'OK' : `OK ${JSON.stringify(warnings)}`;
       },
     ],
+    ['device.reload', ([id]) => reloadSame(emu, id)],
+    [
+      'device.inject-fault',
+      ([id, site, ...rest]) => {
+        if (id === undefined || rest.length !== 0)
+          return 'FAIL usage: emuhost.device.inject-fault ID [SITE]';
+        const d = emu.devices.get(id);
+        if (d === undefined) return `FAIL no device '${id}'`;
+        if (site !== undefined && !GUARD_SITES.includes(site as GuardSite))
+          return `FAIL no guard site '${site}' (${GUARD_SITES.join(', ')})`;
+        d.slot.scope.guard.injectFault(site as GuardSite | undefined);
+        return 'OK';
+      },
+    ],
   ]);
 }
+
+const GUARD_SITES: readonly GuardSite[] = [
+  'mmio-read',
+  'mmio-write',
+  'dma',
+  'timer',
+  'deferred',
+  'setup',
+  'reset',
+  'unrealize',
+];
+
+/**
+ * `emuhost.device.reload ID`: the device's bundle loaded again by the host that loaded it,
+ * then `reloadDevice`. The old realm is disposed once no device or IOMMU of `emu` runs it and
+ * the host no longer hands it out (what `reloadPlugin` does for its old realms).
+ */
+function reloadSame(emu: Emulator, id: string | undefined): string {
+  const d = id === undefined ? undefined : emu.devices.get(id);
+  if (d === undefined) return `FAIL no device '${id ?? ''}'`;
+  const old = d.plugin;
+  const host = PluginHost.of(old);
+  if (host === undefined)
+    return `FAIL device ${d.id}'s plugin '${old.manifest.id}' was not loaded by a plugin host: there is no code to load again`;
+  let fresh: LoadedPlugin;
+  let r: ReloadReport;
+  try {
+    fresh = host.loadAgain(old);
+    try {
+      r = reloadDevice(emu, d.id, fresh);
+    } catch (e) {
+      if (host.get(old.manifest.id) !== fresh) fresh.realm.dispose();
+      throw e;
+    }
+  } catch (e) {
+    if (e instanceof EmuhostError) return `FAIL ${e.message.split('\n')[0]}`;
+    throw e;
+  }
+  const inUse = (p: LoadedPlugin) =>
+    host.get(p.manifest.id) === p ||
+    [...emu.devices.values()].some((x) => x.plugin === p) ||
+    [...emu.iommus.values()].some((x) => x.plugin === p);
+  if (!inUse(old)) old.realm.dispose();
+  if (fresh !== old && !inUse(fresh)) fresh.realm.dispose();
+  const { error, ms, ...rest } = r;
+  return `OK ${JSON.stringify({
+    ...rest,
+    ms: { total: round(ms.total), quiesceToResume: round(ms.quiesceToResume) },
+    ...(error !== undefined && { error: error.message.split('\n')[0] }),
+  })}`;
+}
+
+const round = (x: number) => Math.round(x * 1000) / 1000;
 
 /** `bus=NAME`, `bus=NAME,rid=FIRST-LAST` or `device=ID`; a string says what is wrong. */
 function parseTarget(arg: string): IommuBindingTarget | string {

@@ -151,7 +151,8 @@ export class AddressSpace<A extends number = number> {
       (ro & (size - 1)) === 0 &&
       g !== null &&
       !g.engaged &&
-      !g.quarantined
+      !g.quarantined &&
+      g.armed === null
     ) {
       g.engaged = true;
       try {

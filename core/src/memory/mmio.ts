@@ -69,6 +69,7 @@ export function mmioRead(
   }
   g.engaged = true;
   try {
+    if (g.armed !== null) g.trip('mmio-read');
     return fast
       ? normalize(r.ops!.read(offset, size, attrs), size)
       : readAdjusted(r, offset, size, attrs);
@@ -105,6 +106,7 @@ export function mmioWrite(
   }
   g.engaged = true;
   try {
+    if (g.armed !== null) g.trip('mmio-write');
     return fast
       ? (r.ops!.write(offset, size, value, attrs) ?? 'ok')
       : writeAdjusted(r, offset, size, value, attrs);
