@@ -53,6 +53,7 @@ export async function fuzzCommand(o: FuzzCommandOptions): Promise<number> {
     combos,
     outDir: o.out ?? 'fuzz-out',
     progress,
+    watchdog: true,
     ...(time !== undefined && { timeSeconds: time }),
   });
   if (tty) err.write('\n');

@@ -121,4 +121,39 @@ describe('emuhost fuzz', () => {
       got.filter((l) => l.startsWith('FAIL')).every((l) => l === "FAIL Unknown command '#'"),
     ).toBe(true);
   });
+
+  it('reports a line that never returns as a hang, through the watchdog, with a minimized script', async () => {
+    // A hang injected through the runner's debug hook: `clock_step` busy-loops for ever in
+    // the worker, as a plugin's timer callback stuck in a loop would.
+    const out = mkdtempSync(join(tmpdir(), 'emuhost-fuzz-'));
+    dirs.push(out);
+    const combo = ALL_COMBOS.find((c) => comboName(c) === 'pc+edu+none')!;
+    const t0 = performance.now();
+    const r = await fuzz({
+      seed: 5,
+      ops: 400,
+      combos: [combo],
+      watchdog: true,
+      boundMs: 300,
+      hangOn: 'clock_step',
+      outDir: out,
+      minimizeSeconds: 5,
+    });
+    expect(performance.now() - t0).toBeLessThan(20_000);
+    const f = r.failure!;
+    expect(f.failure.kind).toBe('hang');
+    expect(f.failure.line).toMatch(/^clock_step/);
+    expect(f.lines.at(-1)).toBe(f.failure.line);
+    expect(f.minimized.at(-1)).toMatch(/^clock_step/);
+    expect(f.minimized.length).toBeLessThanOrEqual(f.lines.length);
+    expect(readFileSync(f.script!, 'utf8')).toMatch(/# hang at the last line/);
+  }, 30_000);
+
+  it('runs clean through the watchdog worker, with the same counts as in-process', async () => {
+    const opts = { seed: 9, ops: 400, seqLen: 100 };
+    const a = await fuzz(opts);
+    const b = await fuzz({ ...opts, watchdog: true });
+    expect(b.failure).toBeUndefined();
+    expect({ ...b, seconds: 0 }).toEqual({ ...a, seconds: 0 });
+  }, 30_000);
 });

@@ -11,6 +11,7 @@ import { ALL_COMBOS, type Combo, comboName, machineFile } from './combos.js';
 import { minimize } from './minimize.js';
 import { genOp, Rng, setupLines } from './ops.js';
 import { type Failure, PROLOGUE, Run, type RunnerOptions } from './runner.js';
+import { Watchdog } from './watchdog.js';
 
 export interface FuzzOptions extends RunnerOptions {
   readonly seed: number;
@@ -25,6 +26,14 @@ export interface FuzzOptions extends RunnerOptions {
   readonly outDir?: string;
   readonly progress?: (p: Progress) => void;
   readonly minimize?: boolean;
+  /**
+   * Run the sequences in a worker thread under a watchdog (watchdog.ts), so a line that never
+   * returns is reported as a `hang` failure instead of hanging the fuzzer. Not with `build`
+   * (a function cannot go to the worker). The CLI sets it; the default is in-process.
+   */
+  readonly watchdog?: boolean;
+  /** Longest minimizing a hang may take, in seconds (each hanging replay costs the bound). Default 60. */
+  readonly minimizeSeconds?: number;
 }
 
 export interface Progress {
@@ -90,7 +99,51 @@ export async function runSequence(
   return { lines, run, ...(failure !== undefined && { failure }) };
 }
 
+/** The counters a sequence leaves (what `Run` counts). */
+interface Counts {
+  readonly deviceFaults: number;
+  readonly iommuFaults: number;
+  readonly dmaOk: number;
+}
+
+/** `runSequence` in the watchdog's worker: the same lines, and a `hang` for one that never returns. */
+export async function runWatchedSequence(
+  wd: Watchdog,
+  combo: Combo,
+  seed: number,
+  nOps: number,
+): Promise<{ lines: string[]; failure?: Failure; run: Counts }> {
+  const target = await wd.open(combo);
+  const rng = new Rng(seed);
+  const state = { bar: 0xe0000000 };
+  const lines = setupLines(target);
+  for (let i = 0; i < nOps; i++) lines.push(...genOp(rng, target, state));
+  const r = await wd.run(lines);
+  const failure = r.failure;
+  return {
+    lines: failure === undefined ? lines : lines.slice(0, failure.index + 1),
+    run: r,
+    ...(failure !== undefined && { failure }),
+  };
+}
+
 export async function fuzz(opts: FuzzOptions): Promise<FuzzResult> {
+  if (opts.watchdog === true) {
+    if (opts.build !== undefined) throw new Error('fuzz: watchdog and build do not go together');
+    const wd = new Watchdog({
+      ...(opts.boundMs !== undefined && { boundMs: opts.boundMs }),
+      ...(opts.hangOn !== undefined && { hangOn: opts.hangOn }),
+    });
+    try {
+      return await fuzzWith(opts, wd);
+    } finally {
+      wd.close();
+    }
+  }
+  return fuzzWith(opts, undefined);
+}
+
+async function fuzzWith(opts: FuzzOptions, wd: Watchdog | undefined): Promise<FuzzResult> {
   const combos = opts.combos ?? ALL_COMBOS;
   const seqLen = opts.seqLen ?? 400;
   const t0 = performance.now();
@@ -117,7 +170,10 @@ export async function fuzz(opts: FuzzOptions): Promise<FuzzResult> {
     const combo = combos[ci]!;
     const s = seqSeed(opts.seed, ci, perSeq[ci]!++);
     const n = Math.min(seqLen, opts.ops - ops);
-    const seq = await runSequence(combo, s, n, opts);
+    const seq =
+      wd === undefined
+        ? await runSequence(combo, s, n, opts)
+        : await runWatchedSequence(wd, combo, s, n);
     sequences++;
     ops += n;
     lines += seq.lines.length;
@@ -136,7 +192,11 @@ export async function fuzz(opts: FuzzOptions): Promise<FuzzResult> {
       const min =
         opts.minimize === false
           ? { lines: seq.lines.slice(0, seq.failure.index + 1), failure: seq.failure }
-          : await minimize(combo, seq.lines, seq.failure, opts);
+          : await minimize(combo, seq.lines, seq.failure, {
+              ...opts,
+              ...(wd !== undefined && { replay: (c, ls) => wd.replay(c, ls) }),
+              ...(seq.failure.kind === 'hang' && { maxSeconds: opts.minimizeSeconds ?? 60 }),
+            });
       const f: FuzzFailure = {
         combo,
         seqSeed: s,

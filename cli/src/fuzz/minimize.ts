@@ -9,6 +9,10 @@ import { type Failure, type RunnerOptions, replay } from './runner.js';
 export interface MinimizeOptions extends RunnerOptions {
   /** Most replays to spend. Default 2000. */
   readonly maxReplays?: number;
+  /** Stop reducing after this many seconds (each replay of a hang costs the whole bound). */
+  readonly maxSeconds?: number;
+  /** Replays a candidate (default: `replay` in-process; the watchdog's worker for fuzz --watchdog). */
+  readonly replay?: (combo: Combo, lines: readonly string[]) => Promise<Failure | undefined>;
 }
 
 export async function minimize(
@@ -17,12 +21,16 @@ export async function minimize(
   failure: Failure,
   opts: MinimizeOptions = {},
 ): Promise<{ lines: string[]; failure: Failure; replays: number }> {
-  const budget = opts.maxReplays ?? 2000;
+  const maxReplays = opts.maxReplays ?? 2000;
+  const deadline = performance.now() + (opts.maxSeconds ?? Infinity) * 1000;
+  const replayOne = opts.replay ?? ((c: Combo, ls: readonly string[]) => replay(c, ls, opts));
   let replays = 0;
+  // Replays left: none once the count or the time is spent.
+  const within = () => replays < maxReplays && performance.now() < deadline;
   let best = failure;
   const fails = async (cand: readonly string[]): Promise<boolean> => {
     replays++;
-    const f = await replay(combo, cand, opts);
+    const f = await replayOne(combo, cand);
     if (f === undefined || f.kind !== failure.kind) return false;
     best = f;
     return true;
@@ -30,10 +38,10 @@ export async function minimize(
   // Nothing after the failing line matters.
   let cur = lines.slice(0, failure.index + 1);
   let n = 2;
-  while (cur.length >= 2 && replays < budget) {
+  while (cur.length >= 2 && within()) {
     const size = Math.ceil(cur.length / n);
     let reduced = false;
-    for (let i = 0; i < n && replays < budget; i++) {
+    for (let i = 0; i < n && within(); i++) {
       const cand = [...cur.slice(0, i * size), ...cur.slice((i + 1) * size)];
       if (cand.length === 0 || cand.length === cur.length) continue;
       if (await fails(cand)) {
@@ -48,10 +56,10 @@ export async function minimize(
       n = Math.min(cur.length, 2 * n);
     }
   }
-  for (let i = cur.length - 1; i >= 0 && replays < budget; i--) {
+  for (let i = cur.length - 1; i >= 0 && within(); i--) {
     const cand = [...cur.slice(0, i), ...cur.slice(i + 1)];
     if (cand.length > 0 && (await fails(cand))) cur = cand.slice(0, best.index + 1);
   }
-  const last = await replay(combo, cur, opts);
+  const last = await replayOne(combo, cur);
   return { lines: cur, failure: last ?? best, replays: replays + 1 };
 }

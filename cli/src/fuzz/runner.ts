@@ -4,8 +4,8 @@
  * the fuzzer's invariants after every line:
  *
  * - the session answered, and not `FAIL internal error` (a host exception escaped a command);
- * - the line took less than the time bound (a command that never returns hangs the fuzzer
- *   itself: the bound catches the slow ones, the CLI's --time the rest);
+ * - the line took less than the time bound (checked after it returns; a line that never
+ *   returns is caught by the watchdog in watchdog.ts, which runs lines in a worker thread);
  * - the DMA shadow model: every completed DMA write (kernel hook `dma.transfer`) reached only
  *   what a translation could permit at that moment: the identity (translated = IOVA) without
  *   an IOMMU, never the canary or the IOMMU's tables, and through an IOMMU either BUF (the
@@ -63,6 +63,12 @@ export interface RunnerOptions {
   readonly build?: (combo: Combo) => Promise<Emulator>;
   /** Longest a single line may take, in ms. Default 2000. */
   readonly boundMs?: number;
+  /**
+   * A debug hook for testing the watchdog: a line starting with this string never returns
+   * (a busy loop, as a plugin callback stuck in an infinite loop would be). Only meaningful
+   * with `watchdog` (fuzz.ts), which runs lines in a worker it can terminate.
+   */
+  readonly hangOn?: string;
 }
 
 /** Lines the runner runs before the sequence, unchecked: they are the script's prologue too. */
@@ -107,6 +113,7 @@ export class Run {
     readonly emu: Emulator,
     readonly combo: Combo,
     private readonly boundMs: number,
+    private readonly hangOn?: string,
   ) {
     this.session = new QtestSession(emu, { emit: () => {}, extensions: emuhostExtensions(emu) });
     const h = emu.machine.hooks;
@@ -144,7 +151,7 @@ export class Run {
 
   static async open(combo: Combo, opts: RunnerOptions = {}): Promise<Run> {
     const emu = await (opts.build ?? defaultBuild)(combo);
-    const run = new Run(emu, combo, opts.boundMs ?? 2000);
+    const run = new Run(emu, combo, opts.boundMs ?? 2000, opts.hangOn);
     for (const l of PROLOGUE) run.session.handle(l);
     return run;
   }
@@ -184,6 +191,7 @@ export class Run {
       ? this.emu.devices.get(line.split(' ')[1] ?? '')?.plugin
       : undefined;
     const t0 = performance.now();
+    if (this.hangOn !== undefined && line.startsWith(this.hangOn)) for (;;);
     let resp: string;
     try {
       resp = this.session.handle(line);
