@@ -29,19 +29,32 @@ export const IOVA_WINDOW = 0x8000000;
 export type MachineKind = 'pc' | 'q35';
 export type IommuKind = 'none' | 'vtd' | 'tce' | 'passthrough';
 
+export type DeviceKind = 'edu' | 'pc-testdev';
+
 export interface Combo {
   readonly machine: MachineKind;
-  readonly device: 'edu';
+  readonly device: DeviceKind;
   readonly iommu: IommuKind;
 }
 
+/** The id the combination's device gets (what `emuhost.device.reload ID` and friends name). */
+export const deviceId = (c: Combo): string => `${c.device}0`;
+/** pc-testdev sits on the platform (ISA) bus at fixed places; edu is a PCI device. */
+export const isPlatform = (d: DeviceKind): boolean => d === 'pc-testdev';
+
+/** pc-testdev's fixed places (plugins/pc-testdev). */
+export const TESTDEV_IOMEM = 0xff000000;
+export const TESTDEV_IOMEM_LEN = 0x10000;
+
 export const comboName = (c: Combo): string => `${c.machine}+${c.device}+${c.iommu}`;
 
-export const ALL_COMBOS: readonly Combo[] = (['pc', 'q35'] as const).flatMap((machine) =>
-  (['none', 'vtd', 'tce', 'passthrough'] as const)
-    // vtd needs q35's slot.
-    .filter((iommu) => machine === 'q35' || iommu !== 'vtd')
-    .map((iommu) => ({ machine, device: 'edu' as const, iommu })),
+export const ALL_COMBOS: readonly Combo[] = (['edu', 'pc-testdev'] as const).flatMap((device) =>
+  (['pc', 'q35'] as const).flatMap((machine) =>
+    (['none', 'vtd', 'tce', 'passthrough'] as const)
+      // vtd needs q35's slot.
+      .filter((iommu) => machine === 'q35' || iommu !== 'vtd')
+      .map((iommu) => ({ machine, device, iommu })),
+  ),
 );
 
 export function parseCombo(s: string): Combo {
@@ -77,7 +90,9 @@ export function machineFile(c: Combo): Record<string, unknown> {
     description: `emuhost fuzz: ${comboName(c)}`,
     machine: c.machine,
     ram: RAM_SIZE,
-    devices: [{ plugin: c.device, id: `${c.device}0` }],
+    devices: [
+      { plugin: c.device, id: deviceId(c), ...(isPlatform(c.device) && { platform: true }) },
+    ],
     iommus:
       id === undefined
         ? []

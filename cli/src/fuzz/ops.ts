@@ -15,6 +15,7 @@ import {
   CANARY,
   CANARY_SIZE,
   type Combo,
+  deviceId,
   IOVA_WINDOW,
   type IommuKind,
   iommuBase,
@@ -25,6 +26,8 @@ import {
   TABLES,
   TCE_BASE,
   TCE_WINDOW,
+  TESTDEV_IOMEM,
+  TESTDEV_IOMEM_LEN,
   VTD_BASE,
 } from './combos.js';
 
@@ -77,8 +80,8 @@ export const hex = (n: number | bigint): string => `0x${n.toString(16)}`;
 /** What the generator knows about the machine, found by enumeration before the run. */
 export interface Target {
   readonly combo: Combo;
-  /** edu's bus-0 devfn. */
-  readonly devfn: number;
+  /** edu's bus-0 devfn; undefined for a platform device (pc-testdev has no PCI identity). */
+  readonly devfn: number | undefined;
   /** Offset of edu's MSI capability in config space, if it has one. */
   readonly msiCap: number | undefined;
 }
@@ -92,17 +95,27 @@ const IN = { 1: 'inb', 2: 'inw', 4: 'inl' } as const;
 const cf8 = (devfn: number, off: number, bus = 0) =>
   hex((0x80000000 | (bus << 16) | (devfn << 8) | (off & 0xfc)) >>> 0);
 
+/**
+ * The devfn the IOMMU's tables are programmed for when the device has none (pc-testdev does
+ * no DMA): an empty slot, so the IOMMU is set up as for edu but translates nothing.
+ */
+export const NO_DEVFN = 0x70;
+const dmaDevfn = (t: Target): number => t.devfn ?? NO_DEVFN;
+
 /** The lines that put edu on the bus (BAR0, memory and bus mastering) and program the IOMMU. */
 export function setupLines(t: Target): string[] {
-  const lines = [
-    `outl 0xcf8 ${cf8(t.devfn, 0x10)}`,
-    `outl 0xcfc ${hex(BAR_PLACES[0])}`,
-    `outl 0xcf8 ${cf8(t.devfn, 0x04)}`,
-    'outw 0xcfc 0x6',
-  ];
+  const lines =
+    t.devfn === undefined
+      ? []
+      : [
+          `outl 0xcf8 ${cf8(t.devfn, 0x10)}`,
+          `outl 0xcfc ${hex(BAR_PLACES[0])}`,
+          `outl 0xcf8 ${cf8(t.devfn, 0x04)}`,
+          'outw 0xcfc 0x6',
+        ];
   switch (t.combo.iommu) {
     case 'vtd':
-      lines.push(...vtdTables(t.devfn), `writeq ${hex(VTD_BASE + 0x20)} ${hex(VTD.root)}`);
+      lines.push(...vtdTables(dmaDevfn(t)), `writeq ${hex(VTD_BASE + 0x20)} ${hex(VTD.root)}`);
       lines.push(
         `writel ${hex(VTD_BASE + 0x18)} 0x40000000`,
         `writel ${hex(VTD_BASE + 0x18)} 0x80000000`,
@@ -185,6 +198,7 @@ function ramAddr(r: Rng, size: number): number {
 /** One operation: the lines of one step of a sequence. */
 export function genOp(r: Rng, t: Target, state: { bar: number }): string[] {
   const c = t.combo;
+  if (c.device === 'pc-testdev') return testdevOp(r, t, state);
   const n = r.int(100);
   if (n < 14) return [eduMmio(r, state.bar)];
   if (n < 24) return eduDma(r, state.bar);
@@ -200,7 +214,7 @@ export function genOp(r: Rng, t: Target, state: { bar: number }): string[] {
     return r.chance(0.5)
       ? ['emuhost.device.reload edu0']
       : [...eduDma(r, state.bar, 'emuhost.device.reload edu0'), clockStep(r)];
-  if (n < 89) return [injectFault(r)];
+  if (n < 89) return [injectFault(r, c)];
   if (n < 91)
     return [
       r.pick([
@@ -277,7 +291,7 @@ function eduDma(r: Rng, bar: number, mid?: string): string[] {
   // In the middle of the transfer: a hot reload, or a fault armed (maybe for its completion).
   if (mid !== undefined) lines.push(mid);
   else if (r.chance(0.08)) lines.push('emuhost.device.reload edu0');
-  else if (r.chance(0.03)) lines.push(injectFault(r));
+  else if (r.chance(0.03)) lines.push(injectFault(r, { device: 'edu' }));
   if (r.chance(0.5)) lines.push(r.chance(0.5) ? 'clock_step' : 'clock_step 100000000');
   return lines;
 }
@@ -286,9 +300,99 @@ function eduDma(r: Rng, bar: number, mid?: string): string[] {
  * Arms a one-shot plugin exception in edu: its next callback of any site, or of one it has
  * (`timer` completes a transfer; `deferred` is where a reload saves its state).
  */
-function injectFault(r: Rng): string {
-  const site = r.pick(['', '', ' timer', ' mmio-read', ' mmio-write', ' deferred', ' timer']);
-  return `emuhost.device.inject-fault edu0${site}`;
+function injectFault(r: Rng, c: Pick<Combo, 'device'>): string {
+  // pc-testdev has no timer and does no DMA: a fault armed for those would never fire.
+  const site = r.pick(
+    c.device === 'edu'
+      ? ['', '', ' timer', ' mmio-read', ' mmio-write', ' deferred', ' timer']
+      : ['', '', ' mmio-read', ' mmio-write', ' deferred'],
+  );
+  return `emuhost.device.inject-fault ${c.device}0${site}`;
+}
+
+/**
+ * One pc-testdev operation: port I/O on its ports and the iomem window (every size and
+ * alignment, their edges and just past them), the register check, and the generic operations
+ * that apply (clock, RAM, reads anywhere, config space, IOMMU edits and swaps, lifecycle).
+ */
+function testdevOp(r: Rng, t: Target, state: { bar: number }): string[] {
+  const c = t.combo;
+  const id = deviceId(c);
+  const n = r.int(100);
+  if (n < 22) return [testdevPio(r)];
+  if (n < 38) return testdevMem(r);
+  if (n < 44) return testdevCheck(r);
+  if (n < 52) return [clockStep(r)];
+  if (n < 58) return ramWrite(r);
+  if (n < 62) return [anyRead(r, state.bar)];
+  if (n < 68) return configOp(r, t, state);
+  if (n < 72) return [portIo(r)];
+  if (n < 82) return iommuOp(r, c.iommu, t);
+  if (n < 86) return [swap(r, c)];
+  if (n < 87) return [`emuhost.device.restart ${id}`];
+  if (n < 89)
+    return r.chance(0.5)
+      ? [`emuhost.device.reload ${id}`]
+      : [testdevPio(r), `emuhost.device.reload ${id}`, ...testdevCheck(r)];
+  if (n < 90) return [injectFault(r, c)];
+  if (n < 92) return [r.pick(['emuhost.info mtree -f', 'emuhost.devices', 'emuhost.info iommu'])];
+  if (n < 96) return [unassignedWrite(r)];
+  return [testdevPio(r)];
+}
+
+/** in/out of 1, 2 or 4 bytes anywhere on 0xe0..0xef and 0x2000..0x2017, and just outside. */
+function testdevPio(r: Rng): string {
+  const size = r.pick([1, 2, 4] as const);
+  const port = r.pick([
+    () => 0xe0 + r.int(16),
+    () => 0xe0 + r.int(16),
+    () => 0xe0 + 4 * r.int(4) - size + 1 + r.int(size),
+    () => r.pick([0xdc, 0xdd, 0xde, 0xdf, 0xf0, 0xf1, 0xf2, 0xf3]),
+    () => 0x2000 + r.int(0x18),
+    () => 0x2000 + r.int(0x10),
+    () => r.pick([0x1ffc, 0x1fff, 0x2017, 0x2018, 0x2016, 0x2015, 0x201b]),
+  ])();
+  if (r.chance(0.45)) return `${IN[size]} ${hex(port)}`;
+  const v = r.pick([0, 1, 0xff, r.u32()]);
+  return `${OUT[size]} ${hex(port)} ${hex(v & (2 ** (8 * size) - 1))}`;
+}
+
+/** Reads and writes of every size and alignment on the iomem window, its edges and past them. */
+function testdevMem(r: Rng): string[] {
+  const size = r.pick(SIZES);
+  const L = TESTDEV_IOMEM_LEN;
+  const off = r.pick([
+    () => r.int(0x40),
+    () => r.int(L),
+    () => L - size + r.int(size),
+    () => L - 1 - r.int(16),
+    () => L + r.int(16),
+    () => -1 - r.int(8),
+    () => 4 * r.int(L / 4) + r.int(4),
+  ])();
+  const a = TESTDEV_IOMEM + off;
+  if (r.chance(0.15)) {
+    const len = 1 + r.int(r.chance(0.8) ? 16 : 300);
+    const at = r.chance(0.5) ? a : TESTDEV_IOMEM + L - r.int(len + 8);
+    switch (r.int(4)) {
+      case 0:
+        return [`b64write ${hex(at)} ${len} ${Buffer.from(r.bytes(len)).toString('base64')}`];
+      case 1:
+        return [`memset ${hex(at)} ${len} ${hex(r.int(256))}`];
+      default:
+        return [`${r.pick(['read', 'b64read'])} ${hex(at)} ${len}`];
+    }
+  }
+  if (r.chance(0.45)) return [`${R[size]} ${hex(a)}`];
+  return [`${W[size]} ${hex(a)} ${hex(r.u64() & ((1n << BigInt(8 * size)) - 1n))}`];
+}
+
+/**
+ * The register check: `outl 0xe0 V` then `inl 0xe0`. Plain qtest lines (a replay is the
+ * same); the runner checks that the `inl` right after such an `outl` answers V.
+ */
+function testdevCheck(r: Rng): string[] {
+  return [`outl 0xe0 ${hex(r.pick([0, 0xffffffff, r.u32(), r.u32()]))}`, 'inl 0xe0'];
 }
 
 function clockStep(r: Rng): string {
@@ -333,16 +437,25 @@ function anyRead(r: Rng, bar: number): string {
 }
 
 function configOp(r: Rng, t: Target, state: { bar: number }): string[] {
-  if (r.chance(0.35)) {
+  const d = t.devfn;
+  if (d === undefined || r.chance(0.35)) {
+    if (d === undefined && r.chance(0.3)) {
+      // No PCI device of ours: writes go to an empty slot (nothing answers them).
+      const size = r.pick([1, 2, 4] as const);
+      const off = r.int(256);
+      return [
+        `outl 0xcf8 ${cf8(NO_DEVFN, off)}`,
+        `${OUT[size]} ${hex(0xcfc + (off & (4 - size)))} ${hex(r.u32() & (2 ** (8 * size) - 1))}`,
+      ];
+    }
     // Read anything: any device, function, offset and size.
     const size = r.pick([1, 2, 4] as const);
     const off = r.int(256);
     return [
-      `outl 0xcf8 ${cf8(r.chance(0.7) ? t.devfn : r.int(256), off, r.chance(0.9) ? 0 : r.int(4))}`,
+      `outl 0xcf8 ${cf8(d !== undefined && r.chance(0.7) ? d : r.int(256), off, r.chance(0.9) ? 0 : r.int(4))}`,
       `${IN[size]} ${hex(0xcfc + (off & (4 - size)))}`,
     ];
   }
-  const d = t.devfn;
   const msi = t.msiCap;
   const k = r.int(msi === undefined ? 4 : 7);
   const w = (off: number, size: 1 | 2 | 4, v: number) => [
@@ -427,8 +540,8 @@ function vtdOp(r: Rng, t: Target): string[] {
     case 2:
       // Context entry: present or not, translation type, address width, domain.
       return [
-        `writeq ${hex(VTD.ctx + t.devfn * 16)} ${hex(VTD.l3 | r.pick([0, 1, 1, 3, 5, 9]))}`,
-        `writeq ${hex(VTD.ctx + t.devfn * 16 + 8)} ${hex((r.pick([1, 2, 1]) << 8) | r.pick([1, 1, 2, 0, 7]))}`,
+        `writeq ${hex(VTD.ctx + dmaDevfn(t) * 16)} ${hex(VTD.l3 | r.pick([0, 1, 1, 3, 5, 9]))}`,
+        `writeq ${hex(VTD.ctx + dmaDevfn(t) * 16 + 8)} ${hex((r.pick([1, 2, 1]) << 8) | r.pick([1, 1, 2, 0, 7]))}`,
       ];
     case 3:
       return [
@@ -504,7 +617,7 @@ function swap(r: Rng, c: Combo): string {
   const where = r.pick([
     `bus=${bus}`,
     `bus=${bus}`,
-    'device=edu0',
+    `device=${deviceId(c)}`,
     `bus=${bus},rid=0-0xff`,
     `bus=${bus},rid=8-8`,
   ]);

@@ -18,7 +18,9 @@
  *   `emuhost.device.inject-fault` (always well-formed here) answer `OK`, a reload reports
  *   `reloaded` (edu's own state must come back) and leaves the device running a fresh plugin
  *   realm unquarantined, and after `emuhost.device.restart` the device is out of quarantine
- *   with no armed fault left.
+ *   with no armed fault left;
+ * - pc-testdev's register: an `inl 0xe0` right after an `outl 0xe0 V` answers V (unless the
+ *   device was quarantined by either line).
  *
  * Device faults (quarantine, whether a device bug or an injected fault) and IOMMU faults are
  * allowed outcomes, counted, not failures.
@@ -33,6 +35,7 @@ import {
   CANARY_BYTE,
   CANARY_SIZE,
   type Combo,
+  deviceId,
   machineSpec,
   RAM_SIZE,
   TABLES,
@@ -48,7 +51,8 @@ export type FailureKind =
   | 'canary'
   | 'sandbox'
   | 'unresponsive'
-  | 'lifecycle';
+  | 'lifecycle'
+  | 'pc-testdev';
 
 export interface Failure {
   readonly kind: FailureKind;
@@ -105,6 +109,8 @@ export class Run {
   iommuFaults = 0;
   dmaOk = 0;
   private pending: string[] = [];
+  /** What the next `inl 0xe0` must answer: V of the `outl 0xe0 V` just before it. */
+  private ioportExpect: number | undefined;
   private readonly proto = protoSnapshot();
   private readonly canary = new Uint8Array(CANARY_SIZE);
   private readonly expected = new Uint8Array(CANARY_SIZE).fill(CANARY_BYTE);
@@ -158,6 +164,11 @@ export class Run {
 
   /** The target the generator needs: edu's devfn and MSI capability, by config reads. */
   target(): Target {
+    if (this.combo.device !== 'edu') {
+      if (!this.emu.devices.has(deviceId(this.combo)))
+        throw new Error(`no ${deviceId(this.combo)} on ${this.combo.machine}`);
+      return { combo: this.combo, devfn: undefined, msiCap: undefined };
+    }
     const q = (l: string) => this.session.handle(l);
     const cfg = (devfn: number, off: number) => {
       q(`outl 0xcf8 ${hex((0x80000000 | (devfn << 8) | (off & 0xfc)) >>> 0)}`);
@@ -186,6 +197,8 @@ export class Run {
   exec(line: string, index: number): Failure | undefined {
     const fail = (kind: FailureKind, detail: string): Failure => ({ kind, index, line, detail });
     if (line.startsWith('#') || line.trim() === '') return undefined;
+    const expect = this.ioportExpect;
+    this.ioportExpect = undefined;
     // The plugin a device runs before a reload of it, which must replace it.
     const before = line.startsWith('emuhost.device.reload ')
       ? this.emu.devices.get(line.split(' ')[1] ?? '')?.plugin
@@ -203,6 +216,8 @@ export class Run {
     const life = this.lifecycle(line, resp, before);
     if (life !== undefined) return fail('lifecycle', life);
     if (!/^(OK|FAIL|ERR)\b/.test(resp)) return fail('internal-error', `unexpected answer: ${resp}`);
+    const reg = this.testdevRegister(line, resp, expect);
+    if (reg !== undefined) return fail('pc-testdev', reg);
     if (ms > this.boundMs)
       return fail('hang', `took ${ms.toFixed(0)} ms (bound ${this.boundMs} ms)`);
     if (this.pending.length > 0) {
@@ -222,6 +237,22 @@ export class Run {
     const alive = this.session.handle(`readl ${hex(BUF)}`);
     if (!alive.startsWith('OK 0x')) return fail('unresponsive', `readl of RAM answered ${alive}`);
     return undefined;
+  }
+
+  /** pc-testdev's register check (see the class comment); notes what an `outl 0xe0 V` expects. */
+  private testdevRegister(
+    line: string,
+    resp: string,
+    expect: number | undefined,
+  ): string | undefined {
+    if (this.combo.device !== 'pc-testdev') return undefined;
+    const d = this.emu.devices.get(deviceId(this.combo));
+    if (d === undefined || d.slot.scope.guard.quarantined) return undefined;
+    const m = /^outl 0xe0 (0x[0-9a-f]+)$/i.exec(line);
+    if (m !== null && resp === 'OK') this.ioportExpect = Number(m[1]) >>> 0;
+    if (line !== 'inl 0xe0' || expect === undefined) return undefined;
+    const got = resp.startsWith('OK 0x') ? Number.parseInt(resp.slice(3), 16) : Number.NaN;
+    return got === expect ? undefined : `inl 0xe0 answered ${resp} after outl 0xe0 ${hex(expect)}`;
   }
 
   /** What is wrong after a device lifecycle command (reload, restart, inject-fault), if anything. */
