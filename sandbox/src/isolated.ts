@@ -15,6 +15,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { buildSync } from 'esbuild';
+import { sesFile } from './locked-realm.js';
 import type { PluginDescription, PluginRealm } from './realm.js';
 import { ChannelClosedError, createChannelBuffers, Endpoint } from './rpc.js';
 
@@ -59,12 +60,9 @@ const BOOT_MS = 10_000;
 export function createIsolatedRealm(opts: IsolatedOptions = {}): PluginRealm {
   const timeoutMs = opts.timeoutMs ?? 1000;
   const buffers = createChannelBuffers();
-  const sesFile = createRequire(import.meta.url)
-    .resolve('ses/package.json')
-    .replace(/package\.json$/, 'dist/ses.umd.js');
   const worker = new Worker(bundleWorker(), {
     eval: true,
-    workerData: { sab: buffers.sab, sesFile },
+    workerData: { sab: buffers.sab, sesFile: sesFile() },
     resourceLimits: {
       maxOldGenerationSizeMb: opts.maxOldGenerationSizeMb ?? 64,
       maxYoungGenerationSizeMb: opts.maxYoungGenerationSizeMb ?? 16,

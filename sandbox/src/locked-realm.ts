@@ -33,16 +33,24 @@ export function lockedRealm(): LockedRealm {
   return shared;
 }
 
-/** A new locked realm (~30 ms: a vm context, SES, lockdown, the membrane). */
-export function createLockedRealm(): LockedRealm {
-  const sesFile = createRequire(import.meta.url)
+/** Where SES's UMD build is (the realm evaluates it as a script). */
+export function sesFile(): string {
+  return createRequire(import.meta.url)
     .resolve('ses/package.json')
     .replace(/package\.json$/, 'dist/ses.umd.js');
+}
+
+/**
+ * A new locked realm (~30 ms: a vm context, SES, lockdown, the membrane). The isolated
+ * level's worker makes its own with the SES file path it was given (a worker evaluated from
+ * a string cannot resolve packages).
+ */
+export function createLockedRealm(ses: string = sesFile(), name = 'emuhost-locked'): LockedRealm {
   const context = vm.createContext(Object.create(null), {
-    name: 'emuhost-locked',
+    name,
     codeGeneration: { strings: true, wasm: false },
   });
-  vm.runInContext(readFileSync(sesFile, 'utf8'), context, { filename: 'ses.umd.js' });
+  vm.runInContext(readFileSync(ses, 'utf8'), context, { filename: 'ses.umd.js' });
   // errorTaming 'unsafe' keeps stacks on errors (plugin authors need them); they are the
   // realm's errors, so nothing of the host leaks through them.
   vm.runInContext(

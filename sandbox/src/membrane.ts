@@ -163,8 +163,13 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
 
   // ---- data across -----------------------------------------------------------------------
 
-  /** Host data (saved state, options) into realm data: primitives, arrays, plain objects, typed arrays. */
-  const copyIn = (v: any, depth = 0): any => {
+  /**
+   * Data re-made by realm code: primitives, arrays, plain objects and typed arrays, nothing
+   * else (no getters, functions or proxies' traps survive). `out` is plugin data going to the
+   * host, which must also be plain objects; host data coming in (saved state, options) only
+   * needs copying.
+   */
+  const copyData = (v: any, out: boolean, depth: number): any => {
     if (depth > 64) throw new TypeError('state nests too deeply');
     const t = typeof v;
     if (
@@ -176,44 +181,29 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
       t === 'bigint'
     )
       return v;
-    if (t !== 'object') throw new TypeError(`cannot pass a ${t} into a plugin`);
+    if (t !== 'object')
+      throw new TypeError(
+        out ? `a plugin's state may not hold a ${t}` : `cannot pass a ${t} into a plugin`,
+      );
     if (ArrayBuffer.isView(v)) return typedCopy(v);
     if (Array.isArray(v)) {
-      const out: any[] = [];
-      for (let i = 0; i < v.length; i++) out.push(copyIn(v[i], depth + 1));
-      return out;
+      const arr: any[] = [];
+      for (let i = 0; i < v.length; i++) arr.push(copyData(v[i], out, depth + 1));
+      return arr;
     }
-    const out: any = {};
-    for (const k of Object.keys(v)) out[k] = copyIn(v[k], depth + 1);
-    return out;
-  };
-  /** Plugin data out to the host, re-made by realm code: no getters, no functions, no proxies' traps left. */
-  const copyOut = (v: any, depth = 0): any => {
-    if (depth > 64) throw new TypeError('state nests too deeply');
-    const t = typeof v;
-    if (
-      v === null ||
-      t === 'undefined' ||
-      t === 'number' ||
-      t === 'string' ||
-      t === 'boolean' ||
-      t === 'bigint'
-    )
-      return v;
-    if (t !== 'object') throw new TypeError(`a plugin's state may not hold a ${t}`);
-    if (ArrayBuffer.isView(v)) return typedCopy(v);
-    if (Array.isArray(v)) {
-      const out: any[] = [];
-      for (let i = 0; i < v.length; i++) out.push(copyOut(v[i], depth + 1));
-      return out;
+    if (out) {
+      const proto = Object.getPrototypeOf(v);
+      if (proto !== Object.prototype && proto !== null)
+        throw new TypeError('a plugin state holds plain objects, arrays and typed arrays only');
     }
-    const proto = Object.getPrototypeOf(v);
-    if (proto !== Object.prototype && proto !== null)
-      throw new TypeError('a plugin state holds plain objects, arrays and typed arrays only');
-    const out: any = {};
-    for (const k of Object.keys(v)) out[k] = copyOut(v[k], depth + 1);
-    return out;
+    const obj: any = {};
+    for (const k of Object.keys(v)) obj[k] = copyData(v[k], out, depth + 1);
+    return obj;
   };
+  /** Host data (saved state, options) into realm data. */
+  const copyIn = (v: any): any => copyData(v, false, 0);
+  /** Plugin data out to the host. */
+  const copyOut = (v: any): any => copyData(v, true, 0);
 
   const num = (x: any, what: string): number => {
     if (typeof x !== 'number') throw new TypeError(`${what} must be a number`);
