@@ -3,7 +3,8 @@
  * creating its instance from (possibly migrated) saved state, and removing it.
  *
  * The kernel side of a device (its slot: PCI function, regions, timers, IRQ lines) is made
- * once; the plugin instance on top of it can be replaced (`replaceInstance`), which is what
+ * once; the plugin instance on top of it can be replaced (`createInstance` + `adopt`, from
+ * `PluginSlot`), which is what
  * hot reload builds on.
  */
 import type { DeviceInstance, Machine, PlatformBus } from '@emuhost/core';
@@ -11,17 +12,14 @@ import type { PluginDescription } from '@emuhost/sandbox';
 import {
   type DeviceModel,
   EmuhostError,
-  type Options,
   type OptionValue,
   type SavedState,
 } from '@emuhost/sdk';
-import { createDeviceContext } from './facades/device-context.js';
 import { DeviceSlot, type Placement } from './facades/device-slot.js';
-import { Lifetime } from './facades/lifetime.js';
 import type { LoadedPlugin } from './loaded-plugin.js';
-import { createLogger, type LogSink, stderrSink } from './log.js';
+import { type LogSink, stderrSink } from './log.js';
 import { resolveOptions } from './options.js';
-import { migrateState } from './state.js';
+import { type CreatedInstance, PluginSlot } from './plugin-slot.js';
 
 export type PlacementRequest =
   | { readonly kind: 'pci'; readonly bus: string; readonly devfn?: number }
@@ -40,20 +38,7 @@ export interface AddDeviceOptions {
   readonly log?: LogSink;
 }
 
-export class RunningDevice {
-  /** The instance serving the device now. */
-  model!: DeviceModel;
-  life!: Lifetime;
-
-  constructor(
-    readonly id: string,
-    public plugin: LoadedPlugin,
-    readonly slot: DeviceSlot,
-    readonly options: Options,
-    private readonly machine: Machine,
-    private readonly sink: LogSink,
-  ) {}
-
+export class RunningDevice extends PluginSlot<DeviceModel> {
   get definition(): PluginDescription {
     return this.plugin.definition;
   }
@@ -79,48 +64,14 @@ export class RunningDevice {
     };
   }
 
-  /**
-   * Creates an instance of `plugin` on this device's slot from `state` (migrated if its
-   * version differs) and makes it current. Throws what `create` throws; the caller decides
-   * whether that rolls back. Returns the warnings (e.g. state dropped).
-   */
+  /** Creates an instance of `plugin` on this device's slot (see `PluginSlot.instantiate`). */
   createInstance(
     plugin: LoadedPlugin,
     state: SavedState | undefined,
-  ): { model: DeviceModel; life: Lifetime; warnings: string[] } {
-    const def = plugin.definition;
-    const warnings: string[] = [];
-    const restored =
-      state === undefined ? undefined : migrateState(def, plugin.realm, state, warnings);
-    const life = new Lifetime(plugin.manifest.id, this.id);
-    const log = createLogger(this.sink, `${plugin.manifest.id}:${this.id}`);
-    for (const w of warnings) log.warn(w);
-    const { ctx } = createDeviceContext({
-      machine: this.machine,
-      slot: this.slot,
-      life,
-      capabilities: plugin.manifest.capabilities,
-      options: this.options,
-      log,
-    });
-    try {
-      const model = plugin.realm.createDevice(ctx, restored);
-      if (model === null || typeof model !== 'object')
-        throw new Error('create must return an object (the device model)');
-      return { model, life, warnings };
-    } catch (e) {
-      life.revoke();
-      throw e;
-    }
-  }
-
-  /** Makes a created instance current, revoking the previous one's handles. */
-  adopt(plugin: LoadedPlugin, model: DeviceModel, life: Lifetime): void {
-    this.life?.revoke();
-    this.slot.scope.guard.plugin = plugin.manifest.id;
-    this.plugin = plugin;
-    this.model = model;
-    this.life = life;
+  ): CreatedInstance<DeviceModel> {
+    return this.instantiate(plugin, state, 'device', ({ ctx, restored }) =>
+      plugin.realm.createDevice(ctx, restored),
+    );
   }
 
   /**
@@ -215,7 +166,7 @@ export function addDevice(
         throw new EmuhostError('E_UNKNOWN_ID', `no platform bus '${p.bus}'`, { device: opts.id });
       scope.platformDma(bus);
     }
-    running = new RunningDevice(opts.id, plugin, slot, options, machine, opts.log ?? stderrSink);
+    running = new RunningDevice(opts.id, plugin, slot, machine, options, opts.log ?? stderrSink);
     const { model, life } = running.createInstance(plugin, opts.state);
     running.adopt(plugin, model, life);
     return running.asInstance();

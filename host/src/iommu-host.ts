@@ -18,14 +18,12 @@ import {
   type OptionValue,
   type SavedState,
 } from '@emuhost/sdk';
-import { createDeviceContext } from './facades/device-context.js';
 import { DeviceSlot } from './facades/device-slot.js';
 import { dmaFacade } from './facades/dma-facade.js';
-import { Lifetime } from './facades/lifetime.js';
 import type { LoadedPlugin } from './loaded-plugin.js';
-import { createLogger, type LogSink, stderrSink } from './log.js';
+import { type LogSink, stderrSink } from './log.js';
 import { resolveOptions } from './options.js';
-import { migrateState } from './state.js';
+import { type CreatedInstance, PluginSlot } from './plugin-slot.js';
 
 export interface AddIommuOptions {
   readonly id: string;
@@ -36,22 +34,21 @@ export interface AddIommuOptions {
   readonly irq?: (name: string) => ((l: 0 | 1) => void) | undefined;
 }
 
-export class RunningIommu {
-  /** The instance translating now (the registry calls it through a trampoline). */
-  model!: IommuInstance;
-  life!: Lifetime;
+export class RunningIommu extends PluginSlot<IommuInstance> {
   host!: IommuHost;
 
   constructor(
-    readonly id: string,
-    public plugin: LoadedPlugin,
-    readonly slot: DeviceSlot,
-    private readonly machine: Machine,
+    id: string,
+    plugin: LoadedPlugin,
+    slot: DeviceSlot,
+    machine: Machine,
     /** Its own untranslated DMA context (page-table walks, fault records). */
     private readonly memory: DMAContext,
-    readonly options: Options,
-    private readonly sink: LogSink,
-  ) {}
+    options: Options,
+    sink: LogSink,
+  ) {
+    super(id, plugin, slot, machine, options, sink);
+  }
 
   saveState(): SavedState {
     const def = this.plugin.definition;
@@ -62,74 +59,48 @@ export class RunningIommu {
     };
   }
 
-  /**
-   * Creates an instance of `plugin` on this IOMMU's slot from `state` (migrated if its
-   * version differs), without making it current. Throws what `create` throws (its handles
-   * are revoked first); the caller decides whether that rolls back.
-   */
+  /** Creates an instance of `plugin` on this IOMMU's slot (see `PluginSlot.instantiate`). */
   createInstance(
     plugin: LoadedPlugin,
     state: SavedState | undefined,
-  ): { model: IommuInstance; life: Lifetime; warnings: string[] } {
-    const def = plugin.definition;
-    const pluginId = plugin.manifest.id;
-    if (def.kind !== 'iommu') {
-      throw new EmuhostError(
-        'E_BAD_ARGUMENT',
-        `'${pluginId}' is a ${def.kind} plugin, not an IOMMU`,
-        { plugin: pluginId },
-      );
-    }
-    const life = new Lifetime(pluginId, this.id);
-    const log = createLogger(this.sink, `${pluginId}:${this.id}`);
-    const { ctx } = createDeviceContext({
-      machine: this.machine,
-      slot: this.slot,
-      life,
-      capabilities: plugin.manifest.capabilities,
-      options: this.options,
-      log,
+  ): CreatedInstance<IommuInstance> {
+    requireIommu(plugin);
+    return this.instantiate(plugin, state, 'IOMMU', ({ ctx, life, log, restored }) => {
+      const host: IommuHost = Object.freeze({
+        invalidate: (scope?: IommuInvalidation) => {
+          life.check('host.invalidate');
+          this.host.invalidate(scope);
+        },
+      });
+      const ictx: IommuContext = Object.freeze({
+        id: this.id,
+        options: this.options,
+        log,
+        get clock() {
+          return ctx.clock;
+        },
+        host,
+        memory: dmaFacade(this.memory, life),
+        mmio: ctx.mmio,
+        platform: ctx.platform!,
+      });
+      return plugin.realm.createIommu(ictx, restored);
     });
-    const host: IommuHost = Object.freeze({
-      invalidate: (scope?: IommuInvalidation) => {
-        life.check('host.invalidate');
-        this.host.invalidate(scope);
-      },
-    });
-    const ictx: IommuContext = Object.freeze({
-      id: this.id,
-      options: this.options,
-      log,
-      get clock() {
-        return ctx.clock;
-      },
-      host,
-      memory: dmaFacade(this.memory, life),
-      mmio: ctx.mmio,
-      platform: ctx.platform!,
-    });
-    const warnings: string[] = [];
-    const restored =
-      state === undefined ? undefined : migrateState(def, plugin.realm, state, warnings);
-    for (const w of warnings) log.warn(w);
-    try {
-      const model = plugin.realm.createIommu(ictx, restored);
-      if (model === null || typeof model !== 'object')
-        throw new Error('create must return an object (the IOMMU model)');
-      return { model, life, warnings };
-    } catch (e) {
-      life.revoke();
-      throw e;
-    }
   }
+}
 
-  /** Makes a created instance current, revoking the previous one's handles. */
-  adopt(plugin: LoadedPlugin, model: IommuInstance, life: Lifetime): void {
-    this.life?.revoke();
-    this.slot.scope.guard.plugin = plugin.manifest.id;
-    this.plugin = plugin;
-    this.model = model;
-    this.life = life;
+/** Refuses a plugin that is not an IOMMU, naming it. */
+function requireIommu(plugin: LoadedPlugin): void {
+  const def = plugin.definition;
+  if (def.kind !== 'iommu') {
+    const pluginId = plugin.manifest.id;
+    throw new EmuhostError(
+      'E_BAD_ARGUMENT',
+      `'${pluginId}' is a ${def.kind} plugin, not an IOMMU`,
+      {
+        plugin: pluginId,
+      },
+    );
   }
 }
 
@@ -138,15 +109,9 @@ export function addIommu(
   plugin: LoadedPlugin,
   opts: AddIommuOptions,
 ): RunningIommu {
+  requireIommu(plugin);
   const def = plugin.definition;
   const pluginId = plugin.manifest.id;
-  if (def.kind !== 'iommu') {
-    throw new EmuhostError(
-      'E_BAD_ARGUMENT',
-      `'${pluginId}' is a ${def.kind} plugin, not an IOMMU`,
-      { plugin: pluginId },
-    );
-  }
   const options = resolveOptions(def.options, opts.options ?? {}, {
     plugin: pluginId,
     device: opts.id,

@@ -1,0 +1,92 @@
+/**
+ * What a running device and a running IOMMU share: a kernel slot (regions, IRQ lines,
+ * timers, DMA contexts) that outlives the plugin instance on it. An instance is made from
+ * (possibly migrated) saved state with a lifetime and logger of its own, and becomes current
+ * by `adopt`, which revokes the previous instance's handles. Restart, hot reload and IOMMU
+ * reload replace instances through these two steps.
+ */
+import type { Machine } from '@emuhost/core';
+import type { DeviceContext, Logger, Options, SavedState } from '@emuhost/sdk';
+import { createDeviceContext } from './facades/device-context.js';
+import type { DeviceSlot } from './facades/device-slot.js';
+import { Lifetime } from './facades/lifetime.js';
+import type { LoadedPlugin } from './loaded-plugin.js';
+import { createLogger, type LogSink } from './log.js';
+import { migrateState } from './state.js';
+
+/** What an instance's `create` is given: the handles of a fresh lifetime, and its state. */
+export interface InstanceParts {
+  readonly ctx: DeviceContext;
+  readonly life: Lifetime;
+  readonly log: Logger;
+  readonly restored: unknown;
+}
+
+export interface CreatedInstance<M> {
+  readonly model: M;
+  readonly life: Lifetime;
+  /** E.g. state dropped for want of a migration. */
+  readonly warnings: string[];
+}
+
+export abstract class PluginSlot<M> {
+  /** The instance serving the slot now. */
+  model!: M;
+  life!: Lifetime;
+
+  constructor(
+    readonly id: string,
+    public plugin: LoadedPlugin,
+    readonly slot: DeviceSlot,
+    protected readonly machine: Machine,
+    readonly options: Options,
+    protected readonly sink: LogSink,
+  ) {}
+
+  /**
+   * Creates an instance of `plugin` on this slot from `state` (migrated if its version
+   * differs), without making it current. Throws what `create` throws, the new handles
+   * revoked first; the caller decides whether that rolls back.
+   */
+  protected instantiate(
+    plugin: LoadedPlugin,
+    state: SavedState | undefined,
+    what: string,
+    create: (parts: InstanceParts) => unknown,
+  ): CreatedInstance<M> {
+    const warnings: string[] = [];
+    const restored =
+      state === undefined
+        ? undefined
+        : migrateState(plugin.definition, plugin.realm, state, warnings);
+    const life = new Lifetime(plugin.manifest.id, this.id);
+    const log = createLogger(this.sink, `${plugin.manifest.id}:${this.id}`);
+    for (const w of warnings) log.warn(w);
+    const { ctx } = createDeviceContext({
+      machine: this.machine,
+      slot: this.slot,
+      life,
+      capabilities: plugin.manifest.capabilities,
+      options: this.options,
+      log,
+    });
+    try {
+      const model = create({ ctx, life, log, restored });
+      if (model === null || typeof model !== 'object')
+        throw new Error(`create must return an object (the ${what} model)`);
+      return { model: model as M, life, warnings };
+    } catch (e) {
+      life.revoke();
+      throw e;
+    }
+  }
+
+  /** Makes a created instance current, revoking the previous one's handles. */
+  adopt(plugin: LoadedPlugin, model: M, life: Lifetime): void {
+    this.life?.revoke();
+    this.slot.scope.guard.plugin = plugin.manifest.id;
+    this.plugin = plugin;
+    this.model = model;
+    this.life = life;
+  }
+}
