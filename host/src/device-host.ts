@@ -4,8 +4,7 @@
  *
  * The kernel side of a device (its slot: PCI function, regions, timers, IRQ lines) is made
  * once; the plugin instance on top of it can be replaced (`createInstance` + `adopt`, from
- * `PluginSlot`), which is what
- * hot reload builds on.
+ * `PluginSlot`), which is what restart and hot reload build on.
  */
 import type { DeviceInstance, Machine, PlatformBus } from '@emuhost/core';
 import type { PluginDescription } from '@emuhost/sandbox';
