@@ -138,6 +138,15 @@ export class Machine implements KernelServices {
   get deviceIds(): string[] {
     return [...this.devices.keys()];
   }
+
+  /**
+   * The device whose callback is running now, if any. Changes that must happen between two
+   * events (hot reload, IOMMU swap) are refused while one is.
+   */
+  get busyDevice(): string | undefined {
+    for (const [id, d] of this.devices) if (d.scope.guard.engaged) return id;
+    return undefined;
+  }
 }
 
 /** Creates an empty machine: address spaces, clock and DMA registry, no devices. */

@@ -8,12 +8,7 @@
  */
 import type { DeviceInstance, Machine, PlatformBus } from '@emuhost/core';
 import type { PluginDescription } from '@emuhost/sandbox';
-import {
-  type DeviceModel,
-  EmuhostError,
-  type OptionValue,
-  type SavedState,
-} from '@emuhost/sdk';
+import { type DeviceModel, EmuhostError, type OptionValue, type SavedState } from '@emuhost/sdk';
 import { DeviceSlot, type Placement } from './facades/device-slot.js';
 import type { LoadedPlugin } from './loaded-plugin.js';
 import { type LogSink, stderrSink } from './log.js';

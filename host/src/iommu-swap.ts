@@ -89,7 +89,7 @@ export function swapIommu(
   assertQuiescent(emu, 'swap');
   const t0 = performance.now();
   const dma = emu.machine.dma;
-  const from = dma.bindingList().find((b) => sameTarget(b.target, target))?.iommu ?? null;
+  const from = dma.boundTo(target) ?? null;
   let to: string | null;
   let made: string | undefined;
   if (next === null) to = null;
@@ -176,21 +176,11 @@ export function removeIommu(emu: Emulator, id: string): void {
 
 /** Refuses to go on while any device's callback runs (not an event boundary). */
 function assertQuiescent(emu: Emulator, what: string): void {
-  const m = emu.machine;
-  for (const id of m.deviceIds) {
-    if (m.device(id).scope.guard.engaged)
-      throw new EmuhostError(
-        'E_BAD_ARGUMENT',
-        `cannot ${what} an IOMMU inside a callback of '${id}': swaps happen between events`,
-        { device: id },
-      );
-  }
-}
-
-function sameTarget(a: IommuBindingTarget, b: IommuBindingTarget): boolean {
-  if ('device' in a || 'device' in b)
-    return 'device' in a && 'device' in b && a.device === b.device;
-  const ra = a.requesterIds;
-  const rb = b.requesterIds;
-  return a.bus === b.bus && ra?.[0] === rb?.[0] && ra?.[1] === rb?.[1];
+  const id = emu.machine.busyDevice;
+  if (id !== undefined)
+    throw new EmuhostError(
+      'E_BAD_ARGUMENT',
+      `cannot ${what} an IOMMU inside a callback of '${id}': swaps happen between events`,
+      { device: id },
+    );
 }

@@ -152,16 +152,14 @@ function firstLine(e: Error | undefined): string {
 
 /** Quiesce means between two events: no device callback may be running. */
 function checkQuiescent(emu: Emulator, device: string | undefined): void {
-  for (const id of emu.machine.deviceIds) {
-    if (emu.machine.device(id).scope.guard.engaged) {
-      throw new ReloadError(
-        'in-callback',
-        'E_BAD_ARGUMENT',
-        `a reload cannot run inside a device callback (${id}'s is running): reload between events`,
-        device === undefined ? {} : { device },
-      );
-    }
-  }
+  const id = emu.machine.busyDevice;
+  if (id !== undefined)
+    throw new ReloadError(
+      'in-callback',
+      'E_BAD_ARGUMENT',
+      `a reload cannot run inside a device callback (${id}'s is running): reload between events`,
+      device === undefined ? {} : { device },
+    );
 }
 
 interface TimerMark {

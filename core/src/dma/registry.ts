@@ -160,6 +160,12 @@ export class DmaRegistry {
     return this.bindings.map((b) => ({ target: b.target, iommu: b.iommu?.name ?? null }));
   }
 
+  /** The IOMMU a binding for exactly `target` names: an id, null (none), or undefined (no such binding). */
+  boundTo(target: IommuBindingTarget): string | null | undefined {
+    const b = this.bindings.find((x) => sameTarget(x.target, target));
+    return b === undefined ? undefined : (b.iommu?.name ?? null);
+  }
+
   /**
    * Re-translates everything `name` translates, as a rebind to itself does: every bound
    * context's IOTLB is flushed and its live mappings re-translated (the ones that no longer
