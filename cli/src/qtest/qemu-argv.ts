@@ -61,6 +61,24 @@ export interface QemuArgs {
   readonly watch: readonly string[];
 }
 
+/** Options accepted and ignored: they change nothing a test client can see here. */
+const IGNORED_WITH_VALUE = [
+  'display',
+  'audio',
+  'name',
+  'smp',
+  'cpu',
+  'serial',
+  'monitor',
+  'vga',
+  'nic',
+  'netdev',
+  'object',
+  'L',
+  'trace',
+];
+const IGNORED_FLAGS = ['no-shutdown', 'no-reboot', 'nographic', 'nodefaults'];
+const IGNORED = new Set([...IGNORED_WITH_VALUE, ...IGNORED_FLAGS]);
 /** Options taking a value; the rest are flags. */
 const WITH_VALUE = new Set([
   'qtest',
@@ -70,59 +88,24 @@ const WITH_VALUE = new Set([
   'accel',
   'm',
   'device',
-  'display',
-  'audio',
   'chardev',
   'mon',
   'global',
   'bios',
   'drive',
-  'name',
-  'smp',
-  'cpu',
-  'serial',
-  'monitor',
-  'vga',
-  'nic',
-  'netdev',
-  'object',
-  'L',
-  'trace',
   'plugin',
   'emuhost-machine',
   'emuhost-watch',
+  ...IGNORED_WITH_VALUE,
 ]);
 const FLAGS = new Set([
-  'nodefaults',
   'S',
   'version',
   'help',
   'h',
-  'no-shutdown',
-  'no-reboot',
-  'nographic',
   'enable-kvm',
   'emuhost-trace',
-]);
-/** Options accepted and ignored: they change nothing a test client can see here. */
-const IGNORED = new Set([
-  'display',
-  'audio',
-  'name',
-  'smp',
-  'cpu',
-  'serial',
-  'monitor',
-  'vga',
-  'nic',
-  'netdev',
-  'object',
-  'L',
-  'trace',
-  'no-shutdown',
-  'no-reboot',
-  'nographic',
-  'nodefaults',
+  ...IGNORED_FLAGS,
 ]);
 
 /** `a=1,b=2` (a first bare word goes to `first`). Commas doubled escape a comma, as in QEMU. */
