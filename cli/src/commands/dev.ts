@@ -34,7 +34,7 @@ import {
 import { EmuhostError } from '@emuhost/sdk';
 import { emuhostExtensions } from '../qtest/extensions.js';
 import { ArgvError, parseChardev } from '../qtest/qemu-argv.js';
-import { pluginLookup, serveQtest } from '../qtest/serve.js';
+import { serveQtest, swapPlugins } from '../qtest/serve.js';
 
 export interface DevOptions {
   readonly machineFile?: string | undefined;
@@ -121,7 +121,7 @@ export async function startDev(o: DevOptions): Promise<DevSession> {
     };
     const emu =
       spec === undefined ? await o.build!(host) : await buildMachineSpec(spec, host, { log });
-    const extensions = emuhostExtensions(emu, { plugin: (id) => pluginLookup(host, id) });
+    const extensions = emuhostExtensions(emu, { plugin: await swapPlugins(host) });
 
     let chain: Promise<unknown> = Promise.resolve();
     const session: DevSession = {

@@ -4,11 +4,17 @@
  * or listen with `server=on` and take the first client, or stdio), then answer QEMU's
  * commands and the `emuhost.*` extensions until the client goes away.
  */
-import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
+import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { bundledPlugins, type Emulator, type LoadedPlugin, type PluginHost } from '@emuhost/host';
+import {
+  bundledPlugins,
+  type Emulator,
+  type LoadedPlugin,
+  loadBundled,
+  type PluginHost,
+} from '@emuhost/host';
 import { EmuhostError } from '@emuhost/sdk';
 import { emuhostExtensions } from './extensions.js';
 import type { Chardev } from './qemu-argv.js';
@@ -24,7 +30,7 @@ export interface Stdio {
 export interface ServeQtestOptions {
   /** `-qtest-log`: each line received (`R`) and sent (`S`). */
   readonly log?: ((dir: 'R' | 'S', line: string) => void) | undefined;
-  /** The plugin host, so `emuhost.iommu.swap` finds its plugins (and the bundled ones). */
+  /** The plugin host, so `emuhost.iommu.swap` finds its plugins (and the bundled IOMMUs). */
   readonly host?: PluginHost;
 }
 
@@ -35,14 +41,11 @@ export async function serveQtest(
   stdio: Stdio,
   o: ServeQtestOptions = {},
 ): Promise<{ done: Promise<void> }> {
+  const plugin = o.host === undefined ? undefined : await swapPlugins(o.host);
   const stream = await open(c, stdio);
-  const host = o.host;
   const session = new QtestSession(emu, {
     emit: (l) => emitLine(l),
-    extensions: emuhostExtensions(
-      emu,
-      host === undefined ? {} : { plugin: (id) => pluginLookup(host, id) },
-    ),
+    extensions: emuhostExtensions(emu, plugin === undefined ? {} : { plugin }),
   });
   const served = serveStream(
     session,
@@ -55,16 +58,22 @@ export async function serveQtest(
 }
 
 /**
- * A plugin the host has loaded, or a bundled one that is already built (its `dist/` manifest
- * exists): the lookup is synchronous, so an unbuilt bundled plugin is not built here.
+ * What `emuhost.iommu.swap` may name: the plugins `host` has loaded, after every bundled
+ * IOMMU plugin is built (from its sources, so never a stale `dist/`) and loaded into it. The
+ * session answers synchronously, so the building happens here, before it serves.
  */
-export function pluginLookup(host: PluginHost, id: string): LoadedPlugin | undefined {
-  const have = host.get(id);
-  if (have !== undefined) return have;
-  const dir = bundledPlugins().get(id);
-  if (dir === undefined) return undefined;
-  const built = join(dir, 'dist', 'emuhost.plugin.json');
-  return existsSync(built) ? host.loadFile(built) : undefined;
+export async function swapPlugins(
+  host: PluginHost,
+): Promise<(id: string) => LoadedPlugin | undefined> {
+  for (const [id, dir] of bundledPlugins()) {
+    const kind = (
+      JSON.parse(readFileSync(join(dir, 'emuhost.plugin.json'), 'utf8')) as {
+        kind?: unknown;
+      }
+    ).kind;
+    if (kind === 'iommu') await loadBundled(host, id);
+  }
+  return (id) => host.get(id);
 }
 
 /** `-qtest-log FILE`: undefined for /dev/null; stderr when no file is given, as QEMU does. */
