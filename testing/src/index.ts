@@ -5,6 +5,7 @@
  * - `device-conformance.ts`, `iommu-conformance.ts`: the suites every plugin runs.
  * - `load.ts`: build and load a plugin directory.
  * - `edu.ts`: a guest driver for QEMU's edu device, the DMA requester IOMMU tests program.
+ * - `vtd.ts`: a guest driver for the VT-d IOMMU plugin (tables in guest RAM, invalidations).
  */
 
 export {
@@ -33,3 +34,11 @@ export {
   iommuConformance,
 } from './iommu-conformance.js';
 export { loadPluginDir, type PluginSource, resolvePlugin } from './load.js';
+export {
+  BASE as VTD_BASE,
+  type GuestOptions as VtdGuestOptions,
+  type Perm as VtdPerm,
+  R as VTD_REGS,
+  VtdGuest,
+  waitDescriptor as vtdWaitDescriptor,
+} from './vtd.js';

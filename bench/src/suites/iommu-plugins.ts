@@ -12,14 +12,12 @@
  *   invalidation (one 4-byte CCMD write) before every access, minus that write timed alone.
  * - A 4 KiB read through VT-d with the IOTLB warm, against `Uint8Array.prototype.set`.
  *
- * The VT-d guest side is the minimum of plugins/vtd/src/test-support/guest.ts (which the
- * bench cannot import: the runner leaves other packages external, and the plugin package
- * exports no compiled test support).
+ * VT-d is programmed with @emuhost/testing's guest driver (`VtdGuest`), as its own tests do.
  */
 import type { DmaContextImpl } from '@emuhost/core';
 import { bareMachine, Emulator, type LoadedPlugin, loadBundled, PluginHost } from '@emuhost/host';
 import { type GuestPhysAddr, type Iova, iova } from '@emuhost/sdk';
-import { createDriver, type Driver } from '@emuhost/testing';
+import { createDriver, VTD_BASE, VTD_REGS, VtdGuest } from '@emuhost/testing';
 import type { BenchCase } from '../harness.js';
 import { costRatio, type Metric, speedRatio } from '../metrics.js';
 import type { Suite } from '../suite.js';
@@ -58,17 +56,8 @@ const DID = 1;
 /** The dma suite's target for a 4 KiB read through an IOMMU with the IOTLB warm. */
 const IOMMU_COPY_TARGET = 0.6;
 
-// VT-d registers and bits (VT-d spec 10.4; plugins/vtd/README.md).
-const VTD_BASE = 0xfed90000;
-const GCMD = 0x18;
-const GSTS = 0x1c;
-const RTADDR = 0x20;
-const CCMD = 0x28;
-const FSTS = 0x34;
+// VT-d status bits (VT-d spec 10.4); the registers are @emuhost/testing's VTD_REGS.
 const GSTS_TES = 0x80000000;
-const GSTS_RTPS = 0x40000000;
-const GCMD_TE = 0x80000000;
-const GCMD_SRTP = 0x40000000;
 const FSTS_PPF = 0x2;
 /** CCMD high half: ICC (bit 63) and CIRG = 3 (device-selective, bits 62:61), FM = 0. */
 const CCMD_HI_DEVICE_INVALIDATE = (0x80000000 | (3 << 29)) >>> 0;
@@ -125,49 +114,6 @@ function missPages(capacity: number) {
 
 // ---- VT-d -------------------------------------------------------------------------------
 
-/**
- * The minimum of a VT-d guest driver (plugins/vtd/src/test-support/guest.ts): a legacy root
- * table, one context table (bus 0), 3-level second-level tables shared by one domain.
- */
-class VtdTables {
-  readonly root: number;
-  private readonly contextTable: number;
-  private readonly top: number;
-
-  constructor(
-    private readonly d: Driver,
-    private readonly alloc: (size: number) => number,
-  ) {
-    this.root = alloc(PAGE);
-    this.contextTable = alloc(PAGE);
-    this.top = alloc(PAGE);
-    d.writeq(this.root, BigInt(this.contextTable) | 1n);
-    d.writeq(this.root + 8, 0n);
-  }
-
-  /** A present context entry: TT = 0 (second-level), AW = 1 (39-bit, 3 levels), `did`. */
-  attach(rid: number, did: number): void {
-    check(rid >>> 8 === 0, 'requesters on bus 0');
-    const at = this.contextTable + (rid & 0xff) * 16;
-    this.d.writeq(at + 8, (BigInt(did) << 8n) | 1n);
-    this.d.writeq(at, BigInt(this.top) | 1n);
-  }
-
-  /** Maps one 4 KiB page read-only, building the levels 3 and 2 tables on the way. */
-  mapRead(iovaAddr: number, gpa: number): void {
-    let table = this.top;
-    for (let level = 3; level >= 2; level--) {
-      const at = table + (Math.floor(iovaAddr / 2 ** (12 + 9 * (level - 1))) % 512) * 8;
-      const e = this.d.readq(at);
-      if ((e & 3n) === 0n) {
-        table = this.alloc(PAGE);
-        this.d.writeq(at, BigInt(table) | 3n);
-      } else table = Number(e & 0x000f_ffff_ffff_f000n);
-    }
-    this.d.writeq(table + (Math.floor(iovaAddr / PAGE) % 512) * 8, BigInt(gpa) | 1n);
-  }
-}
-
 function vtdMachine(plugin: LoadedPlugin) {
   const rig = bareRig();
   const { emu, d } = rig;
@@ -180,23 +126,29 @@ function vtdMachine(plugin: LoadedPlugin) {
   const cold = ctx('bench-vtd-cold', RID_COLD);
   check(hit.iommu?.name === 'vtd0' && miss.iommu === hit.iommu, 'contexts bound to vtd0');
 
-  const t = new VtdTables(d, rig.alloc);
-  for (const rid of [RID_HIT, RID_MISS, RID_COLD]) t.attach(rid, DID);
-  for (let k = 0; k < READ_GPAS.length; k++) t.mapRead(READ_IOVA_BASE + k * PAGE, READ_GPAS[k]!);
+  // Programmed as a guest driver does: root table latched (SRTP), translation on (TE), then
+  // one context entry per requester and read-only 4 KiB pages, each change invalidated.
+  const g = new VtdGuest(d, rig.alloc);
+  g.init();
+  check((g.readl(VTD_REGS.GSTS) & GSTS_TES) !== 0, 'VT-d translation enabled (GSTS.TES)');
+  for (const rid of [RID_HIT, RID_MISS, RID_COLD]) g.attach(rid, DID);
+  for (let k = 0; k < READ_GPAS.length; k++)
+    g.map(DID, READ_IOVA_BASE + k * PAGE, READ_GPAS[k]!, 'read');
   const pages = missPages(miss.iotlb.capacity);
-  for (const p of pages) t.mapRead(MISS_IOVA_BASE + p.off, p.gpa);
-
-  // Latch the root table (SRTP), then enable translation (TE), as intel-iommu does.
+  for (const p of pages) g.map(DID, MISS_IOVA_BASE + p.off, p.gpa, 'read');
   const reg = (o: number) => VTD_BASE + o;
-  d.writeq(reg(RTADDR), BigInt(t.root));
-  d.writel(reg(GCMD), GCMD_SRTP);
-  check((d.readl(reg(GSTS)) & GSTS_RTPS) !== 0, 'VT-d latched the root table (GSTS.RTPS)');
-  d.writel(reg(GCMD), GCMD_TE);
-  check((d.readl(reg(GSTS)) & GSTS_TES) !== 0, 'VT-d translation enabled (GSTS.TES)');
   // CCMD's low half (DID, SID) persists; writing the high half alone runs the command.
-  d.writel(reg(CCMD), (RID_COLD << 16) | DID);
-  const noFaults = () => (d.readl(reg(FSTS)) & FSTS_PPF) === 0;
-  return { ...rig, hit, miss, cold, pages, ccmdHi: reg(CCMD + 4) as GuestPhysAddr, noFaults };
+  d.writel(reg(VTD_REGS.CCMD), (RID_COLD << 16) | DID);
+  const noFaults = () => (g.readl(VTD_REGS.FSTS) & FSTS_PPF) === 0;
+  return {
+    ...rig,
+    hit,
+    miss,
+    cold,
+    pages,
+    ccmdHi: reg(VTD_REGS.CCMD + 4) as GuestPhysAddr,
+    noFaults,
+  };
 }
 
 // ---- TCE --------------------------------------------------------------------------------
