@@ -5,7 +5,6 @@
  */
 import type { Machine } from '@emuhost/core';
 import {
-  type DMAContext,
   type DmaAccess,
   EmuhostError,
   type IommuContext,
@@ -19,7 +18,7 @@ import {
   type SavedState,
 } from '@emuhost/sdk';
 import { DeviceSlot } from './facades/device-slot.js';
-import { dmaFacade } from './facades/dma-facade.js';
+import { dmaFacade, type KernelDma } from './facades/dma-facade.js';
 import type { LoadedPlugin } from './loaded-plugin.js';
 import { type LogSink, stderrSink } from './log.js';
 import { resolveOptions } from './options.js';
@@ -43,7 +42,7 @@ export class RunningIommu extends PluginSlot<IommuInstance> {
     slot: DeviceSlot,
     machine: Machine,
     /** Its own untranslated DMA context (page-table walks, fault records). */
-    private readonly memory: DMAContext,
+    private readonly memory: KernelDma,
     options: Options,
     sink: LogSink,
   ) {

@@ -70,13 +70,28 @@ export abstract class PluginSlot<M> {
       options: this.options,
       log,
     });
+    // The mappings the previous instance left are the new one's to adopt during create.
+    const dma = this.slot.scope.dmaContexts;
+    const before = new Set(dma.flatMap((c) => [...c.mappings]));
+    for (const c of dma) c.disownMappings();
     try {
       const model = create({ ctx, life, log, restored });
       if (model === null || typeof model !== 'object')
         throw new Error(`create must return an object (the ${what} model)`);
+      const released = dma.reduce((n, c) => n + c.releaseOrphans(), 0);
+      if (released > 0) {
+        const w = `${released} DMA mapping${released === 1 ? '' : 's'} of the previous instance ${released === 1 ? 'was' : 'were'} not adopted (dma.adoptMappings): released`;
+        log.warn(w);
+        warnings.push(w);
+      }
       return { model: model as M, life, warnings };
     } catch (e) {
       life.revoke();
+      // What the failed instance mapped goes; what it adopted is offered again (rollback).
+      for (const c of dma) {
+        for (const m of [...c.mappings]) if (!before.has(m)) m.release(0);
+        c.disownMappings();
+      }
       throw e;
     }
   }

@@ -11,9 +11,11 @@
  *    and revoke every handle it held (a leaked closure gets `E_REVOKED`, never the machine);
  * 3. create the new instance from that state on the same device slot: its regions, BARs, IRQ
  *    lines and named timers are found again by name (timers keep their deadlines, IRQ levels
- *    are re-asserted), and the DMA context with its mappings stays the kernel's. Another state
- *    version goes through the plugin's `migrateState`; without one the device starts fresh
- *    (pending timers cancelled, interrupts lowered, PCI configuration kept) with a warning.
+ *    are re-asserted), and the DMA context with its mappings stays the kernel's: the new
+ *    instance adopts the live mappings (`dma.adoptMappings`) and those it does not are released
+ *    with a warning. Another state version goes through the plugin's `migrateState`; without
+ *    one the device starts fresh (pending timers cancelled, interrupts lowered, PCI
+ *    configuration kept) with a warning.
  *    When `create` throws, the old code is created again from the same state (rollback);
  * 4. resume, with a report and the `reload` hooks called for each phase.
  */

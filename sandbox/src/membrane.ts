@@ -277,7 +277,55 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
 
   // ---- handles ---------------------------------------------------------------------------
 
-  const dma = (h: any): any => {
+  /**
+   * The mappings an instance holds, as realm copies. A view of guest RAM is a host object, so
+   * the realm gets a copy, written back at release; a write mapping also keeps the bytes as
+   * mapped, so that when the instance goes (hot reload) what it changed, and only that, is
+   * stored into the kernel's mapping for the next instance to adopt.
+   */
+  interface RealmMapping {
+    readonly host: any;
+    readonly buf: Uint8Array;
+    readonly orig: Uint8Array | undefined;
+  }
+  const dma = (h: any, live: Set<RealmMapping>): any => {
+    const realmMapping = (m: any): any => {
+      const hostBytes = m.bytes;
+      const buf = new U8(hostBytes.length);
+      buf.set(hostBytes);
+      const mAddr = Number(m.addr);
+      const mAccess = String(m.access);
+      const entry: RealmMapping = {
+        host: m,
+        buf,
+        orig: mAccess === 'write' ? new U8(buf) : undefined,
+      };
+      live.add(entry);
+      return harden({
+        bytes: buf,
+        addr: mAddr,
+        access: mAccess,
+        shortfall: Number(m.shortfall),
+        direct: false,
+        get valid() {
+          return m.valid === true;
+        },
+        release: (written: any) => {
+          const n = Math.max(0, Math.min(num(written, 'written'), buf.length));
+          live.delete(entry);
+          // The copy goes back through the context while the mapping still stands (the same
+          // translation the map used), never through a live view of host memory.
+          if (mAccess === 'write' && n > 0 && m.valid === true) {
+            const r = call(() => hWrite(mAddr, buf.subarray(0, n)));
+            if (r !== 'ok') {
+              call(() => m.release(0));
+              return dmaError(r);
+            }
+          }
+          return dmaResult(call(() => m.release(0)));
+        },
+      });
+    };
     const sg = (list: any, what: string): { addr: number; len: number }[] => {
       if (!Array.isArray(list)) throw new TypeError(`${what} must be an array`);
       // An index loop, not `list.map`: the plugin may have put its own `map` on the array.
@@ -328,41 +376,34 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
       canAccess: (a: any, len: any, access: any) =>
         call(() => h.canAccess(num(a, 'addr'), num(len, 'len'), str(access, 'access'))) === true,
       map: (a: any, len: any, access: any, onInvalidate?: any) => {
-        // A view of guest RAM is a host object: the realm gets a copy, written back at release.
         let realm: any;
         const cb = onInvalidate === undefined ? undefined : fn(onInvalidate, 'onInvalidate');
         const notify = cb === undefined ? undefined : () => guarded(() => cb(realm));
         const m = call(() => h.map(num(a, 'addr'), num(len, 'len'), str(access, 'access'), notify));
         if (typeof m?.release !== 'function') return dmaError(m);
-        const hostBytes = m.bytes;
-        const buf = new U8(hostBytes.length);
-        buf.set(hostBytes);
-        const mAddr = Number(m.addr);
-        const mAccess = String(m.access);
-        realm = harden({
-          bytes: buf,
-          addr: mAddr,
-          access: mAccess,
-          shortfall: Number(m.shortfall),
-          direct: false,
-          get valid() {
-            return m.valid === true;
-          },
-          release: (written: any) => {
-            const n = Math.max(0, Math.min(num(written, 'written'), buf.length));
-            // The copy goes back through the context while the mapping still stands (the same
-            // translation the map used), never through a live view of host memory.
-            if (mAccess === 'write' && n > 0 && m.valid === true) {
-              const r = call(() => hWrite(mAddr, buf.subarray(0, n)));
-              if (r !== 'ok') {
-                call(() => m.release(0));
-                return dmaError(r);
-              }
-            }
-            return dmaResult(call(() => m.release(0)));
-          },
-        });
+        realm = realmMapping(m);
         return realm;
+      },
+      adoptMappings: (onInvalidate?: any) => {
+        const cb = onInvalidate === undefined ? undefined : fn(onInvalidate, 'onInvalidate');
+        if (typeof h.adoptMappings !== 'function') return harden([]);
+        // One notifier for all of them: the host says which mapping, the realm copy is found.
+        const byHost = new Map<any, any>();
+        const notify =
+          cb === undefined
+            ? undefined
+            : (hm: any) => {
+                const r = byHost.get(hm);
+                if (r !== undefined) guarded(() => cb(r));
+              };
+        const got = call(() => h.adoptMappings(notify));
+        const out: any[] = [];
+        for (let i = 0; i < got.length; i++) {
+          const r = realmMapping(got[i]);
+          byHost.set(got[i], r);
+          out.push(r);
+        }
+        return harden(out);
       },
       readSg: (list: any, into: any) =>
         sgResult(call(() => h.readSg(sg(list, 'sg'), bytes(into, 'into')))),
@@ -537,7 +578,27 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
     };
   };
 
-  const deviceContext = (h: any): any => {
+  /** Stores what an instance changed in its write mappings' copies into the kernel's mappings. */
+  const flush = (live: Set<RealmMapping>): void => {
+    for (const e of live) {
+      const { buf, orig, host } = e;
+      if (orig === undefined || host.valid !== true) continue;
+      for (let i = 0; i < buf.length; ) {
+        if (buf[i] === orig[i]) {
+          i++;
+          continue;
+        }
+        let j = i + 1;
+        while (j < buf.length && buf[j] !== orig[j]) j++;
+        const at = i;
+        call(() => host.store(at, buf.subarray(at, j)));
+        i = j;
+      }
+    }
+    live.clear();
+  };
+
+  const deviceContext = (h: any, live: Set<RealmMapping>): any => {
     const regions = makeRegions();
     const pciH = h.pci;
     const pci =
@@ -587,7 +648,12 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
             },
           });
     const getClock = lazy(() => clock(call(() => h.clock)));
-    const getDma = lazy(() => dma(call(() => h.dma)));
+    const getDma = lazy(() =>
+      dma(
+        call(() => h.dma),
+        live,
+      ),
+    );
     const getIrq = lazy(() => irq(call(() => h.irq)));
     return harden({
       id: String(h.id),
@@ -608,7 +674,7 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
     });
   };
 
-  const iommuContext = (h: any): any => {
+  const iommuContext = (h: any, live: Set<RealmMapping>): any => {
     const regions = makeRegions();
     const getClock = lazy(() => clock(call(() => h.clock)));
     return harden({
@@ -635,7 +701,7 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
           call(() => h.host.invalidate(s));
         },
       }),
-      memory: dma(h.memory),
+      memory: dma(h.memory, live),
       mmio: mmio(h, regions),
       platform: platform(h.platform, regions),
     });
@@ -644,7 +710,7 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
   // ---- what the kernel calls ---------------------------------------------------------------
 
   /** A device model as the kernel calls it: realm code calls the plugin, results come out as copies. */
-  const deviceModel = (m: any): any => {
+  const deviceModel = (m: any, live: Set<RealmMapping>): any => {
     if (m === null || typeof m !== 'object')
       throw new TypeError('create must return an object (the device model)');
     const reset = m.reset;
@@ -655,15 +721,20 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
       ...(typeof save === 'function' && {
         saveState: () => guarded(() => copyOut(apply(save, m, []))),
       }),
-      ...(typeof dispose === 'function' && {
-        dispose: () => void guarded(() => apply(dispose, m, [])),
-      }),
+      // Always there: what the instance wrote into its mapping copies must reach the kernel.
+      dispose: () => {
+        try {
+          if (typeof dispose === 'function') guarded(() => apply(dispose, m, []));
+        } finally {
+          flush(live);
+        }
+      },
     });
   };
 
   const reqCache = new Map<string, any>();
-  const iommuModel = (m: any): any => {
-    const base = deviceModel(m);
+  const iommuModel = (m: any, live: Set<RealmMapping>): any => {
+    const base = deviceModel(m, live);
     const translate = fn(m?.translate, 'translate');
     const attach = typeof m.attach === 'function' ? m.attach : undefined;
     const detach = typeof m.detach === 'function' ? m.detach : undefined;
@@ -777,11 +848,19 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
       description,
       createDevice: (ctx: unknown, state: unknown) => {
         if (!wrapHandles) return apply(create, def, [ctx, state]);
-        return deviceModel(guarded(() => apply(create, def, [deviceContext(ctx), copyIn(state)])));
+        const live = new Set<RealmMapping>();
+        return deviceModel(
+          guarded(() => apply(create, def, [deviceContext(ctx, live), copyIn(state)])),
+          live,
+        );
       },
       createIommu: (ctx: unknown, state: unknown) => {
         if (!wrapHandles) return apply(create, def, [ctx, state]);
-        return iommuModel(guarded(() => apply(create, def, [iommuContext(ctx), copyIn(state)])));
+        const live = new Set<RealmMapping>();
+        return iommuModel(
+          guarded(() => apply(create, def, [iommuContext(ctx, live), copyIn(state)])),
+          live,
+        );
       },
       createMachine: (ctx: unknown) => {
         if (wrapHandles)

@@ -16,7 +16,7 @@
  */
 
 /** The SDK's own version (semver). Plugins declare the range they need in their manifest. */
-export const SDK_VERSION = '1.2.0';
+export const SDK_VERSION = '1.3.0';
 
 // ---------------------------------------------------------------------------------------
 // Addresses
@@ -265,6 +265,22 @@ export interface DMAContext {
     access: DmaAccess,
     onInvalidate?: (m: DmaMapping) => void,
   ): DmaMapping | DmaError;
+  /**
+   * Takes over the mappings the previous instance of this device left live: after a hot
+   * reload (or a restart) the kernel keeps a device's mappings, and the new instance adopts
+   * them here, typically in `create`, matching them by `addr`, `access` and `bytes.length`
+   * against what its saved state recorded. From now on `onInvalidate` is what is called when
+   * one becomes invalid, and the new instance releases them.
+   *
+   * Returns the still-valid mappings not yet adopted; an empty array on a first start, or
+   * after `create` returns: mappings nobody adopted by then are released (with nothing
+   * written) and the reload reports it. At a sandboxed level, what the previous instance
+   * wrote into its copy of a write mapping is in the adopted mapping's `bytes`.
+   *
+   * Undefined from a host older than SDK 1.3.
+   * @since 1.3
+   */
+  adoptMappings?(onInvalidate?: (m: DmaMapping) => void): readonly DmaMapping[];
 
   /** ldub_dma */
   readU8(addr: Iova): number | DmaError;

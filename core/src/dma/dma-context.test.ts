@@ -439,6 +439,57 @@ describe('map and release', () => {
     expect(bounce.release(4)).toMatchObject({ result: 'revoked' });
     expect(dev.regs[0]).toBe(0);
   });
+
+  it('hands live mappings from one holder to the next (hot reload); orphans are released', () => {
+    const { ctx, ms, system, registry, addMmu } = setup({ bounceLimit: 0x100 });
+    const dev = mmio(ms, 'bar', 0x1000, { valid: { max: 8 }, impl: { max: 8 } });
+    system.addSubregion(dev.region, 0xe0000000);
+    const mmu = addMmu();
+    registry.bind({ bus: 'pci.0' }, 'mmu');
+    mmu().map(0x10000, 0x5000);
+    mmu().map(0x11000, 0x9000);
+    mmu().map(0x20000, 0xe0000000);
+    const oldTold: DmaMapping[] = [];
+    const ring = ctx.map(iova(0x10000), 0x100, 'write', (x) => oldTold.push(x)) as DmaMapping;
+    const bounce = ctx.map(iova(0x20000), 0x100, 'write') as DmaMapping;
+    const stale = ctx.map(iova(0x11000), 0x10, 'read') as DmaMapping;
+    bounce.bytes.set([5, 6, 7, 8]);
+
+    // The holder goes; one mapping is invalidated while nobody holds it: nobody is told.
+    ctx.disownMappings();
+    mmu().unmap(0x11000);
+    mmu().host.invalidate({ iova: iova(0x11000), len: 0x1000 });
+    expect(stale.valid).toBe(false);
+
+    const newTold: DmaMapping[] = [];
+    const adopted = ctx.adoptMappings((x) => newTold.push(x));
+    // The invalid orphan is not handed over but released; the bounce budget is kept for the others.
+    // (Identity, not deep equality: a failing diff would print 16 MiB views of RAM.)
+    const same = (a: readonly DmaMapping[], b: DmaMapping[]) =>
+      a.length === b.length && a.every((x, i) => x === b[i]);
+    expect(same(adopted, [ring, bounce])).toBe(true);
+    expect(ctx.mappings.size).toBe(2);
+    expect(ctx.adoptMappings().length).toBe(0);
+    expect(ctx.releaseOrphans()).toBe(0);
+
+    // Invalidation now reaches the new holder, never the old one.
+    mmu().unmap(0x10000);
+    mmu().host.invalidate({ iova: iova(0x10000), len: 0x100 });
+    expect(same(newTold, [ring])).toBe(true);
+    expect(oldTold.length).toBe(0);
+    // A bounce buffer carries what the old holder wrote to the new one's release.
+    expect(bounce.release(4)).toBe('ok');
+    expect([...dev.regs.subarray(0, 4)]).toEqual([5, 6, 7, 8]);
+
+    // Nobody adopts: released, writing nothing, and the bounce budget comes back.
+    const again = ctx.map(iova(0x20000), 0x100, 'write') as DmaMapping;
+    again.bytes.fill(0xee);
+    ctx.disownMappings();
+    expect(ctx.releaseOrphans()).toBe(2);
+    expect(ctx.mappings.size).toBe(0);
+    expect(dev.regs[0x10]).toBe(0);
+    expect((ctx.map(iova(0x20000), 0x100, 'read') as DmaMapping).bytes.length).toBe(0x100);
+  });
 });
 
 describe('binding IOMMUs', () => {

@@ -180,12 +180,7 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
         span = Math.min(len, next.iova + next.pageSize - addr);
       }
     }
-    // The holder's notifier is device code: it runs under the device's guard.
-    const g = this.requester.guard;
-    const notify =
-      onInvalidate !== undefined && g !== undefined
-        ? (m: DmaMapping) => void g.run('dma', () => onInvalidate(m))
-        : onInvalidate;
+    const notify = this.guarded(onInvalidate);
     const isWrite = access === 'write';
     const r = this.memory.findRange(gpa as GuestPhysAddr, isWrite);
     if (r === null) return this.error('decode-error', addr, 0);
@@ -210,6 +205,25 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
     }
     if (TRACE_BUILD && this.tracing) this.emit('map', addr, gpa, m.bytes.length, 'ok');
     return m;
+  }
+
+  /**
+   * Hands the live mappings a previous holder left (see `disownMappings`) to a new one.
+   * Returns the valid ones; invalid orphans are released here, since nobody could use them.
+   */
+  adoptMappings(onInvalidate?: (m: DmaMapping) => void): LiveMapping[] {
+    const notify = this.guarded(onInvalidate);
+    const out: LiveMapping[] = [];
+    for (const m of [...this.mappings]) {
+      if (!m.orphan) continue;
+      if (m.valid) {
+        m.adopt(notify);
+        out.push(m);
+      } else {
+        m.release(0);
+      }
+    }
+    return out;
   }
 
   /** @internal Ends a mapping: writes a bounce buffer back, returns its budget. */
@@ -296,6 +310,26 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
       }
     }
     return { entries, mappings };
+  }
+
+  /**
+   * The instance holding this context's mappings is going away (hot reload, restart): they
+   * stay mapped, without a holder, until the next instance adopts them.
+   */
+  disownMappings(): void {
+    for (const m of this.mappings) m.disown();
+  }
+
+  /** Releases (writing nothing) the mappings nobody adopted. Returns how many. */
+  releaseOrphans(): number {
+    let n = 0;
+    for (const m of [...this.mappings]) {
+      if (m.orphan) {
+        m.release(0);
+        n++;
+      }
+    }
+    return n;
   }
 
   /** Drops every cached translation (mappings are left to the caller). */
@@ -578,6 +612,16 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
       done += e.iova + e.pageSize - a;
     }
     return true;
+  }
+
+  /** A holder's notifier is device code: it runs under the device's guard. */
+  private guarded(
+    onInvalidate: ((m: DmaMapping) => void) | undefined,
+  ): ((m: DmaMapping) => void) | undefined {
+    const g = this.requester.guard;
+    return onInvalidate !== undefined && g !== undefined
+      ? (m: DmaMapping) => void g.run('dma', () => onInvalidate(m))
+      : onInvalidate;
   }
 
   private newMapping(

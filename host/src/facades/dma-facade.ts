@@ -1,7 +1,9 @@
 /**
  * A DMA context as a plugin instance holds it: the kernel's context behind a lifetime check.
  * The kernel context (and its live mappings) belongs to the device slot and outlives the
- * instance; this handle does not.
+ * instance; this handle does not, and neither do the mapping handles it gives out: after a
+ * reload the old instance's handle on a mapping is revoked while the new instance holds
+ * another handle on the same kernel mapping (`adoptMappings`).
  */
 import type {
   DMAContext,
@@ -15,7 +17,49 @@ import type {
 } from '@emuhost/sdk';
 import type { Lifetime } from './lifetime.js';
 
-export function dmaFacade(ctx: DMAContext, life: Lifetime): DMAContext {
+/** The kernel's side of the context: the SDK calls plus what adoption needs. */
+export interface KernelDma extends DMAContext {
+  adoptMappings(onInvalidate?: (m: DmaMapping) => void): readonly DmaMapping[];
+}
+
+/**
+ * A mapping as one instance holds it. `store` is not in the SDK: it is how a sandboxed
+ * holder's copy of the bytes comes home before its instance goes (see the membrane's flush);
+ * a trusted plugin gets the same object, and may call it, as it may write `bytes`.
+ */
+export interface MappingHandle extends DmaMapping {
+  /** Copies `data` into the mapping's bytes at `offset`; false if the mapping is no longer valid. */
+  store(offset: number, data: Uint8Array): boolean;
+}
+
+function mappingHandle(m: DmaMapping, life: Lifetime): MappingHandle {
+  return Object.freeze({
+    bytes: m.bytes,
+    addr: m.addr,
+    access: m.access,
+    shortfall: m.shortfall,
+    direct: m.direct,
+    get valid() {
+      return !life.revoked && m.valid;
+    },
+    release(written: number): DmaResult {
+      life.check('dma.mapping.release');
+      return m.release(written);
+    },
+    store(offset: number, data: Uint8Array): boolean {
+      life.check('dma.mapping.store');
+      if (!m.valid) return false;
+      const at = Math.max(0, Math.min(Math.trunc(offset) || 0, m.bytes.length));
+      m.bytes.set(data.subarray(0, m.bytes.length - at), at);
+      return true;
+    },
+  });
+}
+
+const isMapping = (r: DmaMapping | DmaError): r is DmaMapping =>
+  typeof (r as DmaMapping).release === 'function';
+
+export function dmaFacade(ctx: KernelDma, life: Lifetime): DMAContext {
   return Object.freeze({
     read(a: Iova, into: Uint8Array): DmaResult {
       life.check('dma.read');
@@ -40,7 +84,25 @@ export function dmaFacade(ctx: DMAContext, life: Lifetime): DMAContext {
       onInvalidate?: (m: DmaMapping) => void,
     ): DmaMapping | DmaError {
       life.check('dma.map');
-      return ctx.map(a, len, access, onInvalidate);
+      let h: MappingHandle | undefined;
+      const r = ctx.map(
+        a,
+        len,
+        access,
+        onInvalidate === undefined ? undefined : () => onInvalidate(h!),
+      );
+      if (!isMapping(r)) return r;
+      h = mappingHandle(r, life);
+      return h;
+    },
+    adoptMappings(onInvalidate?: (m: DmaMapping) => void): readonly DmaMapping[] {
+      life.check('dma.adoptMappings');
+      const handles = new Map<DmaMapping, MappingHandle>();
+      const adopted = ctx.adoptMappings(
+        onInvalidate === undefined ? undefined : (m) => onInvalidate(handles.get(m)!),
+      );
+      for (const m of adopted) handles.set(m, mappingHandle(m, life));
+      return Object.freeze([...handles.values()]);
     },
     readU8(a: Iova): number | DmaError {
       life.check('dma.readU8');
