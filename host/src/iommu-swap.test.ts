@@ -15,6 +15,7 @@ import { loadBundled } from './bundled.js';
 import { Emulator } from './emulator.js';
 import { inProcessPlugin } from './in-process.js';
 import { PluginHost } from './plugin-host.js';
+import { reloadDevice } from './reload.js';
 
 // ---- the layout every model and the shadow agree on --------------------------------------
 
@@ -170,6 +171,7 @@ interface Issue {
  * The streaming device: every µs it DMA-writes `[seq u32, tag u32]` to each streamed page
  * and through its live mappings, logging what it issued. A mapping found invalid is
  * released (the device sees its fault result) and mapped again under the new translation.
+ * A new instance (hot reload) adopts the live mappings the previous one left.
  */
 function streamer() {
   const ctl = {
@@ -184,6 +186,11 @@ function streamer() {
     pci: { vendorId: 0x1234, deviceId: 0x5157, classCode: 0xff0000 },
     create(ctx) {
       ctl.ctx = ctx;
+      ctl.maps.clear();
+      for (const m of ctx.dma.adoptMappings?.() ?? []) {
+        const p = MAPPED.find((q) => mapAt(q) === m.addr);
+        if (p !== undefined) ctl.maps.set(p, m);
+      }
       const buf = new Uint8Array(8);
       const view = new DataView(buf.buffer);
       const timer = ctx.clock.timer('tick', () => {
@@ -241,7 +248,7 @@ function rig() {
   const { ctl, plugin } = streamer();
   const dev = emu.addDevice(plugin, { id: 'streamer0' });
   dev.slot.pci!.configWrite(4, 2, 0x4); // COMMAND.MASTER
-  return { emu, ctl };
+  return { emu, ctl, plugin };
 }
 
 const read = (emu: Emulator, gpa: number, len: number) => {
@@ -360,8 +367,8 @@ describe('swapIommu', () => {
 });
 
 describe('IOMMU swap and reload under streaming DMA, against a shadow model', () => {
-  it('hundreds of swaps, reloads and remaps: every byte where the translation at issue time says', () => {
-    const { emu, ctl } = rig();
+  it('hundreds of swaps, IOMMU and device reloads and remaps: every byte where the translation at issue time says', () => {
+    const { emu, ctl, plugin } = rig();
     emu.addIommu(pageMapV1, { id: 'fixed', options: { seed: 5 } });
     const bus = { bus: 'pci.0' } as const;
     // The shadow: what each instance translates, which one is bound, and guest memory.
@@ -387,7 +394,16 @@ describe('IOMMU swap and reload under streaming DMA, against a shadow model', ()
       rnd ^= rnd << 5;
       return (rnd >>> 0) % n;
     };
-    const stats = { swaps: 0, reloads: 0, rollbacks: 0, remaps: 0, revoked: 0, faults: 0, ok: 0 };
+    const stats = {
+      swaps: 0,
+      reloads: 0,
+      rollbacks: 0,
+      remaps: 0,
+      deviceReloads: 0,
+      revoked: 0,
+      faults: 0,
+      ok: 0,
+    };
     let fresh = 0;
 
     for (let step = 0; step < 800; step++) {
@@ -453,6 +469,15 @@ describe('IOMMU swap and reload under streaming DMA, against a shadow model', ()
         if (gpa === null) l.delete(page);
         else l.set(page, gpa);
         stats.remaps++;
+      } else if (op >= 90) {
+        // Hot-reload the streaming device: its new instance adopts every live mapping (an
+        // old handle left in use would be revoked, and the device quarantined).
+        const before = ctl.maps.size;
+        const rep = reloadDevice(emu, 'streamer0', plugin);
+        expect(rep.outcome).toBe('reloaded');
+        expect(rep.warnings).toEqual([]);
+        expect(ctl.maps.size).toBeLessThanOrEqual(before);
+        stats.deviceReloads++;
       }
 
       // Stream under the translation in force now, then check against the shadow.
@@ -493,6 +518,8 @@ describe('IOMMU swap and reload under streaming DMA, against a shadow model', ()
     expect(stats.reloads).toBeGreaterThan(50);
     expect(stats.rollbacks).toBeGreaterThan(3);
     expect(stats.remaps).toBeGreaterThan(40);
+    expect(stats.deviceReloads).toBeGreaterThan(40);
+    expect(emu.devices.get('streamer0')!.slot.scope.guard.quarantined).toBe(false);
     expect(stats.revoked).toBeGreaterThan(300);
     expect(stats.faults).toBeGreaterThan(1000);
     expect(stats.ok).toBeGreaterThan(10_000);
