@@ -647,31 +647,40 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
               );
             },
           });
-    const getClock = lazy(() => clock(call(() => h.clock)));
-    const getDma = lazy(() =>
-      dma(
-        call(() => h.dma),
-        live,
+    const getIrq = lazy(() => irq(call(() => h.irq)));
+    // Granted handles are plain data properties (plugins read `ctx.dma` per transfer); one
+    // the manifest did not ask for stays a getter that throws the host's error.
+    const granted = (get: () => any): PropertyDescriptor => {
+      try {
+        return { value: get(), enumerable: true };
+      } catch {
+        return { get, enumerable: true };
+      }
+    };
+    return harden(
+      Object.defineProperties(
+        {
+          id: String(h.id),
+          options: harden(copyIn(h.options)),
+          log: log(h.log),
+          get irq() {
+            return getIrq();
+          },
+          mmio: mmio(h, regions),
+          pci,
+          platform: platform(h.platform, regions),
+        },
+        {
+          clock: granted(() => clock(call(() => h.clock))),
+          dma: granted(() =>
+            dma(
+              call(() => h.dma),
+              live,
+            ),
+          ),
+        },
       ),
     );
-    const getIrq = lazy(() => irq(call(() => h.irq)));
-    return harden({
-      id: String(h.id),
-      options: harden(copyIn(h.options)),
-      log: log(h.log),
-      get clock() {
-        return getClock();
-      },
-      get dma() {
-        return getDma();
-      },
-      get irq() {
-        return getIrq();
-      },
-      mmio: mmio(h, regions),
-      pci,
-      platform: platform(h.platform, regions),
-    });
   };
 
   const iommuContext = (h: any, live: Set<RealmMapping>): any => {

@@ -99,6 +99,14 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
       if (TRACE_BUILD && this.tracing) this.emit('read', addr, addr, into.length, r);
       return r === 'ok' ? 'ok' : this.error(r, addr, 0);
     }
+    // So is the common translated case: one page, found in the IOTLB.
+    const e = this.blocked === null ? this.cachedEntry(addr, into.length, 'read') : undefined;
+    if (e !== undefined) {
+      const gpa = (e.translated + (addr - e.iova)) as GuestPhysAddr;
+      const r = this.memory.read(gpa, into, this.attrs);
+      if (TRACE_BUILD && this.tracing) this.emit('read', addr, gpa, into.length, r);
+      return r === 'ok' ? 'ok' : this.error(r, addr, 0);
+    }
     return this.rw(addr, into, false);
   }
 
@@ -107,6 +115,14 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
       if (this.requester.guard?.engaged) this.journal(addr, data.length);
       const r = this.memory.write(addr as number as GuestPhysAddr, data, this.attrs);
       if (TRACE_BUILD && this.tracing) this.emit('write', addr, addr, data.length, r);
+      return r === 'ok' ? 'ok' : this.error(r, addr, 0);
+    }
+    const e = this.blocked === null ? this.cachedEntry(addr, data.length, 'write') : undefined;
+    if (e !== undefined) {
+      const gpa = (e.translated + (addr - e.iova)) as GuestPhysAddr;
+      if (this.requester.guard?.engaged) this.journal(gpa, data.length);
+      const r = this.memory.write(gpa, data, this.attrs);
+      if (TRACE_BUILD && this.tracing) this.emit('write', addr, gpa, data.length, r);
       return r === 'ok' ? 'ok' : this.error(r, addr, 0);
     }
     return this.rw(addr, data, true);
@@ -557,6 +573,27 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
    * model. A cached entry that does not permit the access is re-translated, because the
    * model may have widened it without telling (widening needs no invalidation).
    */
+  /**
+   * The cached entry that covers all of [a, a + len) and permits `access`, or undefined (a
+   * miss, a page boundary, a bad address: the general path sorts those out). Counts a hit.
+   */
+  private cachedEntry(a: number, len: number, access: DmaAccess): IommuEntry | undefined {
+    const l = this.last;
+    const e = l !== null && a >= l.iova && a < l.iova + l.pageSize ? l : this.iotlb.lookup(a);
+    if (
+      e === undefined ||
+      a + len > e.iova + e.pageSize ||
+      !permits(e.perm, access) ||
+      !Number.isSafeInteger(a)
+    )
+      return undefined;
+    if (e !== l) {
+      this.iotlb.hits++;
+      this.last = e;
+    }
+    return e;
+  }
+
   private entryFor(a: number, access: DmaAccess, probe: boolean): IommuEntry | IommuFault {
     const l = this.last;
     if (l !== null && a >= l.iova && a < l.iova + l.pageSize && permits(l.perm, access)) return l;

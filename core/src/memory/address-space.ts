@@ -15,6 +15,7 @@ import { type FlatRange, type FlatView, RANGE_ROM } from './flat-view.js';
 import { bulkPieceSize, errorFillByte, mmioRead, mmioWrite } from './mmio.js';
 import type { MemoryRegion } from './region.js';
 import { hasDirectionalDecode, renderFlatView } from './render.js';
+import { ViewCache } from './view-cache.js';
 
 /** The attributes of an access made by the CPU side (qtest, the driver API). */
 export const CPU_ATTRS: MemTxAttrs = Object.freeze({ unspecified: true });
@@ -27,6 +28,7 @@ export class AddressSpace<A extends number = number> {
   /** Bumped on every re-render; holders of derived state compare it. */
   version = 0;
   private readonly scratch = new Uint8Array(8);
+  private readonly views = new ViewCache();
   private readonly scratchView = new DataView(this.scratch.buffer);
 
   constructor(
@@ -75,7 +77,7 @@ export class AddressSpace<A extends number = number> {
     const r = this.lastR;
     const b = r.buffer;
     if (r.start <= addr && addr + len <= r.end && b !== null) {
-      into.set(new Uint8Array(b, r.byteOffset + (addr - r.start), len));
+      into.set(this.views.view(b, r.byteOffset + (addr - r.start), len));
       return 'ok';
     }
     return len === 0 ? 'ok' : this.readSlow(addr, into, attrs);

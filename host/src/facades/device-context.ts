@@ -301,32 +301,41 @@ export function createDeviceContext(inp: InstanceInputs): InstanceHandles {
   const dma = dmaCtx === undefined ? undefined : dmaFacade(dmaCtx, life);
   let irq: IrqHandle | undefined;
 
-  const ctx: DeviceContext = Object.freeze({
-    id: slot.id,
-    options,
-    log,
-    get clock() {
-      need('timers', 'clock');
-      return clock;
-    },
-    get dma() {
-      need('dma', 'dma');
-      return dma!;
-    },
-    get irq() {
-      need('irq', 'irq');
-      irq ??=
-        fn !== undefined
-          ? irqHandle(
-              (l) => fn.setIntx(l),
-              () => fn.intxLevel,
-            )
-          : platformIrq('irq');
-      return irq;
-    },
-    mmio,
-    pci,
-    platform,
-  });
+  // A granted handle is a plain data property: plugins read `ctx.dma` on every transfer, and
+  // a getter costs a call there. Only a missing capability is a getter, which throws.
+  const granted = <T>(c: Capability, what: string, value: T): PropertyDescriptor =>
+    caps.has(c) && value !== undefined
+      ? { value, enumerable: true }
+      : {
+          get() {
+            need(c, what);
+            return value;
+          },
+          enumerable: true,
+        };
+  const ctx: DeviceContext = Object.freeze(
+    Object.defineProperties(
+      {
+        id: slot.id,
+        options,
+        log,
+        get irq() {
+          need('irq', 'irq');
+          irq ??=
+            fn !== undefined
+              ? irqHandle(
+                  (l) => fn.setIntx(l),
+                  () => fn.intxLevel,
+                )
+              : platformIrq('irq');
+          return irq;
+        },
+        mmio,
+        pci,
+        platform,
+      },
+      { clock: granted('timers', 'clock', clock), dma: granted('dma', 'dma', dma) },
+    ) as DeviceContext,
+  );
   return { ctx, regionOf };
 }
