@@ -71,7 +71,11 @@ export class Emulator {
     const id = req.id ?? this.freshId(plugin.manifest.id);
     const bus = req.bus ?? this.model.defaultPciBus;
     const placement = req.platform
-      ? ({ kind: 'platform', bus: 'platform' } as const)
+      ? ({
+          kind: 'platform',
+          bus: 'platform',
+          irq: (name: string) => this.model.platformIrq?.(id, name),
+        } as const)
       : bus === undefined
         ? undefined
         : ({ kind: 'pci', bus, ...(req.devfn !== undefined && { devfn: req.devfn }) } as const);

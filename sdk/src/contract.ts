@@ -760,6 +760,14 @@ export interface MachineModel {
    * @since 1.1
    */
   readonly iommu?: { readonly base: GuestPhysAddr; readonly bus: string };
+  /**
+   * Where the IRQ output `name` of the platform device `device` goes (QEMU's `isa_get_irq`
+   * for an ISA bus): a function the host calls with the line's level whenever it changes,
+   * or undefined when the machine wires that name nowhere. Called once per device and name,
+   * when the device first asks for the line. Default: platform IRQ lines reach nothing.
+   * @since 1.3
+   */
+  platformIrq?(device: string, name: string): ((level: 0 | 1) => void) | undefined;
 }
 
 /** A machine definition (`-machine pc`). */

@@ -20,7 +20,8 @@
  * - QEMU's flush-page write mprotects the host page behind a guest page; nothing a guest or a
  *   qtest client can see, so here it does nothing.
  * - The ISA IRQ outputs are the platform IRQ lines `isa-irq-0` .. `isa-irq-15`; whether they
- *   reach the machine's interrupt controller is up to the machine's platform wiring.
+ *   reach the machine's interrupt controller is up to the machine (`MachineModel.platformIrq`:
+ *   pc and q35 wire them to ioapic input n).
  *
  * QEMU's pc-testdev has no reset handler and no vmstate: the register and iomem survive a
  * reset. Here they are saved (`saveState`) for hot reload and snapshots.

@@ -176,14 +176,16 @@ describe('pc-testdev-irq-line (0x2000)', () => {
     expect([...dev.slot.irqLines.values()].every((l) => l.level === 0)).toBe(true);
   });
 
-  // QEMU's ISA bus wires isa_get_irq(n) to the i8259 and IOAPIC input n. emuhost's
-  // Emulator.addDevice({ platform: true }) places the device with no IRQ sink (host/src/
-  // emulator.ts passes { kind: 'platform', bus: 'platform' } without `irq`), and the pc machine
-  // plugin offers no platform IRQ wiring, so the lines stay inside the device.
-  it.fails('reaches the pc ioapic input n, as on QEMU (needs platform IRQ wiring in host/pc)', () => {
+  // QEMU's ISA bus wires isa_get_irq(n) to the i8259 and IOAPIC input n; the pc machine
+  // plugin does the same for platform devices' `isa-irq-N` outputs (MachineModel.platformIrq).
+  it('reaches the pc ioapic input n, as on QEMU', () => {
     const { d } = boot();
     d.outb(0x2005, 1);
     expect(d.irqLevel(5)).toBe(1);
+    d.outb(0x2005, 0);
+    expect(d.irqLevel(5)).toBe(0);
+    d.outb(0x200b, 1);
+    expect(d.irqLevel(11)).toBe(1);
   });
 });
 

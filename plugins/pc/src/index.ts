@@ -23,6 +23,8 @@ const SMRAM = 0x72;
 const SMRAM_D_OPEN = 0x40;
 const PIRQ_ROUTE = 0x60;
 const PIRQ_DISABLED = 0x80;
+/** ISA IRQs 0..15 (QEMU's ISA_NUM_IRQS). */
+const ISA_IRQS = 16;
 
 export default definePlugin({
   kind: 'machine',
@@ -50,11 +52,15 @@ export default definePlugin({
     const pam = createPam(ctx, ram, pciSpace);
     const firmware = mapFirmware(ctx, pciSpace);
 
-    // PIIX3 PIRQ routing: each PCI INTx line goes to the ISA IRQ its route register names;
-    // an ISA IRQ is the OR of the lines routed to it.
+    // PIIX3 PIRQ routing: each PCI INTx line goes to the ISA IRQ its route register names.
+    // ISA devices (platform devices' `isa-irq-N` outputs) drive ISA IRQ N directly, as
+    // QEMU's isa_get_irq wires them. An ISA IRQ is the OR of everything driving it, and
+    // reaches the IOAPIC input of the same number.
     const lineLevel = [0, 0, 0, 0];
     const route = [PIRQ_DISABLED, PIRQ_DISABLED, PIRQ_DISABLED, PIRQ_DISABLED];
     const isaLevels = new Map<number, 0 | 1>();
+    /** Per ISA IRQ, the ISA devices holding it high. */
+    const isaDevices = new Map<number, Set<string>>();
     const updateIsa = () => {
       const want = new Map<number, 0 | 1>();
       for (let l = 0; l < 4; l++) {
@@ -62,6 +68,7 @@ export default definePlugin({
         if (r & PIRQ_DISABLED || (r & 0xf) >= 16) continue;
         want.set(r & 0xf, (want.get(r & 0xf) ?? 0) || (lineLevel[l] ? 1 : 0));
       }
+      for (const [irq, holders] of isaDevices) if (holders.size > 0) want.set(irq, 1);
       for (const irq of new Set([...want.keys(), ...isaLevels.keys()])) {
         const level = want.get(irq) ?? 0;
         if ((isaLevels.get(irq) ?? 0) !== level) ioapic.setInput(irq, level);
@@ -132,6 +139,18 @@ export default definePlugin({
     ctx.msiWindow(0xfee00000 as GuestPhysAddr);
     return {
       defaultPciBus: 'pci.0',
+      platformIrq(device, name) {
+        const m = /^isa-irq-(\d+)$/.exec(name);
+        const irq = m === null ? -1 : Number(m[1]);
+        if (irq < 0 || irq >= ISA_IRQS) return undefined;
+        return (level) => {
+          const holders = isaDevices.get(irq) ?? new Set<string>();
+          isaDevices.set(irq, holders);
+          if (level) holders.add(device);
+          else holders.delete(device);
+          updateIsa();
+        };
+      },
       reset() {
         firmware.reset();
         hostDefaults();

@@ -6,6 +6,7 @@ import { pamNibble, pamSegment } from './pam.js';
 
 const dir = fileURLToPath(new URL('..', import.meta.url));
 const FIXTURE = fileURLToPath(new URL('../../../host/src/__fixtures__/dma-copy', import.meta.url));
+const TESTDEV = fileURLToPath(new URL('../../pc-testdev', import.meta.url));
 
 async function boot(ramSize = 128 << 20, firmware?: { bios?: Uint8Array; pflash?: Uint8Array[] }) {
   const emu = new Emulator({
@@ -67,6 +68,30 @@ describe('the pc machine', () => {
     expect([d.irqLevel(10), d.irqLevel(11)]).toEqual([1, 0]);
     isa.configWrite(0x62, 1, 0x80);
     expect(d.irqLevel(10)).toBe(0);
+  });
+
+  it('wires ISA devices to ISA IRQ N; an IRQ a PCI line shares is the OR of both', async () => {
+    const { emu, d } = await boot();
+    emu.addDevice(await loadPluginDir(FIXTURE));
+    emu.addDevice(await loadPluginDir(TESTDEV), { platform: true, id: 'testdev' });
+    const isa = d.pciDevices()[1]!;
+    const dev = d.pciFind(0x1234, 0xbeef)!;
+    const bar = dev.iomap(0);
+    dev.enable();
+    isa.configWrite(0x62, 1, 10); // the PCI device's INTA -> ISA IRQ 10
+    d.outb(0x200a, 1); // pc-testdev drives ISA IRQ 10 too
+    expect(d.irqLevel(10)).toBe(1);
+    d.writel(bar.addr + 12, 1);
+    d.clockStep(10_000);
+    d.outb(0x200a, 0);
+    expect(d.irqLevel(10), 'the PCI line still holds it').toBe(1);
+    d.writel(bar.addr + 16, 0);
+    expect(d.irqLevel(10)).toBe(0);
+    // A device that goes away lowers what it held.
+    d.outb(0x2003, 1);
+    expect(d.irqLevel(3)).toBe(1);
+    emu.removeDevice('testdev');
+    expect(d.irqLevel(3)).toBe(0);
   });
 
   it('routes reads and writes of each PAM segment independently, as the datasheet says', async () => {

@@ -5,8 +5,9 @@
  *   it at priority -1 (opaque where no BAR answers);
  * - 00.0 Q35 host bridge / MCH (8086:29c0) with configuration mechanism #1 at 0xcf8/0xcfc;
  * - 1f.0 ICH9 LPC (8086:2918), 1f.2 ICH9 AHCI (8086:2922), 1f.3 ICH9 SMBus (8086:2930);
- * - an `ioapic` whose inputs 16..19 take the bus's INTx lines A..D (the PIRQs in APIC mode),
- *   the MSI window at 0xfee00000; `-device` devices from slot 1;
+ * - an `ioapic` whose inputs 16..19 take the bus's INTx lines A..D (the PIRQs in APIC mode)
+ *   and inputs 0..15 the ISA IRQs of platform devices (`isa-irq-N`), the MSI window at
+ *   0xfee00000; `-device` devices from slot 1;
  * - an IOMMU slot: an IOMMU added to the machine maps its registers at 0xfed90000 and
  *   translates `pcie.0` (VT-d, as `-device intel-iommu`).
  */
@@ -15,6 +16,8 @@ import { type ContainerHandle, definePlugin, type GuestPhysAddr } from '@emuhost
 const GiB = 2 ** 30;
 /** Q35 keeps the PCI hole from 2 GiB when RAM is larger (QEMU's default for large RAM: 2 GiB or 2.75 GiB). */
 const MAX_LOW_RAM = 0x80000000;
+/** ISA IRQs 0..15 (QEMU's ISA_NUM_IRQS). */
+const ISA_IRQS = 16;
 
 export default definePlugin({
   kind: 'machine',
@@ -65,6 +68,23 @@ export default definePlugin({
       classCode: 0x0c0500,
     });
     ctx.msiWindow(0xfee00000 as GuestPhysAddr);
-    return { defaultPciBus: 'pcie.0', iommu: { base: 0xfed90000 as GuestPhysAddr, bus: 'pcie.0' } };
+    // ISA devices (platform devices' `isa-irq-N` outputs) drive ioapic input N, as the ICH9
+    // LPC bridge's ISA IRQs do; each input is the OR of the devices holding it high.
+    const isaHolders = Array.from({ length: ISA_IRQS }, () => new Set<string>());
+    return {
+      defaultPciBus: 'pcie.0',
+      iommu: { base: 0xfed90000 as GuestPhysAddr, bus: 'pcie.0' },
+      platformIrq(device, name) {
+        const m = /^isa-irq-(\d+)$/.exec(name);
+        const holders = m === null ? undefined : isaHolders[Number(m[1])];
+        if (holders === undefined) return undefined;
+        const irq = Number(m![1]);
+        return (level) => {
+          if (level) holders.add(device);
+          else holders.delete(device);
+          ioapic.setInput(irq, holders.size > 0 ? 1 : 0);
+        };
+      },
+    };
   },
 });

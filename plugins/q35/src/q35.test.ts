@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 
 const dir = fileURLToPath(new URL('..', import.meta.url));
 const FIXTURE = fileURLToPath(new URL('../../../host/src/__fixtures__/dma-copy', import.meta.url));
+const TESTDEV = fileURLToPath(new URL('../../pc-testdev', import.meta.url));
 
 describe('the q35 machine', () => {
   it('enumerates as QEMU -machine q35 -nodefaults does, places -device from slot 1, and names its IOMMU slot', async () => {
@@ -49,5 +50,24 @@ describe('the q35 machine', () => {
     d.clockStep(10_000);
     expect([...d.memread(0x2000, 2)]).toEqual([5, 6]);
     expect(d.irqLevel(17)).toBe(1);
+  });
+
+  it('wires ISA IRQ N of platform devices to ioapic input N, the OR of their holders', async () => {
+    const emu = new Emulator({
+      machine: await loadPluginDir(dir),
+      ramSize: 64 << 20,
+      log: () => {},
+    });
+    const testdev = await loadPluginDir(TESTDEV);
+    emu.addDevice(testdev, { platform: true, id: 't0' });
+    const d = createDriver(emu);
+    d.outb(0x2004, 1);
+    expect(d.irqLevel(4)).toBe(1);
+    d.outb(0x2004, 0);
+    expect(d.irqLevel(4)).toBe(0);
+    d.outb(0x2007, 1);
+    // Removing the device lowers what it held.
+    emu.removeDevice('t0');
+    expect(d.irqLevel(7)).toBe(0);
   });
 });
