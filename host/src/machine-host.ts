@@ -104,6 +104,7 @@ export function buildMachine(plugin: LoadedPlugin, opts: BuildMachineOptions): B
       handle<ContainerHandle>(ms.createContainer(name, size), { container: true }),
     mmio: (name: string, size: number, ops: MmioOps, rules?: MmioAccessRules) =>
       handle(ms.createMmio(name, size, ops, rules)),
+    unassigned: (name: string, size: number) => handle(ms.createUnassigned(name, size)),
     place: (parent: ContainerHandle, r: RegionHandle, offset: number, priority?: number) =>
       region(parent, 'place').addSubregion(
         region(r, 'place'),

@@ -702,6 +702,15 @@ export interface MachineContext {
   alias(name: string, target: RegionHandle, offset: number, size: number): RegionHandle;
   container(name: string, size: number): ContainerHandle;
   mmio(name: string, size: number, ops: MmioOps, rules?: MmioAccessRules): RegionHandle;
+  /**
+   * A region where nothing answers (QEMU's unassigned memory): accesses end there with
+   * `decode-error` and reads give 0, and DMA validity checks (`canAccess`) see no memory.
+   * Placed under a bus's space at a low priority, it is that bus's master abort: accesses no
+   * device decodes stop there instead of reaching what lies beneath. Undefined from a host
+   * older than SDK 1.3 (use an `mmio` region answering `'decode-error'` there).
+   * @since 1.3
+   */
+  unassigned?(name: string, size: number): RegionHandle;
   /** Places `region` inside `parent` at `offset`; higher priority hides lower. */
   place(parent: ContainerHandle, region: RegionHandle, offset: number, priority?: number): void;
   /** Enables or disables a placed region (it then shows what lies below). */

@@ -313,6 +313,21 @@ describe('translated DMA', () => {
     expect(faults).toBe(0);
     expect(mmu().translations.every((t) => t.req.probe)).toBe(true);
   });
+
+  it('canAccess sees no memory where a bus master-aborts (unassigned), even over RAM', () => {
+    const { ctx, ms, system } = setup();
+    // A PCI hole at 0xc0000000 (nothing beneath), and one over RAM at 0x8000 (a PAM window).
+    system.addSubregion(ms.createUnassigned('hole', 0x1000), 0xc0000000, { priority: -1 });
+    system.addSubregion(ms.createUnassigned('over-ram', 0x1000), 0x8000, { priority: 1 });
+    expect(ctx.canAccess(iova(0xc0000000), 4, 'read')).toBe(false);
+    expect(ctx.canAccess(iova(0x8000), 4, 'write')).toBe(false);
+    expect(ctx.canAccess(iova(0x7ff0), 0x20, 'read')).toBe(false);
+    expect(ctx.canAccess(iova(0x9000), 0x10, 'read')).toBe(true);
+    // An access there ends with a decode error and reads 0, as QEMU's unassigned memory.
+    const b = Uint8Array.of(1, 2, 3, 4);
+    expect(ctx.read(iova(0x8000), b)).toMatchObject({ result: 'decode-error' });
+    expect([...b]).toEqual([0, 0, 0, 0]);
+  });
 });
 
 describe('scatter-gather lists', () => {

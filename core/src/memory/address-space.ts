@@ -58,12 +58,15 @@ export class AddressSpace<A extends number = number> {
     return (isWrite ? this.wview : this.rview).find(addr);
   }
 
-  /** Whether every byte of [addr, addr + len) is mapped for this direction (nothing is accessed). */
+  /**
+   * Whether every byte of [addr, addr + len) is mapped for this direction (nothing is
+   * accessed); unassigned memory (a bus's master-abort background) is not.
+   */
   covers(addr: A, len: number, isWrite: boolean): boolean {
     const view = isWrite ? this.wview : this.rview;
     for (let a: number = addr; a < addr + len; ) {
       const r = validAddr(a) ? view.find(a) : null;
-      if (r === null) return false;
+      if (r === null || r.unassigned) return false;
       a = r.end;
     }
     return true;

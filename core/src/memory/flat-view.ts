@@ -33,6 +33,8 @@ export class FlatRange {
    * rule checks and no splitting: valid and implemented as is, with no `accepts` callback.
    */
   readonly fastSizes: number;
+  /** The region is unassigned memory (see `MemoryRegion.unassigned`). */
+  readonly unassigned: boolean;
 
   constructor(
     /** First address covered, in the address space. */
@@ -56,6 +58,7 @@ export class FlatRange {
     this.rules = region.rules;
     this.guard = region.guard;
     this.reentrant = region.reentrant;
+    this.unassigned = region.unassigned;
     this.fastSizes = region.rules === null ? 0 : fastSizes(region.rules);
   }
 }

@@ -28,6 +28,11 @@ export interface MmioRegionOptions {
   readonly reentrant?: boolean;
 }
 
+const UNASSIGNED_OPS: MmioOps = Object.freeze({
+  read: () => 'decode-error' as const,
+  write: () => 'decode-error' as const,
+});
+
 export class MemorySystem implements TopologyListener {
   readonly hooks: KernelHooks;
   readonly targetEndianness: Endianness;
@@ -78,6 +83,18 @@ export class MemorySystem implements TopologyListener {
       opts.guard ?? null,
       opts.reentrant ?? false,
     );
+  }
+
+  /**
+   * A region where nothing answers: reads and writes end there with `decode-error` (reads
+   * give 0, as QEMU's unassigned memory), and validity checks see no memory. Placed under a
+   * bus's address space at a low priority, it stops accesses that no device decodes from
+   * falling through to what lies beneath (a master abort).
+   */
+  createUnassigned(name: string, size: number): MemoryRegion {
+    const r = this.createMmio(name, size, UNASSIGNED_OPS);
+    r.unassigned = true;
+    return r;
   }
 
   /** A window of `size` bytes onto `target`, starting at `offset` inside it. */

@@ -125,6 +125,13 @@ export class MemoryRegion {
     public aliasOffset = 0,
   ) {}
 
+  /**
+   * True for a region where nothing answers (QEMU's unassigned memory: a bus's master-abort
+   * background). It is MMIO that ends every access with `decode-error`; validity checks
+   * (`AddressSpace.covers`, DMA `canAccess`) count it as not there.
+   */
+  unassigned = false;
+
   /** Whether the region's own content (not its subregions) terminates a lookup. */
   get terminates(): boolean {
     return this.kind === 'ram' || this.kind === 'rom' || this.kind === 'mmio';

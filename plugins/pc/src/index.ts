@@ -39,11 +39,14 @@ export default definePlugin({
     ctx.place(ctx.system, pciSpace, 0, -1);
     // The PCI side is opaque: where no BAR answers, an access ends there (master abort: a
     // decode error, reads as 0 like QEMU's unassigned memory) instead of falling through to
-    // RAM beneath an alias of it (the PAM and SMRAM windows).
-    const unassigned = ctx.mmio('pci-unassigned', 2 ** 53, {
-      read: () => 'decode-error',
-      write: () => 'decode-error',
-    });
+    // RAM beneath an alias of it (the PAM and SMRAM windows). A host older than SDK 1.3 has
+    // no unassigned regions: MMIO that answers the same does there.
+    const unassigned =
+      ctx.unassigned?.('pci-unassigned', 2 ** 53) ??
+      ctx.mmio('pci-unassigned', 2 ** 53, {
+        read: () => 'decode-error',
+        write: () => 'decode-error',
+      });
     ctx.place(pciSpace, unassigned, 0, -1000);
 
     // The VGA window 0xA0000..0xBFFFF shows the PCI side unless SMRAM.D_OPEN.

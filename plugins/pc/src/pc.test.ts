@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { Emulator } from '@emuhost/host';
+import { iova } from '@emuhost/sdk';
 import { createDriver, loadPluginDir } from '@emuhost/testing';
 import { describe, expect, it } from 'vitest';
 import { pamNibble, pamSegment } from './pam.js';
@@ -68,6 +69,19 @@ describe('the pc machine', () => {
     expect([d.irqLevel(10), d.irqLevel(11)]).toEqual([1, 0]);
     isa.configWrite(0x62, 1, 0x80);
     expect(d.irqLevel(10)).toBe(0);
+  });
+
+  it('DMA sees no memory in the PCI hole or where PAM shows the PCI side (master abort)', async () => {
+    const { emu, d } = await boot();
+    const dma = emu.addDevice(await loadPluginDir(FIXTURE)).slot.pci!.dma;
+    d.pciFind(0x1234, 0xbeef)!.enable();
+    expect(dma.canAccess(iova(0x100000), 0x1000, 'write')).toBe(true);
+    expect(dma.canAccess(iova(0xd0000000), 4, 'read')).toBe(false);
+    // PAM segments 0xc0000.. read the PCI side at reset, and RAM lies beneath.
+    expect(dma.canAccess(iova(0xc0000), 4, 'read')).toBe(false);
+    expect(dma.read(iova(0xd0000000), new Uint8Array(4))).toMatchObject({
+      result: 'decode-error',
+    });
   });
 
   it('wires ISA devices to ISA IRQ N; an IRQ a PCI line shares is the OR of both', async () => {

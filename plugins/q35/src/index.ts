@@ -30,10 +30,13 @@ export default definePlugin({
     if (ctx.ramSize > low)
       ctx.place(ctx.system, ctx.alias('ram-above-4g', ram, low, ctx.ramSize - low), 4 * GiB);
     ctx.place(ctx.system, pcie, 0, -1);
-    const unassigned = ctx.mmio('pcie-unassigned', 2 ** 53, {
-      read: () => 'decode-error',
-      write: () => 'decode-error',
-    });
+    // Opaque where no BAR answers (a master abort), as on pc.
+    const unassigned =
+      ctx.unassigned?.('pcie-unassigned', 2 ** 53) ??
+      ctx.mmio('pcie-unassigned', 2 ** 53, {
+        read: () => 'decode-error',
+        write: () => 'decode-error',
+      });
     ctx.place(pcie, unassigned, 0, -1000);
 
     const bus = ctx.pciHost({
