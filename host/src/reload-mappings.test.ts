@@ -11,7 +11,7 @@ import { bareMachine } from './bare-machine.js';
 import { Emulator } from './emulator.js';
 import { PluginHost } from './plugin-host.js';
 import { reloadDevice } from './reload.js';
-import { configIo } from './test-machine.js';
+import { enableBar0 } from './test-machine.js';
 
 const phys = (n: number) => n as GuestPhysAddr;
 const BAR = 0xe0000000;
@@ -97,12 +97,8 @@ describe.each(LEVELS)('DMA mappings across a hot reload, %s', (level) => {
     const v1 = host.loadCode(MANIFEST, ringCode({ code: 1 }), { level });
     const emu = new Emulator({ machine: bareMachine(), ramSize: 16 << 20, log: () => {} });
     const dev = emu.addDevice(v1, { id: 'ring0' });
-    const cfg = configIo(emu.machine);
-    cfg.write(dev.slot.pci!.devfn, 0x10, 4, BAR);
-    cfg.write(dev.slot.pci!.devfn, 0x04, 2, 0x6);
+    const { rd, wr } = enableBar0(emu.machine, dev.slot.pci!.devfn, BAR);
     const mem = emu.machine.memory;
-    const rd = (off: number) => mem.load(phys(BAR + off), 4) as number;
-    const wr = (off: number, v: number) => void mem.store(phys(BAR + off), 4, v);
     const ctx = dev.slot.scope.dmaContexts[0]!;
     const next = (code: string, version = '1.1.0') =>
       host.loadCode({ ...MANIFEST, version }, code, { level, replace: true });
@@ -117,11 +113,20 @@ describe.each(LEVELS)('DMA mappings across a hot reload, %s', (level) => {
       wr(REG.cmd, 1);
       expect(rd(REG.valid)).toBe(1);
     };
+    /** The device holds its ring: `more` records, a release, and every record has landed. */
+    const finishRing = (before: number[], more: number[]) => {
+      expect(ctx.mappings.size).toBe(1);
+      expect(rd(REG.valid)).toBe(1);
+      for (const v of more) wr(REG.push, v);
+      wr(REG.cmd, 2);
+      expect(ctx.mappings.size).toBe(0);
+      expect(ring(before.length + more.length + 1)).toEqual([...before, ...more, 0]);
+    };
     const dispose = () => {
       for (const d of emu.devices.values()) d.plugin.realm.dispose();
       v1.realm.dispose();
     };
-    return { host, v1, emu, dev, rd, wr, ctx, next, ring, mapRing, dispose };
+    return { host, v1, emu, dev, rd, wr, ctx, next, ring, mapRing, finishRing, dispose };
   }
 
   it('the new instance adopts the mapping: records written before and after the reload all land', () => {
@@ -131,12 +136,7 @@ describe.each(LEVELS)('DMA mappings across a hot reload, %s', (level) => {
     const report = reloadDevice(x.emu, 'ring0', x.next(ringCode({ code: 2 })));
     expect(report).toMatchObject({ outcome: 'reloaded', state: 'kept', warnings: [] });
     expect(x.rd(REG.code), 'the new code answers').toBe(2);
-    expect(x.rd(REG.valid), 'and holds the mapping').toBe(1);
-    expect(x.ctx.mappings.size).toBe(1);
-    for (const v of [0x44, 0x55]) x.wr(REG.push, v);
-    x.wr(REG.cmd, 2);
-    expect(x.ctx.mappings.size).toBe(0);
-    expect(x.ring(6)).toEqual([0x11, 0x22, 0x33, 0x44, 0x55, 0]);
+    x.finishRing([0x11, 0x22, 0x33], [0x44, 0x55]);
     x.dispose();
   });
 
@@ -162,11 +162,7 @@ describe.each(LEVELS)('DMA mappings across a hot reload, %s', (level) => {
     expect(() => oldOps.write(REG.cmd, 4, 2, {} as never)).toThrow(
       expect.objectContaining({ code: 'E_REVOKED' }),
     );
-    expect(x.ctx.mappings.size).toBe(1);
-    expect(x.rd(REG.valid)).toBe(1);
-    x.wr(REG.push, 0x22);
-    x.wr(REG.cmd, 2);
-    expect(x.ring(3)).toEqual([0x11, 0x22, 0]);
+    x.finishRing([0x11], [0x22]);
     x.dispose();
   });
 
@@ -197,11 +193,7 @@ describe.each(LEVELS)('DMA mappings across a hot reload, %s', (level) => {
     const report = reloadDevice(x.emu, 'ring0', x.next(bad));
     expect(report.outcome).toBe('rolled-back');
     expect(x.rd(REG.code)).toBe(1);
-    expect(x.ctx.mappings.size).toBe(1);
-    expect(x.rd(REG.valid)).toBe(1);
-    x.wr(REG.push, 0x22);
-    x.wr(REG.cmd, 2);
-    expect(x.ring(3)).toEqual([0x11, 0x22, 0]);
+    x.finishRing([0x11], [0x22]);
     x.dispose();
   });
 

@@ -13,7 +13,7 @@ import { Emulator } from './emulator.js';
 import type { LoadedPlugin } from './loaded-plugin.js';
 import { PluginHost } from './plugin-host.js';
 import { formatReloadReport, type ReloadError, reloadDevice, reloadPlugin } from './reload.js';
-import { configIo } from './test-machine.js';
+import { enableBar0 } from './test-machine.js';
 
 const phys = (n: number) => n as GuestPhysAddr;
 const BAR = 0xe0000000;
@@ -49,12 +49,7 @@ async function boot(): Promise<Rig> {
   const code = readFileSync(edu.file, 'utf8');
   const emu = new Emulator({ machine: bareMachine(), ramSize: 16 << 20, log: () => {} });
   const dev = emu.addDevice(edu, { id: 'edu0' });
-  const cfg = configIo(emu.machine);
-  cfg.write(dev.slot.pci!.devfn, 0x10, 4, BAR);
-  cfg.write(dev.slot.pci!.devfn, 0x04, 2, 0x6);
-  const m = emu.machine.memory;
-  const rd = (off: number) => m.load(phys(BAR + off), 4) as number;
-  const wr = (off: number, v: number) => void m.store(phys(BAR + off), 4, v);
+  const { rd, wr } = enableBar0(emu.machine, dev.slot.pci!.devfn, BAR);
   return {
     host,
     edu,

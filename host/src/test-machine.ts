@@ -4,7 +4,7 @@
  * mechanism #1 and first slot 2, an `ioapic` whose inputs 16..19 take the bus's INTx lines.
  */
 import { attachConfigMechanism1, createMachine, type Machine, PciBus } from '@emuhost/core';
-import type { IoPortAddr } from '@emuhost/sdk';
+import type { GuestPhysAddr, IoPortAddr } from '@emuhost/sdk';
 
 export function testMachine(): Machine {
   const m = createMachine({ name: 'test' });
@@ -41,5 +41,20 @@ export function configIo(m: Machine) {
       select(devfn, off);
       m.io.store(port(0xcfc + (off & 3)), size, v);
     },
+  };
+}
+
+/**
+ * Places `dev`'s BAR 0 at `bar`, enables memory decoding and bus mastering (as a driver's
+ * probe does), and gives 32-bit register access to it.
+ */
+export function enableBar0(m: Machine, devfn: number, bar: number) {
+  const cfg = configIo(m);
+  cfg.write(devfn, 0x10, 4, bar);
+  cfg.write(devfn, 0x04, 2, 0x6);
+  const at = (off: number) => (bar + off) as GuestPhysAddr;
+  return {
+    rd: (off: number) => m.memory.load(at(off), 4) as number,
+    wr: (off: number, v: number) => void m.memory.store(at(off), 4, v),
   };
 }

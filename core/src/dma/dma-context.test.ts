@@ -29,6 +29,16 @@ function setup(opts: { bounceLimit?: number; iotlbCapacity?: number } = {}) {
   return { hooks, ms, system, memory, ram, registry, ctx, addMmu };
 }
 
+/** `setup` plus an MMIO device at 0xe0000000 (a bounce target) and an IOMMU bound to the bus. */
+function setupTranslated(opts: Parameters<typeof setup>[0] = {}) {
+  const s = setup(opts);
+  const dev = mmio(s.ms, 'bar', 0x1000, { valid: { max: 8 }, impl: { max: 8 } });
+  s.system.addSubregion(dev.region, 0xe0000000);
+  const mmu = s.addMmu();
+  s.registry.bind({ bus: 'pci.0' }, 'mmu');
+  return { ...s, dev, mmu };
+}
+
 const err = (r: unknown) => r as DmaError;
 
 describe('identity DMA (no IOMMU)', () => {
@@ -431,11 +441,7 @@ describe('map and release', () => {
   });
 
   it('invalidates a live mapping when its translation is removed, and tells the holder', () => {
-    const { ctx, ms, system, registry, addMmu } = setup();
-    const dev = mmio(ms, 'bar', 0x1000, { valid: { max: 8 }, impl: { max: 8 } });
-    system.addSubregion(dev.region, 0xe0000000);
-    const mmu = addMmu();
-    registry.bind({ bus: 'pci.0' }, 'mmu');
+    const { ctx, dev, mmu } = setupTranslated();
     mmu().map(0x10000, 0x5000);
     mmu().map(0x20000, 0xe0000000);
     const told: DmaMapping[] = [];
@@ -456,11 +462,7 @@ describe('map and release', () => {
   });
 
   it('hands live mappings from one holder to the next (hot reload); orphans are released', () => {
-    const { ctx, ms, system, registry, addMmu } = setup({ bounceLimit: 0x100 });
-    const dev = mmio(ms, 'bar', 0x1000, { valid: { max: 8 }, impl: { max: 8 } });
-    system.addSubregion(dev.region, 0xe0000000);
-    const mmu = addMmu();
-    registry.bind({ bus: 'pci.0' }, 'mmu');
+    const { ctx, dev, mmu } = setupTranslated({ bounceLimit: 0x100 });
     mmu().map(0x10000, 0x5000);
     mmu().map(0x11000, 0x9000);
     mmu().map(0x20000, 0xe0000000);
