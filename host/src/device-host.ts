@@ -39,7 +39,6 @@ export class RunningDevice extends PluginSlot<DeviceModel> {
 
   /** The device's state as the current instance reports it, versioned, detached from the plugin's realm. */
   saveState(): SavedState {
-    const def = this.definition;
     let data: unknown;
     const ok = this.slot.scope.guard.run('deferred', () => {
       data = this.model.saveState?.();
@@ -52,10 +51,7 @@ export class RunningDevice extends PluginSlot<DeviceModel> {
         { device: this.id },
       );
     }
-    return {
-      version: def.stateVersion ?? 1,
-      data: data === undefined ? undefined : structuredClone(data),
-    };
+    return this.versioned(data);
   }
 
   /** Creates an instance of `plugin` on this device's slot (see `PluginSlot.instantiate`). */

@@ -50,12 +50,7 @@ export class RunningIommu extends PluginSlot<IommuInstance> {
   }
 
   saveState(): SavedState {
-    const def = this.plugin.definition;
-    const data = this.model.saveState?.();
-    return {
-      version: def.stateVersion ?? 1,
-      data: data === undefined ? undefined : structuredClone(data),
-    };
+    return this.versioned(this.model.saveState?.());
   }
 
   /** Creates an instance of `plugin` on this IOMMU's slot (see `PluginSlot.instantiate`). */

@@ -96,6 +96,14 @@ export abstract class PluginSlot<M> {
     }
   }
 
+  /** What `saveState` returned, with the plugin's state version, detached from its realm. */
+  protected versioned(data: unknown): SavedState {
+    return {
+      version: this.plugin.definition.stateVersion ?? 1,
+      data: data === undefined ? undefined : structuredClone(data),
+    };
+  }
+
   /** Makes a created instance current, revoking the previous one's handles. */
   adopt(plugin: LoadedPlugin, model: M, life: Lifetime): void {
     this.life?.revoke();
