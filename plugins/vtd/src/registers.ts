@@ -284,7 +284,12 @@ export const lo32 = (n: number): number => (n % TWO32) >>> 0;
 export const hi32 = (n: number): number => Math.floor(n / TWO32) >>> 0;
 
 /** Mask of the high half's bits that lie below the host address width. */
-export const hawHiMask = (haw: number): number => (haw <= 32 ? 0 : 2 ** (haw - 32) - 1);
+export const hawHiMask = (haw: number): number =>
+  HAW_HI_MASKS[haw] ?? (haw <= 32 ? 0 : 2 ** (haw - 32) - 1);
+/** hawHiMask for every width up to 64, computed once: a variable-exponent power is slow, and a walk asks per level. */
+const HAW_HI_MASKS: readonly number[] = Array.from({ length: 65 }, (_, h) =>
+  h <= 32 ? 0 : 2 ** (h - 32) - 1,
+);
 
 /** An address field (bits haw-1:12) of a 64-bit value given as halves. */
 export const addrField = (lo: number, hi: number, haw: number): number =>

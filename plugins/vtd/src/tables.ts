@@ -30,14 +30,22 @@ const fault = (fr: number, reason: IommuFaultReason, fpd = false): WalkFault => 
 const scratch = new Uint8Array(16);
 const view = new DataView(scratch.buffer);
 
+const scratch8 = scratch.subarray(0, 8);
+
 /** Reads `n` (2 or 4) little-endian dwords at `addr`; undefined when the read fails. */
 function readDwords(v: Vtd, addr: number, n: 2 | 4): number[] | undefined {
-  const buf = n === 4 ? scratch : scratch.subarray(0, 8);
-  if (v.ctx.memory.read(iova(addr), buf) !== 'ok') return undefined;
+  if (!readEntry(v, addr, n === 4 ? scratch : scratch8)) return undefined;
   const out = [view.getUint32(0, true), view.getUint32(4, true)];
   if (n === 4) out.push(view.getUint32(8, true), view.getUint32(12, true));
   return out;
 }
+
+/** Reads a table entry into `buf` (a view of `scratch`); false when the read fails. */
+const readEntry = (v: Vtd, addr: number, buf: Uint8Array): boolean =>
+  v.ctx.memory.read(iova(addr), buf) === 'ok';
+
+/** Bytes a level's entry maps: 4 KiB at level 1, 2 MiB at 2, 1 GiB at 3, 512 GiB at 4. */
+const LEVEL_BYTES = [0, 2 ** 12, 2 ** 21, 2 ** 30, 2 ** 39] as const;
 
 /**
  * Root entry → context entry for a requester (bus = rid[15:8], devfn = rid[7:0]), checked
@@ -89,8 +97,8 @@ export function walk(
   isWrite: boolean,
 ): IommuEntry | WalkFault {
   const haw = v.cfg.haw;
-  const limitBits = Math.min(v.cfg.awBits, c.levels === 4 ? 48 : 39);
-  if (addr >= 2 ** limitBits) return fault(FR.ADDR_BEYOND_MGAW, 'out-of-range', c.fpd);
+  const limit = v.cfg.awBits === 48 && c.levels === 4 ? 2 ** 48 : 2 ** 39;
+  if (addr >= limit) return fault(FR.ADDR_BEYOND_MGAW, 'out-of-range', c.fpd);
   // Common reserved bits: SNP (11; SC = 0), address bits 51:HAW, TM (62; DT = 0).
   const rsvdHi = ((0xfffff & ~hawHiMask(haw)) | (1 << 30)) >>> 0;
   const denied = isWrite ? FR.WRITE : FR.READ;
@@ -98,12 +106,12 @@ export function walk(
   let r = true;
   let w = true;
   for (let level: number = c.levels; level >= 1; level--) {
-    const shift = 12 + 9 * (level - 1);
-    const index = Math.floor(addr / 2 ** shift) % 512;
-    const e = readDwords(v, table + index * 8, 2);
-    if (e === undefined)
+    const levelBytes = LEVEL_BYTES[level]!;
+    const index = Math.floor(addr / levelBytes) % 512;
+    if (!readEntry(v, table + index * 8, scratch8))
       return fault(level === c.levels ? FR.CTX_INV : FR.PAGING_INV, 'bad-table', c.fpd);
-    const [lo, hi] = e as [number, number];
+    const lo = view.getUint32(0, true);
+    const hi = view.getUint32(4, true);
     const er = (lo & 1) !== 0;
     const ew = (lo & 2) !== 0;
     if (!er && !ew) return fault(denied, 'not-present', c.fpd);
@@ -118,7 +126,7 @@ export function walk(
     w &&= ew;
     if (isWrite ? !w : !r) return fault(denied, 'permission', c.fpd);
     if (level === 1 || ps) {
-      const pageSize = 2 ** shift;
+      const pageSize = levelBytes;
       return {
         kind: 'entry',
         iova: iova(Math.floor(addr / pageSize) * pageSize),
