@@ -11,7 +11,13 @@ deviceConformance({
 
 /** A device with one register at BAR0+0; `flaw` breaks it in one way. */
 function flawed(
-  flaw: 'no-reset' | 'lossy-state' | 'ignores-dma-errors' | 'leaks-bounce' | 'writable-id',
+  flaw:
+    | 'no-reset'
+    | 'lossy-state'
+    | 'ignores-dma-errors'
+    | 'leaks-bounce'
+    | 'writable-id'
+    | 'drops-mappings',
 ) {
   const def: DevicePluginDefinition = definePlugin({
     kind: 'device',
@@ -28,6 +34,8 @@ function flawed(
         write: (_o, _s, v) => {
           reg = Number(v);
           t.armIn(10);
+          // Keeps a ring mapped (RAM, so no bounce budget) that a new instance never adopts.
+          if (flaw === 'drops-mappings') ctx.dma.map(iova(0x1000), 16, 'write');
           return undefined;
         },
       });
@@ -73,6 +81,13 @@ describe('the device suite catches what it is for', () => {
   ] as const)('a device with flaw %s fails "%s"', async (flaw, name: DeviceCase) => {
     const cases = deviceCases({ plugin: flawed(flaw) });
     await expect(cases[name]()).rejects.toThrow();
+  });
+
+  it('a device that does not adopt its DMA mappings fails "hot reload keeps the device"', async () => {
+    const cases = deviceCases({ plugin: flawed('drops-mappings') });
+    await expect(cases['hot reload keeps the device']()).rejects.toThrow(
+      /a reload onto the same code loses nothing/,
+    );
   });
 
   it('a skip needs a reason', async () => {
