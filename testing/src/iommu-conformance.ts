@@ -8,11 +8,14 @@
  * - faults unmapped pages: with an `iommu-fault` and a reason;
  * - enforces permissions: a read-only mapping refuses writes;
  * - invalidates when told: after `unmap` (and its invalidation) the old page faults;
- * - state round trip: saved state is plain data, and a new instance saves the same.
+ * - state round trip: saved state is plain data, and a new instance saves the same;
+ * - hot reload keeps translating: its code reloaded (the same code) under a requester with a
+ *   live mapping, it translates as before, revokes nothing, and still obeys its guest.
  */
 import { bareMachine, Emulator, type LoadedPlugin, type RunningIommu } from '@emuhost/host';
 import {
   type DmaError,
+  type DmaMapping,
   type GuestPhysAddr,
   type IommuPerm,
   iova,
@@ -28,7 +31,8 @@ export type IommuCase =
   | 'faults unmapped pages'
   | 'enforces permissions'
   | 'invalidates when told'
-  | 'state round trip';
+  | 'state round trip'
+  | 'hot reload keeps translating';
 
 export interface IommuMapping {
   readonly requesterId: number;
@@ -149,6 +153,25 @@ export function iommuCases(opts: IommuConformanceOptions): Record<IommuCase, () 
         ...(opts.options !== undefined && { options: opts.options }),
       });
       expect(again.saveState()).toEqual(saved);
+    },
+    'hot reload keeps translating': async () => {
+      const { kit, m, ctx, map, p } = await setup();
+      map(0x40000000, 0x100000);
+      map(0x40000000 + page, 0x300000);
+      const live = ctx.map(iova(0x40000000), 16, 'write');
+      expect('result' in live, 'a live mapping through the IOMMU').toBe(false);
+      const saved = kit.iommu.saveState();
+      const report = kit.emulator.reloadIommu('mmu', p);
+      expect(report.warnings, 'a reload onto the same code loses nothing').toEqual([]);
+      expect(report.revoked, 'the same translations: live mappings survive').toBe(0);
+      expect(kit.iommu.saveState()).toEqual(saved);
+      expect((live as DmaMapping).valid).toBe(true);
+      expect(ctx.writeU32LE(iova(0x40000000 + page), 0xc0ffee)).toBe('ok');
+      expect(m.memory.load(gp(0x300000), 4)).toBe(0xc0ffee);
+      // The new code still answers its guest: an unmap and its invalidation take effect.
+      opts.unmap(kit, { requesterId: REQUESTER, iova: 0x40000000 + page });
+      expect((ctx.readU32LE(iova(0x40000000 + page)) as DmaError).result).toBe('iommu-fault');
+      (live as DmaMapping).release(0);
     },
   };
 }

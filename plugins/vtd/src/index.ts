@@ -40,7 +40,7 @@ import {
   type VtdConfig,
 } from './registers.js';
 import { readContext, type WalkFault, walk } from './tables.js';
-import { flushAll, type Vtd } from './vtd.js';
+import { flushAll, restoreContexts, saveContexts, type Vtd } from './vtd.js';
 
 /** Identity translations (TE clear, or a pass-through context) come in 1 GiB pages. */
 const IDENTITY_PAGE = 2 ** 30;
@@ -158,7 +158,9 @@ export default definePlugin({
       description: 'interrupt remapping: only off (or auto, meaning off) is accepted',
     },
   },
-  stateVersion: 1,
+  // 2: the context cache is saved beside the registers (1 had the registers only).
+  stateVersion: 2,
+  migrateState: (from, data) => (from === 1 ? data : undefined),
   create(ctx, saved) {
     const { cfg, base } = config(ctx.options, ctx.id);
     let state = saved === undefined ? initialState() : restoreState(saved);
@@ -166,12 +168,18 @@ export default definePlugin({
       ctx.log.warn('saved state has an unexpected shape: starting from reset values');
       state = initialState();
     }
-    const v: Vtd = { ctx, cfg, s: state, contexts: new Map() };
+    const cache =
+      saved === undefined
+        ? new Map()
+        : restoreContexts((saved as { contextCache?: unknown }).contextCache);
+    const v: Vtd = { ctx, cfg, s: state, contexts: cache ?? new Map() };
     const regs = ctx.mmio('regs', REG_BLOCK_SIZE, registerOps(v), ACCESS_RULES);
     ctx.platform.map(regs, base as GuestPhysAddr);
-    // A restored instance has an empty context cache: drop whatever the kernel may still
-    // hold for this IOMMU so that every cached translation has its context cached here.
-    if (saved !== undefined) ctx.host.invalidate({});
+    // Restored without its context cache (state v1, or a bad one): drop whatever the kernel
+    // may still hold for this IOMMU, so that every cached translation has its context here.
+    // With it, the instance is the old one as far as the guest and the kernel can tell, and
+    // live mappings survive a reload of the code.
+    if (cache === undefined) ctx.host.invalidate({});
 
     const refuse = (f: WalkFault, a: number, isWrite: boolean, req: IommuRequest): IommuFault => {
       if (!req.probe && !(f.fpd && isQualified(f.fr)))
@@ -207,7 +215,7 @@ export default definePlugin({
         v.s = initialState();
         flushAll(v);
       },
-      saveState: () => copyState(v.s),
+      saveState: () => ({ ...copyState(v.s), contextCache: saveContexts(v.contexts) }),
     };
   },
 });

@@ -4,7 +4,7 @@
  * DMA device cannot produce, seen through a requester context of the kernel's own.
  */
 import { bareMachine, Emulator } from '@emuhost/host';
-import { type DmaError, type GuestPhysAddr, iova } from '@emuhost/sdk';
+import { type DmaError, type DmaMapping, type GuestPhysAddr, iova } from '@emuhost/sdk';
 import { describe, expect, it } from 'vitest';
 import { BASE, R } from './test-support/guest.js';
 import { loadVtd, type MachineOptions, testMachine } from './test-support/load.js';
@@ -382,6 +382,37 @@ describe('state', () => {
     };
     expect(regs.map(read)).toEqual(before);
     expect(other.iommus.get('vtd0')!.saveState()).toEqual(saved);
+  });
+
+  it('keeps its context cache across a reload, as hardware would: a context entry edited without invalidation stays unseen', async () => {
+    const t = await withRequester();
+    t.g.attach(RID, 1);
+    t.g.map(1, 0x10000000, 0x200000, 'read-write');
+    t.g.map(1, 0x10001000, 0x201000, 'read-write');
+    expect(t.req.readU32LE(iova(0x10000000))).toBe(0);
+    const live = t.req.map(iova(0x10000000), 16, 'write') as DmaMapping;
+    // The guest clears the root entry for the requester's bus and owes an invalidation it
+    // never makes: the cached context goes on translating.
+    t.emu.machine.memory.store((t.g.root + ((RID >> 8) & 0xff) * 16) as GuestPhysAddr, 4, 0);
+    const plugin = await loadVtd();
+    const report = t.emu.reloadIommu('vtd0', plugin);
+    expect(report.warnings).toEqual([]);
+    expect(live.valid, 'the live mapping survives').toBe(true);
+    // A page never translated before: the walk starts from the cached context, not the root.
+    expect(t.req.readU32LE(iova(0x10001000))).toBe(0);
+  });
+
+  it('migrates state v1 (registers only): same registers, an empty context cache', async () => {
+    const t = await withRequester();
+    t.g.attach(RID, 1);
+    t.g.map(1, 0x10000000, 0x200000, 'read-write');
+    expect(t.req.readU32LE(iova(0x10000000))).toBe(0);
+    const saved = t.emu.iommus.get('vtd0')!.saveState().data as Record<string, unknown>;
+    expect(saved.contextCache).toEqual([expect.objectContaining({ rid: RID, did: 1 })]);
+    const { contextCache: _, ...v1 } = saved;
+    const other = new Emulator({ machine: bareMachine(), ramSize: 64 << 20, log: () => {} });
+    const r = other.addIommu(await loadVtd(), { id: 'vtd0', state: { version: 1, data: v1 } });
+    expect(r.saveState()).toEqual({ version: 2, data: { ...v1, contextCache: [] } });
   });
 
   it('starts from reset values when the saved data has another shape', async () => {

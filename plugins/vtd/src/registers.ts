@@ -271,7 +271,10 @@ export function restoreState(data: unknown): VtdState | undefined {
     if (typeof x.fi !== 'number' || typeof x.sid !== 'number' || typeof x.fr !== 'number')
       return undefined;
   }
-  return copyState(data as VtdState);
+  // Only the register state's own fields: saved data carries the context cache beside them.
+  const out = { ...fresh } as Record<keyof VtdState, unknown>;
+  for (const k of Object.keys(fresh) as (keyof VtdState)[]) out[k] = d[k];
+  return copyState(out as VtdState);
 }
 
 // ---- 64-bit helpers ---------------------------------------------------------------------
