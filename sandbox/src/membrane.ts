@@ -289,6 +289,8 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
     readonly orig: Uint8Array | undefined;
   }
   const dma = (h: any, live: Set<RealmMapping>): any => {
+    const hRead = h.read;
+    const hWrite = h.write;
     const realmMapping = (m: any): any => {
       const hostBytes = m.bytes;
       const buf = new U8(hostBytes.length);
@@ -345,8 +347,6 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
         transferred: Number(r.transferred),
         residual: Number(r.residual),
       });
-    const hRead = h.read;
-    const hWrite = h.write;
     const o: any = {
       // The hot paths call the host directly (no closure per crossing).
       read: (a: any, into: any) => {

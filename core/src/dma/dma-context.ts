@@ -569,41 +569,39 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
   }
 
   /**
+   * The cached translation of the page containing `a` if it permits `access`: the last entry,
+   * else the IOTLB (counted as a hit, and remembered as the last). Undefined otherwise.
+   */
+  private cached(a: number, access: DmaAccess): IommuEntry | undefined {
+    const l = this.last;
+    if (l !== null && a >= l.iova && a < l.iova + l.pageSize && permits(l.perm, access)) return l;
+    const e = this.iotlb.lookup(a);
+    if (e === undefined || !permits(e.perm, access)) return undefined;
+    this.iotlb.hits++;
+    this.last = e;
+    return e;
+  }
+
+  /**
+   * The cached entry that covers all of [a, a + len) and permits `access`, or undefined (a
+   * miss, a page boundary, a bad address: the general path sorts those out).
+   */
+  private cachedEntry(a: number, len: number, access: DmaAccess): IommuEntry | undefined {
+    const e = this.cached(a, access);
+    return e !== undefined && a + len <= e.iova + e.pageSize && Number.isSafeInteger(a)
+      ? e
+      : undefined;
+  }
+
+  /**
    * The translation for the page containing `a`: the last entry, else the IOTLB, else the
    * model. A cached entry that does not permit the access is re-translated, because the
    * model may have widened it without telling (widening needs no invalidation).
    */
-  /**
-   * The cached entry that covers all of [a, a + len) and permits `access`, or undefined (a
-   * miss, a page boundary, a bad address: the general path sorts those out). Counts a hit.
-   */
-  private cachedEntry(a: number, len: number, access: DmaAccess): IommuEntry | undefined {
-    const l = this.last;
-    const e = l !== null && a >= l.iova && a < l.iova + l.pageSize ? l : this.iotlb.lookup(a);
-    if (
-      e === undefined ||
-      a + len > e.iova + e.pageSize ||
-      !permits(e.perm, access) ||
-      !Number.isSafeInteger(a)
-    )
-      return undefined;
-    if (e !== l) {
-      this.iotlb.hits++;
-      this.last = e;
-    }
-    return e;
-  }
-
   private entryFor(a: number, access: DmaAccess, probe: boolean): IommuEntry | IommuFault {
-    const l = this.last;
-    if (l !== null && a >= l.iova && a < l.iova + l.pageSize && permits(l.perm, access)) return l;
+    const cached = this.cached(a, access);
+    if (cached !== undefined) return cached;
     const tlb = this.iotlb;
-    const cached = tlb.lookup(a);
-    if (cached !== undefined && permits(cached.perm, access)) {
-      tlb.hits++;
-      this.last = cached;
-      return cached;
-    }
     tlb.misses++;
     const e = this.iommu!.translate(a, access, probe ? this.probeRequest : this.request);
     if (e.kind === 'fault') return e;
