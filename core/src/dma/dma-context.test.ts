@@ -310,6 +310,27 @@ describe('translated DMA', () => {
     });
   });
 
+  it.each([3 * 2 ** 32, 2 ** 32 + 4096, 2 ** 52 + 4096, 6000])(
+    'refuses an entry whose page size %d is not a power of two',
+    (pageSize) => {
+      const { ctx, registry } = setup();
+      registry.addIommu('odd', () => ({
+        translate: () => ({
+          kind: 'entry',
+          iova: iova(0),
+          translated: 0 as GuestPhysAddr,
+          pageSize,
+          perm: 'read-write',
+        }),
+      }));
+      registry.bind({ device: 'dev0' }, 'odd');
+      expect(ctx.readU8(iova(0x10))).toMatchObject({
+        result: 'iommu-fault',
+        reason: 'model-error',
+      });
+    },
+  );
+
   it('canAccess probes without recording a fault', () => {
     const { ctx, registry, addMmu, hooks } = setup();
     const mmu = addMmu();

@@ -12,6 +12,7 @@ import {
   type IommuRequest,
   type Iova,
 } from '@emuhost/sdk';
+import { isPowerOfTwo } from '../bits.js';
 import type { IommuFaultEvent } from '../hooks.js';
 
 /** How many recent faults an instance keeps for `info` views. */
@@ -54,11 +55,8 @@ export class IommuInstance {
 
 function checkEntry(e: IommuEntry, iova: number): string | undefined {
   const { pageSize, perm } = e;
-  if (!Number.isSafeInteger(pageSize) || pageSize < 4096 || (pageSize & (pageSize - 1)) !== 0) {
-    // `&` is only meaningful below 2^31; larger pages are checked through log2.
-    if (!(pageSize >= 2 ** 31 && Number.isInteger(Math.log2(pageSize)))) {
-      return `page size ${pageSize} is not a power of two >= 4096`;
-    }
+  if (!isPowerOfTwo(pageSize) || pageSize < 4096) {
+    return `page size ${pageSize} is not a power of two >= 4096`;
   }
   if (e.iova % pageSize !== 0 || e.translated % pageSize !== 0) {
     return `entry ${hex(e.iova)} -> ${hex(e.translated)} is not aligned to its page size ${hex(pageSize)}`;

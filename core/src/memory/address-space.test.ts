@@ -256,6 +256,30 @@ describe('access results', () => {
   });
 });
 
+describe('straddling loads', () => {
+  it('assemble their pieces in a buffer of their own, even when a piece makes a load itself', () => {
+    const { ms, root, as } = machine();
+    const word = (v: number) => ({ read: () => v, write: () => undefined });
+    const rules = { valid: { min: 1, max: 4 }, impl: { min: 4, max: 4 } };
+    // 0x1004, the second piece, answers 0x22222222 after straddling loads of its own (of two
+    // other regions), made while the first piece's bytes wait to be assembled.
+    const nested = {
+      read: () => {
+        as.load(0x2002, 4);
+        as.load64(0x2000);
+        return 0x22222222;
+      },
+      write: () => undefined,
+    };
+    root.addSubregion(ms.createMmio('a', 4, word(0x11111111), rules), 0x1000);
+    root.addSubregion(ms.createMmio('b', 4, nested, rules), 0x1004);
+    root.addSubregion(ms.createMmio('c', 4, word(0xccccdddd), rules), 0x2000);
+    root.addSubregion(ms.createMmio('d', 4, word(0xeeeeffff), rules), 0x2004);
+    expect(as.load64(0x1000)).toBe(0x2222222211111111n);
+    expect(as.load(0x1002, 4)).toBe(0x22221111);
+  });
+});
+
 describe('MMIO access rules (QEMU MemoryRegionOps)', () => {
   it('calls the device once when it implements the size', () => {
     const { ms, root, as } = machine();

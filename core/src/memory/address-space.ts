@@ -27,9 +27,7 @@ export class AddressSpace<A extends number = number> {
   private lastW!: FlatRange;
   /** Bumped on every re-render; holders of derived state compare it. */
   version = 0;
-  private readonly scratch = new Uint8Array(8);
   private readonly views = new ViewCache();
-  private readonly scratchView = new DataView(this.scratch.buffer);
 
   constructor(
     readonly name: string,
@@ -185,8 +183,11 @@ export class AddressSpace<A extends number = number> {
     if (!(r.start <= addr && addr + 8 <= r.end)) {
       const f = this.rview.find(addr);
       if (f === null || addr + 8 > f.end) {
-        const res = this.readSlow(addr, this.scratch, attrs);
-        return res === 'ok' ? this.scratchView.getBigUint64(0, endian === 'little') : res;
+        // A fresh buffer, not a shared one: the pieces may be MMIO of devices whose callbacks
+        // make accesses of their own to this address space.
+        const b = new Uint8Array(8);
+        const res = this.readSlow(addr, b, attrs);
+        return res === 'ok' ? new DataView(b.buffer).getBigUint64(0, endian === 'little') : res;
       }
       r = this.lastR = f;
     }
@@ -237,8 +238,9 @@ export class AddressSpace<A extends number = number> {
     if (!(r.start <= addr && addr + 8 <= r.end)) {
       const f = this.wview.find(addr);
       if (f === null || addr + 8 > f.end) {
-        this.scratchView.setBigUint64(0, BigInt.asUintN(64, value), endian === 'little');
-        return this.writeSlow(addr, this.scratch.slice(), attrs);
+        const b = new Uint8Array(8);
+        new DataView(b.buffer).setBigUint64(0, BigInt.asUintN(64, value), endian === 'little');
+        return this.writeSlow(addr, b, attrs);
       }
       r = this.lastW = f;
     }
@@ -344,11 +346,11 @@ export class AddressSpace<A extends number = number> {
   }
 
   private loadSlow(addr: number, size: 1 | 2 | 4, endian: Endianness, attrs: MemTxAttrs) {
-    const b = this.scratch.subarray(0, size);
+    const b = new Uint8Array(size); // fresh: see load64
     const res = this.readSlow(addr, b, attrs);
     if (res !== 'ok') return res;
     const le = endian === 'little';
-    const v = this.scratchView;
+    const v = new DataView(b.buffer);
     return size === 4 ? v.getUint32(0, le) : size === 2 ? v.getUint16(0, le) : v.getUint8(0);
   }
 

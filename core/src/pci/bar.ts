@@ -4,6 +4,7 @@
  * `~(size - 1)`, so writing all-ones reads back the size mask with the type flags.
  */
 import { EmuhostError, type PciBarSpec } from '@emuhost/sdk';
+import { isPowerOfTwo } from '../bits.js';
 import type { MemoryRegion } from '../memory/region.js';
 
 export const BAR_UNMAPPED = -1;
@@ -21,7 +22,7 @@ export class PciBar {
   ) {
     const { kind, size } = spec;
     const min = kind === 'memory' ? 16 : 4;
-    if (!Number.isSafeInteger(size) || size < min || !Number.isInteger(Math.log2(size))) {
+    if (!isPowerOfTwo(size) || size < min) {
       throw new EmuhostError(
         'E_BAD_ARGUMENT',
         `BAR${index} size must be a power of two >= ${min}, not ${size}`,
