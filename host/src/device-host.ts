@@ -7,7 +7,6 @@
  * `PluginSlot`), which is what restart and hot reload build on.
  */
 import type { DeviceInstance, Machine, PlatformBus } from '@emuhost/core';
-import type { PluginDescription } from '@emuhost/sandbox';
 import { type DeviceModel, EmuhostError, type OptionValue, type SavedState } from '@emuhost/sdk';
 import { DeviceSlot, type Placement } from './facades/device-slot.js';
 import type { LoadedPlugin } from './loaded-plugin.js';
@@ -33,27 +32,6 @@ export interface AddDeviceOptions {
 }
 
 export class RunningDevice extends PluginSlot<DeviceModel> {
-  get definition(): PluginDescription {
-    return this.plugin.definition;
-  }
-
-  /** The device's state as the current instance reports it, versioned, detached from the plugin's realm. */
-  saveState(): SavedState {
-    let data: unknown;
-    const ok = this.slot.scope.guard.run('deferred', () => {
-      data = this.model.saveState?.();
-    });
-    if (!ok) {
-      const why = this.slot.scope.guard.lastFault?.stack.split('\n')[0];
-      throw new EmuhostError(
-        'E_DEVICE_REALIZE',
-        `saveState failed${why === undefined ? '' : `: ${why}`} (the device is quarantined)`,
-        { device: this.id },
-      );
-    }
-    return this.versioned(data);
-  }
-
   /** Creates an instance of `plugin` on this device's slot (see `PluginSlot.instantiate`). */
   createInstance(
     plugin: LoadedPlugin,

@@ -49,10 +49,6 @@ export class RunningIommu extends PluginSlot<IommuInstance> {
     super(id, plugin, slot, machine, options, sink);
   }
 
-  saveState(): SavedState {
-    return this.versioned(this.model.saveState?.());
-  }
-
   /** Creates an instance of `plugin` on this IOMMU's slot (see `PluginSlot.instantiate`). */
   createInstance(
     plugin: LoadedPlugin,

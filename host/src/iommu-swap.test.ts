@@ -366,6 +366,61 @@ describe('swapIommu', () => {
   });
 });
 
+/**
+ * An identity IOMMU with a register (its code version at +0, timer ticks at +4) and a timer;
+ * the broken build claims the register and the timer, then throws.
+ */
+const disposed: number[] = [];
+function registerIommu(version: number, broken = false) {
+  return inProcessPlugin(
+    { ...manifest('reg-iommu', 'iommu', ['timers']), version: `${version}.0.0` },
+    definePlugin({
+      kind: 'iommu',
+      create(ctx, state) {
+        let ticks = typeof state === 'number' ? state : 0;
+        const tick = ctx.clock.timer('tick', () => void ticks++);
+        const regs = ctx.mmio('regs', 0x10, {
+          read: (o) => (o === 0 ? version : ticks),
+          write: () => undefined,
+        });
+        ctx.platform.map(regs, 0xfed00000 as GuestPhysAddr);
+        if (broken) throw new Error('broken build');
+        if (state === undefined) tick.armIn(1000);
+        return {
+          dispose: () => void disposed.push(version),
+          translate: (a) => ({
+            kind: 'entry',
+            iova: iova(Math.floor(a / PAGE) * PAGE),
+            translated: (Math.floor(a / PAGE) * PAGE) as GuestPhysAddr,
+            pageSize: PAGE,
+            perm: 'read-write',
+          }),
+          saveState: () => ticks,
+        };
+      },
+    }),
+  );
+}
+
+describe('IOMMU reload that fails', () => {
+  it('leaves the old instance serving its registers and its timers', () => {
+    const emu = new Emulator({ machine: bareMachine(), ramSize: 16 << 20, log: () => {} });
+    emu.addIommu(registerIommu(1), { id: 'r' });
+    const reg = (o: number) => emu.machine.memory.load((0xfed00000 + o) as GuestPhysAddr, 4);
+    expect(reg(0)).toBe(1);
+    expect(() => emu.reloadIommu('r', registerIommu(2, true))).toThrow('broken build');
+    expect(reg(0), 'the register still calls the old code').toBe(1);
+    emu.machine.clock.step(1000);
+    expect(reg(4), 'the pending timer still calls the old code').toBe(1);
+    expect(emu.iommus.get('r')!.slot.scope.guard.quarantined).toBe(false);
+    expect(disposed, 'nothing disposed by the failed reload').toEqual([]);
+    const ok = emu.reloadIommu('r', registerIommu(3));
+    expect(ok.warnings).toEqual([]);
+    expect(disposed, 'the replaced instance is disposed').toEqual([1]);
+    expect([reg(0), reg(4)]).toEqual([3, 1]);
+  });
+});
+
 describe('IOMMU swap and reload under streaming DMA, against a shadow model', () => {
   it('hundreds of swaps, IOMMU and device reloads and remaps: every byte where the translation at issue time says', () => {
     const { emu, ctl, plugin } = rig();

@@ -153,6 +153,15 @@ export function reloadIommu(emu: Emulator, id: string, plugin: LoadedPlugin): Io
     .filter((c) => c.iommu === id)
     .map((c) => ({ requesterId: c.requesterId, device: c.device }));
   for (const req of requesters) oldModel.detach?.(req);
+  // The old instance goes as a reloaded device's does: disposed under its guard, its handles
+  // revoked (by adopt). Unlike a device, it is disposed only once its successor exists, so
+  // that a failed create leaves it untouched.
+  const warnings = [...next.warnings];
+  const guard = r.slot.scope.guard;
+  if (oldModel.dispose !== undefined && !guard.run('deferred', () => oldModel.dispose?.())) {
+    warnings.push(`dispose failed: ${String(guard.lastFault?.error)}`);
+    r.slot.scope.restart(); // the fault was the old code's; the new instance starts clean
+  }
   r.adopt(plugin, next.model, next.life);
   for (const req of requesters) next.model.attach?.(req);
   const summary = dma.refresh(id);
@@ -160,7 +169,7 @@ export function reloadIommu(emu: Emulator, id: string, plugin: LoadedPlugin): Io
     id,
     from,
     to: `${plugin.manifest.id}@${plugin.manifest.version}`,
-    warnings: next.warnings,
+    warnings,
     ...summary,
     micros: (performance.now() - t0) * 1000,
   };

@@ -6,7 +6,13 @@
  * reload replace instances through these two steps.
  */
 import type { Machine } from '@emuhost/core';
-import type { DeviceContext, Logger, Options, SavedState } from '@emuhost/sdk';
+import {
+  type DeviceContext,
+  EmuhostError,
+  type Logger,
+  type Options,
+  type SavedState,
+} from '@emuhost/sdk';
 import { createDeviceContext } from './facades/device-context.js';
 import type { DeviceSlot } from './facades/device-slot.js';
 import { Lifetime } from './facades/lifetime.js';
@@ -29,7 +35,7 @@ export interface CreatedInstance<M> {
   readonly warnings: string[];
 }
 
-export abstract class PluginSlot<M> {
+export abstract class PluginSlot<M extends { saveState?(): unknown; dispose?(): void }> {
   /** The instance serving the slot now. */
   model!: M;
   life!: Lifetime;
@@ -70,23 +76,37 @@ export abstract class PluginSlot<M> {
       options: this.options,
       log,
     });
-    // The mappings the previous instance left are the new one's to adopt during create.
+    // The new instance starts from what it claims: timers and config listeners unbound, the
+    // previous instance's mappings its to adopt. A failing create puts everything back.
+    const rebind = this.slot.bindings();
+    this.slot.unbind();
     const dma = this.slot.scope.dmaContexts;
     const before = new Set(dma.flatMap((c) => [...c.mappings]));
     for (const c of dma) c.disownMappings();
+    const warn = (w: string) => {
+      log.warn(w);
+      warnings.push(w);
+    };
     try {
       const model = create({ ctx, life, log, restored });
       if (model === null || typeof model !== 'object')
         throw new Error(`create must return an object (the ${what} model)`);
       const released = dma.reduce((n, c) => n + c.releaseOrphans(), 0);
-      if (released > 0) {
-        const w = `${released} DMA mapping${released === 1 ? '' : 's'} of the previous instance ${released === 1 ? 'was' : 'were'} not adopted (dma.adoptMappings): released`;
-        log.warn(w);
-        warnings.push(w);
+      if (released > 0)
+        warn(
+          `${released} DMA mapping${released === 1 ? '' : 's'} of the previous instance ${released === 1 ? 'was' : 'were'} not adopted (dma.adoptMappings): released`,
+        );
+      // A pending timer the new code did not ask for has nobody to call.
+      for (const [name, t] of this.slot.timers) {
+        if (t.callback === null && t.timer.pending) {
+          t.timer.cancel();
+          warn(`timer '${name}' was pending but the new code does not use it: cancelled`);
+        }
       }
       return { model: model as M, life, warnings };
     } catch (e) {
       life.revoke();
+      rebind();
       // What the failed instance mapped goes; what it adopted is offered again (rollback).
       for (const c of dma) {
         for (const m of [...c.mappings]) if (!before.has(m)) m.release(0);
@@ -96,8 +116,24 @@ export abstract class PluginSlot<M> {
     }
   }
 
-  /** What `saveState` returned, with the plugin's state version, detached from its realm. */
-  protected versioned(data: unknown): SavedState {
+  /**
+   * The instance's state as it reports it (under its guard: a `saveState` that throws
+   * quarantines it and throws `E_DEVICE_REALIZE` here), versioned, detached from its realm.
+   */
+  saveState(): SavedState {
+    let data: unknown;
+    const guard = this.slot.scope.guard;
+    const ok = guard.run('deferred', () => {
+      data = this.model.saveState?.();
+    });
+    if (!ok) {
+      const why = guard.lastFault?.stack.split('\n')[0];
+      throw new EmuhostError(
+        'E_DEVICE_REALIZE',
+        `saveState failed${why === undefined ? '' : `: ${why}`} (the device is quarantined)`,
+        { device: this.id },
+      );
+    }
     return {
       version: this.plugin.definition.stateVersion ?? 1,
       data: data === undefined ? undefined : structuredClone(data),

@@ -231,17 +231,12 @@ function reloadOne(dev: RunningDevice, plugin: LoadedPlugin, opts: ReloadOptions
   if (guard.quarantined) slot.scope.restart();
   hooks?.disposed.call(phase(saved));
 
-  // 3. The new instance, on the same slot.
-  const unbind = () => {
-    slot.configWriteListeners = [];
-    for (const t of slot.timers.values()) t.callback = null;
-  };
+  // 3. The new instance, on the same slot (it starts from what it claims: PluginSlot).
   const freshStart = () => {
     for (const t of slot.timers.values()) t.timer.cancel();
     if (slot.pci !== undefined && slot.pci.intxLevel !== 0) slot.pci.setIntx(0);
     for (const l of lines) l.line.set(0);
   };
-  unbind();
   if (saved === undefined) freshStart();
   const fromVersion = saved?.version ?? old.plugin.definition.stateVersion ?? 1;
   const toVersion = plugin.definition.stateVersion ?? 1;
@@ -268,7 +263,6 @@ function reloadOne(dev: RunningDevice, plugin: LoadedPlugin, opts: ReloadOptions
     dev.adopt(plugin, made.model, made.life);
     warnings.push(...made.warnings);
     if (state !== 'reset') reassert();
-    unclaimedTimers(slot, warnings);
     hooks?.created.call(phase(saved));
   } catch (e) {
     // Rollback: the old code, created again from the same state, the kernel as it was.
@@ -277,7 +271,6 @@ function reloadOne(dev: RunningDevice, plugin: LoadedPlugin, opts: ReloadOptions
     state = saved === undefined ? 'reset' : 'kept';
     warnings.push(`create failed, rolled back to ${pluginId} ${old.plugin.manifest.version}`);
     hooks?.rolledBack.call({ ...phase(saved), error });
-    unbind();
     for (const m of timers) {
       if (m.pending) m.timer.armAt(m.deadline);
       else m.timer.cancel();
@@ -315,14 +308,4 @@ function reloadOne(dev: RunningDevice, plugin: LoadedPlugin, opts: ReloadOptions
   };
   hooks?.resumed.call(report);
   return report;
-}
-
-/** A pending timer the new code did not ask for has nobody to call: it is cancelled. */
-function unclaimedTimers(slot: RunningDevice['slot'], warnings: string[]): void {
-  for (const [name, t] of slot.timers) {
-    if (t.callback === null && t.timer.pending) {
-      t.timer.cancel();
-      warnings.push(`timer '${name}' was pending but the new code does not use it: cancelled`);
-    }
-  }
 }

@@ -144,6 +144,8 @@ describe.each(['trusted', 'confined', 'isolated'] as const)('at the %s level', (
       // And it can be restarted: a fresh instance, after a device reset.
       r.dev.restart();
       expect(r.dev.slot.scope.guard.quarantined).toBe(false);
+      // Only the new instance listens to config writes (the old one's listener is gone).
+      expect(r.dev.slot.configWriteListeners).toHaveLength(1);
       const bar = r.pci.iomap(0);
       r.pci.enable();
       expect(r.d.readl(bar.addr)).toBe(0x600d);

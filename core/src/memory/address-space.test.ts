@@ -260,7 +260,7 @@ describe('straddling loads', () => {
   it('assemble their pieces in a buffer of their own, even when a piece makes a load itself', () => {
     const { ms, root, as } = machine();
     const word = (v: number) => ({ read: () => v, write: () => undefined });
-    const rules = { valid: { min: 1, max: 4 }, impl: { min: 4, max: 4 } };
+    const rules = { valid: { min: 1, max: 4 }, impl: { min: 4, max: 4 } } as const;
     // 0x1004, the second piece, answers 0x22222222 after straddling loads of its own (of two
     // other regions), made while the first piece's bytes wait to be assembled.
     const nested = {

@@ -53,4 +53,29 @@ export class DeviceSlot {
     readonly scope: DeviceScope,
     readonly placement: Placement,
   ) {}
+
+  /**
+   * What the current instance has bound on the slot (region callbacks, timer callbacks,
+   * config-write listeners), as a function that binds it all back: taken before a new
+   * instance is created, so that a `create` that fails leaves the slot as it was.
+   */
+  bindings(): () => void {
+    const ops = [...this.regions.values()].map((e) => [e, e.ops] as const);
+    const timers = [...this.timers.values()].map((t) => [t, t.callback] as const);
+    const listeners = this.configWriteListeners;
+    return () => {
+      for (const [e, o] of ops) e.ops = o;
+      for (const [t, cb] of timers) t.callback = cb;
+      this.configWriteListeners = listeners;
+    };
+  }
+
+  /**
+   * Unbinds timer callbacks and config-write listeners, so that a new instance starts with
+   * only what it claims (regions are rebound by name as it asks for them).
+   */
+  unbind(): void {
+    this.configWriteListeners = [];
+    for (const t of this.timers.values()) t.callback = null;
+  }
 }
