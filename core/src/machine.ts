@@ -19,7 +19,7 @@ import type { AddressSpace } from './memory/address-space.js';
 import { createMemorySystem, type MemorySystem } from './memory/memory-system.js';
 import type { MemoryRegion } from './memory/region.js';
 import type { PciBus } from './pci/pci-bus.js';
-import type { PlatformBus } from './platform/platform-bus.js';
+import { PlatformBus } from './platform/platform-bus.js';
 
 /** What a realized device gives back: how to reset and unrealize it. Both optional. */
 export interface DeviceInstance {
@@ -67,6 +67,8 @@ export class Machine implements KernelServices {
     this.memory = this.memorySystem.createAddressSpace('memory', this.systemMemory);
     this.io = this.memorySystem.createAddressSpace('I/O', this.systemIo);
     this.dma = new DmaRegistry(this.memory, this.hooks, opts.dma);
+    // Every machine has the platform bus non-PCI devices master DMA on (stream IDs in order).
+    this.platformBuses.set('platform', new PlatformBus('platform', this.systemMemory, this.dma));
   }
 
   /** Adds an interrupt controller with `inputs` numbered inputs (e.g. `ioapic`, 24). */

@@ -158,6 +158,25 @@ describe('loading and running a device plugin', () => {
     expect(dev.saveState()).toEqual({ version: 1, data: [0x1000, 0x2000, 4, 0, 0] });
   });
 
+  it('places a platform device with DMA: it masters the platform bus with a stream id', () => {
+    const host = new PluginHost();
+    const code = `const { definePlugin, iova } = require('@emuhost/sdk');
+module.exports.default = definePlugin({ kind: 'device', platform: true, create(ctx) {
+  const r = ctx.mmio('regs', 4, {
+    read: () => 0,
+    write: (_o, _s, v) => void ctx.dma.write(iova(0x3000), Uint8Array.of(Number(v))),
+  });
+  ctx.platform.map(r, 0xfe000000);
+  return {};
+} });`;
+    const plugin = host.loadCode(manifest({ id: 'pdma', capabilities: ['platform', 'dma'] }), code);
+    const emu = new Emulator({ machine: bareMachine(), ramSize: 1 << 20, log: () => {} });
+    const dev = emu.addDevice(plugin, { platform: true, id: 'p0' });
+    emu.machine.memory.store(phys(0xfe000000), 4, 0x5a);
+    expect(emu.machine.memory.load(phys(0x3000), 1)).toBe(0x5a);
+    expect(dev.slot.scope.dmaContexts[0]!.requester).toMatchObject({ bus: 'platform' });
+  });
+
   it('saves the state of every device, keyed by device id and versioned, and resumes from it', () => {
     const plugin = new PluginHost().loadFile(built.manifestPath);
     const emu = new Emulator({ machine: bareMachine(), ramSize: 1 << 20, log: () => {} });
