@@ -66,6 +66,12 @@ describe('the q35 machine', () => {
     d.outb(0x2004, 0);
     expect(d.irqLevel(4)).toBe(0);
     d.outb(0x2007, 1);
+    expect(d.irqLevel(7)).toBe(1);
+    // A second device (it now answers the ports) holds 7 too, then lets go: t0 still holds it.
+    emu.addDevice(testdev, { platform: true, id: 't1' });
+    d.outb(0x2007, 1);
+    d.outb(0x2007, 0);
+    expect(d.irqLevel(7)).toBe(1);
     // Removing the device lowers what it held.
     emu.removeDevice('t0');
     expect(d.irqLevel(7)).toBe(0);

@@ -171,7 +171,7 @@ export default definePlugin({
     const cache =
       saved === undefined
         ? new Map()
-        : restoreContexts((saved as { contextCache?: unknown }).contextCache);
+        : restoreContexts((saved as { contextCache?: unknown } | null)?.contextCache);
     const v: Vtd = { ctx, cfg, s: state, contexts: cache ?? new Map() };
     const regs = ctx.mmio('regs', REG_BLOCK_SIZE, registerOps(v), ACCESS_RULES);
     ctx.platform.map(regs, base as GuestPhysAddr);

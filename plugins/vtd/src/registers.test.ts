@@ -420,5 +420,7 @@ describe('state', () => {
     const emu = new Emulator({ machine: bareMachine(), ramSize: 16 << 20, log: () => {} });
     const r = emu.addIommu(plugin, { id: 'vtd0', state: { version: 1, data: { gsts: 'x' } } });
     expect((r.saveState().data as { fectl: number }).fectl).toBe(0x80000000);
+    const n = emu.addIommu(plugin, { id: 'vtd1', state: { version: 2, data: null } });
+    expect((n.saveState().data as { fectl: number }).fectl).toBe(0x80000000);
   });
 });
