@@ -12,7 +12,13 @@
  * - hot reload keeps translating: its code reloaded (the same code) under a requester with a
  *   live mapping, it translates as before, revokes nothing, and still obeys its guest.
  */
-import { bareMachine, Emulator, type LoadedPlugin, type RunningIommu } from '@emuhost/host';
+import {
+  bareMachine,
+  Emulator,
+  type LoadedPlugin,
+  type RunningIommu,
+  removeIommu,
+} from '@emuhost/host';
 import {
   type DmaError,
   type DmaMapping,
@@ -142,8 +148,9 @@ export function iommuCases(opts: IommuConformanceOptions): Record<IommuCase, () 
       expect((ctx.readU32LE(iova(0x40000000)) as DmaError).result).toBe('iommu-fault');
     },
     'state round trip': async () => {
-      const { kit, map, p } = await setup();
+      const { kit, m, ctx, map, p } = await setup();
       map(0x40000000, 0x100000);
+      m.memory.store(gp(0x100000), 4, 0xfeedf00d);
       const saved = kit.iommu.saveState();
       expect(structuredClone(saved)).toEqual(saved);
       const other = new Emulator({ machine: bareMachine(), ramSize: 64 << 20, log: () => {} });
@@ -153,6 +160,15 @@ export function iommuCases(opts: IommuConformanceOptions): Record<IommuCase, () 
         ...(opts.options !== undefined && { options: opts.options }),
       });
       expect(again.saveState()).toEqual(saved);
+      // In place of the old one, an instance made from the state translates what it did.
+      removeIommu(kit.emulator, 'mmu');
+      kit.emulator.addIommu(p, {
+        id: 'mmu',
+        state: saved,
+        ...(opts.options !== undefined && { options: opts.options }),
+      });
+      m.dma.bind({ bus: 'pci.0' }, 'mmu');
+      expect(ctx.readU32LE(iova(0x40000000)), 'translated after the restore').toBe(0xfeedf00d);
     },
     'hot reload keeps translating': async () => {
       const { kit, m, ctx, map, p } = await setup();

@@ -17,6 +17,7 @@ iommuConformance({
     'enforces permissions': IDENTITY,
     'invalidates when told': IDENTITY,
     'hot reload keeps translating': IDENTITY,
+    'state round trip': IDENTITY,
   },
 });
 
