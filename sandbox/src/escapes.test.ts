@@ -1591,8 +1591,9 @@ describe('values a plugin passes into handles', () => {
         ),
       );
       rig.d.writel(rig.bar, 1);
-      o = logged(rig.lines) ?? {};
+      o = mustLog(rig.lines);
     });
+    expect(o, 'the plugin ran and reported').not.toEqual({});
     expect(hostEscapes()).toEqual([]);
     expect(o['entry.addr<get> args'] ?? SAFE).toBe(SAFE);
   });
@@ -1623,8 +1624,9 @@ describe('values a plugin passes into handles', () => {
         ),
       );
       rig.d.writel(rig.bar, 1);
-      o = logged(rig.lines) ?? {};
+      o = mustLog(rig.lines);
     });
+    expect(o, 'the plugin ran and reported').not.toEqual({});
     expect(hostEscapes()).toEqual([]);
     expect(o['entry.addr<get> args'] ?? SAFE).toBe(SAFE);
   });
@@ -1770,8 +1772,9 @@ describe('values a plugin returns to, or throws at, the host', () => {
         ),
       );
       thrown(() => rig.d.writel(rig.bar, 1));
-      o = logged(rig.lines) ?? {};
+      o = mustLog(rig.lines);
     });
+    expect(o, 'the plugin ran and reported').not.toEqual({});
     expect(hostEscapes()).toEqual([]);
     expect(o['thrown[Symbol.toPrimitive] args'] ?? SAFE).toBe(SAFE);
   });
@@ -1948,22 +1951,22 @@ describe('values a plugin returns to, or throws at, the host', () => {
   it('a create that is a Proxy function is never called with a host argument list', () => {
     let o: Outcomes = {};
     thrown(() => {
-      o =
-        logged(
-          place(
-            load(
-              'esc-create-proxy',
-              `module.exports.default = { ${PCI}, create: new Px(function () {}, { apply(_t, _self, args) {
+      o = mustLog(
+        place(
+          load(
+            'esc-create-proxy',
+            `module.exports.default = { ${PCI}, create: new Px(function () {}, { apply(_t, _self, args) {
                 check('create args', args);
                 const ctx = args[0];
                 regs(ctx, () => {});
                 ctx.log.info(report());
                 return {};
               } }) };`,
-            ),
-          ).lines,
-        ) ?? {};
+          ),
+        ).lines,
+      );
     });
+    expect(o, 'the plugin ran and reported').not.toEqual({});
     expect(hostEscapes()).toEqual([]);
     expect(o['create args'] ?? SAFE).toBe(SAFE);
   });
@@ -1975,20 +1978,20 @@ describe('values a plugin returns to, or throws at, the host', () => {
   it('a migrateState that is a Proxy function is never called with a host argument list', () => {
     let o: Outcomes = {};
     thrown(() => {
-      o =
-        logged(
-          place(
-            load(
-              'esc-migrate',
-              inCreate(
-                '',
-                ", stateVersion: 2, migrateState: argTrap('migrateState args', () => undefined)",
-              ),
+      o = mustLog(
+        place(
+          load(
+            'esc-migrate',
+            inCreate(
+              '',
+              ", stateVersion: 2, migrateState: argTrap('migrateState args', () => undefined)",
             ),
-            { state: { version: 1, data: { a: 1 } } },
-          ).lines,
-        ) ?? {};
+          ),
+          { state: { version: 1, data: { a: 1 } } },
+        ).lines,
+      );
     });
+    expect(o, 'the plugin ran and reported').not.toEqual({});
     expect(hostEscapes()).toEqual([]);
     expect(o['migrateState args'] ?? SAFE).toBe(SAFE);
   });
@@ -2001,17 +2004,17 @@ describe('values a plugin returns to, or throws at, the host', () => {
   it('a getter on module.exports.default that is a Proxy function gets nothing of the host', () => {
     let o: Outcomes = {};
     thrown(() => {
-      o =
-        logged(
-          place(
-            load(
-              'esc-default-getter',
-              `const def = require('@emuhost/sdk').definePlugin({ ${PCI}, create(ctx) { regs(ctx, () => {}); ctx.log.info(report()); return {}; } });
+      o = mustLog(
+        place(
+          load(
+            'esc-default-getter',
+            `const def = require('@emuhost/sdk').definePlugin({ ${PCI}, create(ctx) { regs(ctx, () => {}); ctx.log.info(report()); return {}; } });
               Object.defineProperty(module.exports, 'default', { enumerable: true, get: argTrap('exports.default<get> args', () => def) });`,
-            ),
-          ).lines,
-        ) ?? {};
+          ),
+        ).lines,
+      );
     });
+    expect(o, 'the plugin ran and reported').not.toEqual({});
     expect(hostEscapes()).toEqual([]);
     expect(o['exports.default<get> args'] ?? SAFE).toBe(SAFE);
   });
@@ -2041,22 +2044,18 @@ describe('values a plugin returns to, or throws at, the host', () => {
   //   pci: { vendorId: { valueOf: new Proxy(function () {}, { apply(t, s, args) {
   //     args.constructor.constructor('return process')(); return 0x1234; } }) }, deviceId: 1, classCode: 0 }
   it('a PCI identity field with a Proxy valueOf is never coerced by the host', () => {
-    let o: Outcomes = {};
-    thrown(() => {
-      o =
-        logged(
-          place(
-            load(
-              'esc-pci-valueof',
-              `module.exports.default = { kind: 'device',
-                pci: { vendorId: { valueOf: argTrap('pci.vendorId.valueOf args', () => ${VENDOR}) }, deviceId: ${DEVICE}, classCode: 0 },
-                create(ctx) { regs(ctx, () => {}); ctx.log.info(report()); return {}; } };`,
-            ),
-          ).lines,
-        ) ?? {};
-    });
+    // The description is copied by realm code, which takes numbers only: the plugin is refused
+    // before anything calls its valueOf.
+    const msg = thrown(() =>
+      load(
+        'esc-pci-valueof',
+        `module.exports.default = { kind: 'device',
+          pci: { vendorId: { valueOf: argTrap('pci.vendorId.valueOf args', () => ${VENDOR}) }, deviceId: ${DEVICE}, classCode: 0 },
+          create(ctx) { regs(ctx, () => {}); ctx.log.info(report()); return {}; } };`,
+      ),
+    );
+    expect(msg).toMatch(/pci\.vendorId must be a number/);
     expect(hostEscapes()).toEqual([]);
-    expect(o['pci.vendorId.valueOf args'] ?? SAFE).toBe(SAFE);
   });
 
   // ESCAPE FOUND: confined.ts pastes the bundle into `(function (exports, require, module) {
