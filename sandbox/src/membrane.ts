@@ -741,22 +741,33 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
     });
   };
 
-  const reqCache = new Map<string, any>();
+  // The kernel passes the same frozen request object per requester (one with probe set, one
+  // without): the realm copy is found by identity, as attributes are (attrsIn). A request that
+  // arrives fresh each time (over the isolated level's channel) is copied each time.
+  const reqCopies = [new WeakMap<object, any>(), new WeakMap<object, any>()];
+  let lastReqHost: unknown;
+  let lastReqRealm: any;
   const iommuModel = (m: any, live: Set<RealmMapping>): any => {
     const base = deviceModel(m, live);
     const translate = fn(m?.translate, 'translate');
     const attach = typeof m.attach === 'function' ? m.attach : undefined;
     const detach = typeof m.detach === 'function' ? m.detach : undefined;
     const req = (r: any, withProbe: boolean) => {
-      const key = `${r.requesterId}:${r.device}:${withProbe && r.probe === true}`;
-      let v = reqCache.get(key);
+      if (withProbe && r === lastReqHost) return lastReqRealm;
+      const copies = reqCopies[withProbe ? 1 : 0]!;
+      const keyed = typeof r === 'object' && r !== null;
+      let v = keyed ? copies.get(r) : undefined;
       if (v === undefined) {
         v = harden({
           requesterId: Number(r.requesterId),
           device: String(r.device),
           ...(withProbe && { probe: r.probe === true }),
         });
-        reqCache.set(key, v);
+        if (keyed) copies.set(r, v);
+      }
+      if (withProbe) {
+        lastReqHost = r;
+        lastReqRealm = v;
       }
       return v;
     };
