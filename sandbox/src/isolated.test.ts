@@ -91,9 +91,9 @@ module.exports.default = definePlugin({
       pci.enable();
       expect(d.readl(bar.addr)).toBe(0x11223344);
       emu.machine.memory.store(0x100 as GuestPhysAddr, 4, 0xcafe);
-      const t = performance.now();
+      // Without the watchdog this read never returns and the test times out (its own bound,
+      // not a timing assertion: how fast is the bench's business).
       expect(d.readl(bar.addr + reg)).toBe(0xffffffff);
-      expect(performance.now() - t).toBeLessThan(5000);
       expect(bad.slot.scope.guard.quarantined).toBe(true);
       expect(ends).toHaveLength(1);
       // It now answers as an absent device, at once; everything else goes on.
@@ -106,5 +106,6 @@ module.exports.default = definePlugin({
       expect(d.readl(b2.addr + 8)).toBe(7);
       expect(good.slot.scope.guard.quarantined).toBe(false);
     },
+    30_000,
   );
 });
