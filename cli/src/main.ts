@@ -1,5 +1,6 @@
 /**
- * `emuhost`: the command line. Each subcommand is one file in `commands/`; this file wires
+ * `emuhost`: the command line. Each subcommand is one file (in `commands/`, or beside what it
+ * drives: `fuzz/command.ts`, `qtest/launch.ts`); this file wires
  * them to commander and turns host-side errors into a clear message and exit code 1, never a
  * stack trace.
  */

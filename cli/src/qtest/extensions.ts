@@ -6,8 +6,8 @@
  *   emuhost.version                  OK emuhost <version> sdk <sdk version>
  *   emuhost.devices                  OK [{"id","plugin","version","quarantined"}...] (JSON)
  *   emuhost.info mtree|pci|iommu     OK "<the view's text>" (a JSON string)
- *   emuhost.iommu.bind BUS ID|none   binds BUS's requesters to IOMMU ID (or to none): live
- *                                    mappings the new translation refuses are revoked
+ *   emuhost.iommu.bind BUS ID|none   binds BUS's requesters to IOMMU ID (or to none): the
+ *                                    short form of iommu.swap bus=BUS (same protocol, no report)
  *   emuhost.iommu.swap TARGET PLUGIN|ID|none [key=value...]
  *                                    swaps what translates TARGET under running devices
  *                                    (quiesce, flush IOTLBs, re-translate live mappings and
@@ -90,9 +90,14 @@ export function emuhostExtensions(
       ([bus, id]) => {
         if (bus === undefined || id === undefined)
           return 'FAIL usage: emuhost.iommu.bind BUS ID|none';
-        if (!m.pciBuses.has(bus)) return `FAIL no PCI bus '${bus}'`;
+        if (!m.pciBuses.has(bus) && !m.platformBuses.has(bus)) return `FAIL no bus '${bus}'`;
         if (id !== 'none' && !emu.iommus.has(id)) return `FAIL no IOMMU '${id}'`;
-        m.dma.bind({ bus }, id === 'none' ? null : id);
+        // The short form of iommu.swap (same protocol, no report).
+        try {
+          emu.swapIommu({ bus }, id === 'none' ? null : id, { keepOld: true });
+        } catch (e) {
+          return `FAIL ${(e as Error).message}`;
+        }
         return 'OK';
       },
     ],

@@ -272,6 +272,7 @@ emuhost takes the options a qtest harness passes to qemu-system-x86_64:
   -qtest-log FILE|/dev/null    -machine|-M pc|q35|none[,accel=qtest]    -accel qtest
   -m SIZE[M|G]    -device NAME[,prop=value...]    -nodefaults    -display none    -audio none
   -chardev socket,path=P,id=ID[,server=on]    -mon chardev=ID,mode=control    -S    -global ...
-emuhost's own: --machine FILE (a JSON machine file), --plugin BUNDLE (an external plugin's manifest), --trace,
+  -bios FILE    -drive if=pflash,format=raw,file=FILE[,unit=N]
+emuhost's own: --machine FILE (a JSON machine file), --plugin MANIFEST (an external plugin's manifest), --trace,
   --watch DIR (build a plugin's sources, run them, reload its live devices on every change)
   -version, --version: one line, the QEMU version emuhost speaks and its own`;

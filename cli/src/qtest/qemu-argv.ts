@@ -1,6 +1,7 @@
 /**
- * QEMU's command line, as far as a qtest harness uses it. Options take one dash or two
- * (`-machine` or `--machine`), values are QEMU's `key=value,...` lists. Anything else is an
+ * QEMU's command line, as far as a qtest harness uses it. QEMU's options take one dash or two
+ * (`-m` or `--m`), except where emuhost's own long options take the name (`--machine FILE`
+ * is a machine file, `-machine` QEMU's); values are QEMU's `key=value,...` lists. Anything else is an
  * error in QEMU's own words (`-foo: invalid option`), never a stack trace.
  */
 
