@@ -8,6 +8,6 @@
  *   in-process use (the bench serves a session on a socket it also drives).
  */
 export { machineSpec, parseCombo } from './fuzz/combos.js';
-export { type FuzzOptions, type FuzzResult, fuzz, runSequence } from './fuzz/fuzz.js';
+export { type FuzzOptions, type FuzzResult, fuzz, runSequence, seqSeed } from './fuzz/fuzz.js';
 export { QtestSession, type SessionOptions } from './qtest/session.js';
 export { type ServeOptions, serveStream } from './qtest/transport.js';

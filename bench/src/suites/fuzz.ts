@@ -7,12 +7,13 @@
  * machine, no checks, no generation), so `fuzz.checks.ratio` says what the fuzzer's own work
  * costs on top of the emulator answering the same lines.
  */
-import { fuzz, machineSpec, parseCombo, QtestSession, runSequence } from '@emuhost/cli';
+import { fuzz, machineSpec, parseCombo, QtestSession, runSequence, seqSeed } from '@emuhost/cli';
 import { buildMachineSpec, PluginHost } from '@emuhost/host';
 import type { Metric } from '../metrics.js';
 import type { Suite } from '../suite.js';
 
 const COMBO = 'q35+edu+vtd';
+const SEQ_LEN = 400;
 
 export const fuzzSuite: Suite = {
   name: 'fuzz',
@@ -20,14 +21,15 @@ export const fuzzSuite: Suite = {
     const combo = parseCombo(COMBO);
     const ops = ctx.options.timeMs < 300 ? 2000 : 6000;
     ctx.log(`fuzz: ${ops} operations on ${COMBO}`);
-    const r = await fuzz({ seed: 1, ops, combos: [combo], minimize: false });
+    const r = await fuzz({ seed: 1, ops, seqLen: SEQ_LEN, combos: [combo], minimize: false });
     if (r.failure !== undefined)
       throw new Error(`fuzz suite: the run found a failure; timing it would time an error path`);
 
-    // The same sequences' lines, replayed without the fuzzer.
+    // The same sequences' lines (the run's seeds; `ops` is a multiple of SEQ_LEN), replayed
+    // without the fuzzer.
     const lines: string[] = [];
     for (let i = 0; i < r.sequences; i++) {
-      const seq = await runSequence(combo, 1000 + i, 400);
+      const seq = await runSequence(combo, seqSeed(1, 0, i), SEQ_LEN);
       seq.run.close();
       lines.push(...seq.lines);
     }
