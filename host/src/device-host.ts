@@ -119,15 +119,7 @@ export function addDevice(
         ...def.pci!,
         interruptPin: def.pci!.interruptPin ?? (caps.includes('irq') ? 1 : 0),
       });
-      slot.pci = fn;
-      // Guest config writes arrive through the kernel's CF8/CFC region, not the device's own
-      // MMIO, so the listeners run under the device's guard here.
-      fn.hooks = {
-        write: (o, s, v) => {
-          for (const l of slot.configWriteListeners)
-            scope.guard.run('mmio-write', () => l(o, s, v));
-        },
-      };
+      slot.attachPci(fn);
     } else if (plugin.manifest.capabilities.includes('dma')) {
       const bus = machine.platformBuses.get(p.bus) as PlatformBus | undefined;
       if (bus === undefined)

@@ -147,13 +147,7 @@ export function buildMachine(plugin: LoadedPlugin, opts: BuildMachineOptions): B
           machine.attachDevice(fnId, (scope) => {
             const slot = new DeviceSlot(fnId, scope, { kind: 'pci', bus, devfn });
             const fn = scope.attachPci(bus, devfn, identity);
-            slot.pci = fn;
-            fn.hooks = {
-              write: (o, s, v) => {
-                for (const l of slot.configWriteListeners)
-                  scope.guard.run('mmio-write', () => l(o, s, v));
-              },
-            };
+            slot.attachPci(fn);
             const { ctx: dctx } = createDeviceContext({
               machine,
               slot,

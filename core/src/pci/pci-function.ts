@@ -156,7 +156,13 @@ export class PciFunction {
       this.dma.setBusMaster((this.config.get16(PCI_CFG.COMMAND) & PCI_COMMAND.MASTER) !== 0);
       if (this.intxAsserted !== intxBefore) this.host.intxChanged(this);
     }
-    this.hooks.write?.(offset, n, value);
+    // The device's config-write hook is device code reached through the host bridge's config
+    // mechanism, not through the device's own MMIO: it runs under the device's guard here.
+    const w = this.hooks.write;
+    if (w !== undefined) {
+      if (this.guard === null) w(offset, n, value);
+      else this.guard.run('mmio-write', () => w(offset, n, value));
+    }
   }
 
   /**

@@ -54,6 +54,16 @@ export class DeviceSlot {
     readonly placement: Placement,
   ) {}
 
+  /** The slot's PCI function: guest config writes reach the current instance's listeners. */
+  attachPci(fn: PciFunction): void {
+    this.pci = fn;
+    fn.hooks = {
+      write: (o, s, v) => {
+        for (const l of this.configWriteListeners) l(o, s, v);
+      },
+    };
+  }
+
   /**
    * What the current instance has bound on the slot (region callbacks, timer callbacks,
    * config-write listeners), as a function that binds it all back: taken before a new
