@@ -18,7 +18,6 @@ export class DeviceScope {
   /** The PCI functions this device owns (reset with it). */
   readonly pciFunctions: PciFunction[] = [];
   readonly timers = new Set<Timer>();
-  readonly irqLines: IrqLine[] = [];
   readonly dmaContexts: DmaContextImpl[] = [];
   released = false;
 
@@ -57,7 +56,6 @@ export class DeviceScope {
   /** An output line the device drives; lowered when the device goes away. */
   createIrqLine(name: string, trigger: IrqTrigger = 'level'): IrqLine {
     const line = new IrqLine(`${this.id}.${name}`, trigger);
-    this.irqLines.push(line);
     this.onRelease(() => {
       line.lower();
       line.connect(null);

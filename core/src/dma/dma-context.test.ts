@@ -149,6 +149,30 @@ describe('the re-entrancy guard covers DMA', () => {
     return { ...s, guard, ctx, inner: () => inner };
   }
 
+  it('a callback that throws has its translated DMA writes to RAM undone (write, fill, typed store, SG)', () => {
+    const d = selfDevice();
+    const ram = d.ram.bytes!;
+    ram.fill(0x11, 0x1000, 0x1100);
+    const before = ram.slice(0x1000, 0x1100);
+    const mmu = d.addMmu();
+    d.registry.bind({ device: 'dev0' }, 'mmu');
+    mmu().map(0x40000, 0x1000);
+    const ok = d.guard.run('dma', () => {
+      expect(d.ctx.write(iova(0x40000), Uint8Array.of(1, 2, 3))).toBe('ok');
+      expect(d.ctx.fill(iova(0x40010), 0xee, 8)).toBe('ok');
+      expect(d.ctx.writeU32BE(iova(0x40020), 0xdeadbeef)).toBe('ok');
+      expect(
+        d.ctx.writeSg([{ addr: iova(0x40030), len: 4 }], Uint8Array.of(9, 9, 9, 9)),
+      ).toMatchObject({
+        transferred: 4,
+      });
+      throw new Error('device bug');
+    });
+    expect(ok).toBe(false);
+    expect(d.guard.quarantined).toBe(true);
+    expect(ram.slice(0x1000, 0x1100)).toEqual(before);
+  });
+
   it('blocks DMA from a device’s MMIO callback into its own registers', () => {
     const d = selfDevice();
     const blocked: unknown[] = [];

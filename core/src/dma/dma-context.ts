@@ -203,7 +203,7 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
     const n = Math.min(span, r.end - gpa);
     let m: LiveMapping;
     // RAM maps directly; ROM only for reading (its writes are ignored, so a view would lie).
-    if (r.bytes !== null && (r.kind === 0 || !isWrite)) {
+    if (r.bytes !== null && (r.kind === RANGE_RAM || !isWrite)) {
       const off = gpa - r.start;
       m = this.newMapping(r.bytes.subarray(off, off + n), addr, access, len, true, gpa, notify);
     } else {
@@ -432,17 +432,12 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
 
   // ---- internals -----------------------------------------------------------------------
 
-  /** The translated (or refused) path of read and write; used by typed accesses too. */
+  /**
+   * The refused or translated path of read and write (the identity path never gets here);
+   * typed accesses that straddle IOMMU pages use it too.
+   */
   private rw(addr: Iova, buf: Uint8Array, isWrite: boolean): DmaResult {
     if (this.blocked !== null) return this.error(this.blocked, addr, 0);
-    if (this.iommu === null) {
-      const g = addr as number as GuestPhysAddr;
-      if (isWrite) this.journal(g, buf.length);
-      const r = isWrite
-        ? this.memory.write(g, buf, this.attrs)
-        : this.memory.read(g, buf, this.attrs);
-      return r === 'ok' ? 'ok' : this.error(r, addr, 0);
-    }
     const len = buf.length;
     if (!validRange(addr, len)) return this.error('decode-error', addr, 0);
     const access: DmaAccess = isWrite ? 'write' : 'read';

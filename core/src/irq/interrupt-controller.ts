@@ -11,8 +11,6 @@ export type IrqObserver = (input: number, level: 0 | 1) => void;
 
 export class InterruptController {
   readonly levels: Uint8Array;
-  /** Rising edges seen per input (an edge line's pulses leave the level at 0). */
-  readonly raises: Uint32Array;
   private readonly observers = new Set<IrqObserver>();
 
   constructor(
@@ -20,7 +18,6 @@ export class InterruptController {
     readonly inputs: number,
   ) {
     this.levels = new Uint8Array(inputs);
-    this.raises = new Uint32Array(inputs);
   }
 
   /** The sink for input `n`, to connect an IrqLine to. */
@@ -35,7 +32,6 @@ export class InterruptController {
     const l: 0 | 1 = level ? 1 : 0;
     if (this.levels[n] === l) return;
     this.levels[n] = l;
-    if (l === 1) this.raises[n]!++;
     for (const o of this.observers) o(n, l);
   }
 

@@ -118,11 +118,6 @@ export class MemorySystem implements TopologyListener {
     return as;
   }
 
-  /** Stops re-rendering `as`; it keeps its last flat view. */
-  destroyAddressSpace(as: AddressSpace<number>): void {
-    this.spaces.delete(as);
-  }
-
   /**
    * Runs `fn` with re-rendering deferred to its end (QEMU's memory_region_transaction_begin
    * and _commit). Transactions nest; the outermost one renders. The render happens even when

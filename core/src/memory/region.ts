@@ -224,13 +224,6 @@ export class MemoryRegion {
     this.listener.regionChanged();
   }
 
-  /** The region's address in its root, or undefined when it is not placed under a root. */
-  absoluteOffset(): number {
-    let a = 0;
-    for (let r: MemoryRegion | null = this; r !== null; r = r.parent) a += r.offset;
-    return a;
-  }
-
   toString(): string {
     return `${this.kind} '${this.name}' ${formatRange(this.offset, this.size)}`;
   }

@@ -57,11 +57,6 @@ export class PciBus implements PciFunctionHost {
     this.setIrq = opts.setIrq ?? (() => {});
   }
 
-  /** The 4 lines' wired-OR levels. */
-  get lineLevels(): readonly (0 | 1)[] {
-    return this.lineCounts.map((n) => (n > 0 ? 1 : 0));
-  }
-
   /** Creates a function at `devfn` with its DMA context; it appears on the bus at once. */
   attach(
     id: string,
