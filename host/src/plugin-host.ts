@@ -168,7 +168,6 @@ export class PluginHost {
         ]),
       );
     }
-    const realm = make();
     if (manifest.kind === 'machine' && level !== 'trusted') {
       throw this.fail(
         id,
@@ -183,6 +182,8 @@ export class PluginHost {
         ]),
       );
     }
+    // Made only once the plugin may run in it (an isolated realm is a worker).
+    const realm = make();
     let exported: PluginDescription;
     try {
       exported = realm.evaluate(code, { filename: file, sdkCode: sdk.code });
