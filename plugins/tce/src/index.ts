@@ -44,6 +44,9 @@ const hi = (v: number) => Math.floor(v / 2 ** 32);
 const setLo = (v: number, x: number) => hi(v) * 2 ** 32 + x;
 const setHi = (v: number, x: number) => (x % 2 ** 21) * 2 ** 32 + lo(v);
 
+/** A TCE's low two bits: its permission. */
+const PERMS = ['none', 'read', 'write', 'read-write'] as const;
+
 export default definePlugin({
   kind: 'iommu',
   options: {
@@ -66,6 +69,8 @@ export default definePlugin({
     const winSize = ctx.options.window_size as number;
     const shift = ctx.options.page_shift as number;
     const page = 2 ** shift;
+    /** Clears a TCE's offset and permission bits: the real page number. */
+    const pageMask = ~BigInt(page - 1);
     if (shift < 12 || shift > 30 || winBase % page !== 0 || winSize % page !== 0 || winSize <= 0) {
       throw new Error(
         `tce: window 0x${winBase.toString(16)}+0x${winSize.toString(16)} is not made of 2^${shift}-byte pages`,
@@ -146,12 +151,12 @@ export default definePlugin({
             reason: 'bad-table',
             detail: `TCE table unreadable: ${e.result}`,
           };
-        const perm = (['none', 'read', 'write', 'read-write'] as const)[Number(e & 3n)]!;
+        const perm = PERMS[Number(e & 3n)]!;
         if (perm === 'none') return { kind: 'fault', reason: 'not-present' };
         return {
           kind: 'entry',
           iova: iova(pageStart),
-          translated: Number(e & ~BigInt(page - 1)) as GuestPhysAddr,
+          translated: Number(e & pageMask) as GuestPhysAddr,
           pageSize: page,
           perm,
         };
