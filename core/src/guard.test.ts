@@ -102,11 +102,8 @@ describe('fault injection (DeviceGuard.injectFault)', () => {
     let inner: unknown;
     const ok = d.guard.run('timer', () => {
       // A DMA write in the callback (journaled), then an access that faults.
-      const old = bytes[0]!;
+      d.guard.journal.save(bytes, 0, 1);
       bytes[0] = 0x99;
-      d.guard.record(() => {
-        bytes[0] = old;
-      });
       d.guard.injectFault('mmio-read');
       inner = d.as.load(0, 4);
     });

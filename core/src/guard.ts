@@ -10,11 +10,7 @@
  * that throws quarantines the device; it then answers as absent until restarted.
  */
 import type { DeviceFaultEvent, GuardSite, KernelHooks, RegionOffset } from './hooks.js';
-
-/** Guest RAM as it was before a write made during the current callback. */
-interface UndoEntry {
-  readonly restore: () => void;
-}
+import { UndoJournal } from './undo-journal.js';
 
 export class DeviceGuard {
   /** Set while a callback of this device runs. */
@@ -30,7 +26,7 @@ export class DeviceGuard {
    * callback that throws has them replayed, newest first, so guest memory is as it was
    * before the failed operation. Cleared when the outermost callback returns.
    */
-  readonly journal: UndoEntry[] = [];
+  readonly journal = new UndoJournal();
   /**
    * A fault armed by `injectFault`: the site it waits for (`'any'` for the next guarded
    * callback, whatever its site), or null. Checked once inside each guarded callback.
@@ -56,8 +52,7 @@ export class DeviceGuard {
    * this callback is rolled back, and its scope stops its timers and DMA (fault listeners).
    */
   fault(site: GuardSite, error: unknown, at?: RegionOffset): void {
-    for (let i = this.journal.length - 1; i >= 0; i--) this.journal[i]!.restore();
-    this.journal.length = 0;
+    this.journal.rollback();
     const stack =
       typeof (error as { stack?: unknown })?.stack === 'string'
         ? (error as { stack: string }).stack
@@ -79,11 +74,6 @@ export class DeviceGuard {
   /** Runs `l` whenever the device is quarantined. */
   onFault(l: () => void): void {
     this.faultListeners.push(l);
-  }
-
-  /** Notes how to undo a guest-RAM write made now (only while engaged: inside a callback). */
-  record(restore: () => void): void {
-    this.journal.push({ restore });
   }
 
   /** Lifts the quarantine (the device was restarted with fresh state). */
@@ -144,7 +134,7 @@ export class DeviceGuard {
       return false;
     } finally {
       this.engaged = false;
-      this.journal.length = 0;
+      if (this.journal.length !== 0) this.journal.clear();
     }
   }
 }

@@ -623,12 +623,7 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
       const r = this.memory.findRange(a as GuestPhysAddr, true);
       if (r === null) return;
       const n = Math.min(gpa + len, r.end) - a;
-      if (r.kind === RANGE_RAM) {
-        const bytes = r.bytes!;
-        const off = a - r.start;
-        const old = bytes.slice(off, off + n);
-        g.record(() => bytes.set(old, off));
-      }
+      if (r.kind === RANGE_RAM) g.journal.save(r.bytes!, a - r.start, n);
       a += n;
     }
   }

@@ -165,7 +165,7 @@ export class AddressSpace<A extends number = number> {
         return 'device-fault';
       } finally {
         g.engaged = false;
-        if (g.journal.length !== 0) g.journal.length = 0;
+        if (g.journal.length !== 0) g.journal.clear();
       }
       if (typeof x === 'string') return (x as string) === 'ok' ? 'access-error' : x;
       const n = typeof x === 'number' ? x : Number(BigInt.asUintN(32, x));

@@ -78,7 +78,7 @@ export function mmioRead(
     return 'device-fault';
   } finally {
     g.engaged = was;
-    if (!was && g.journal.length !== 0) g.journal.length = 0;
+    if (!was && g.journal.length !== 0) g.journal.clear();
   }
 }
 
@@ -115,7 +115,7 @@ export function mmioWrite(
     return 'device-fault';
   } finally {
     g.engaged = was;
-    if (!was && g.journal.length !== 0) g.journal.length = 0;
+    if (!was && g.journal.length !== 0) g.journal.clear();
   }
 }
 
