@@ -24,7 +24,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type * as Core from '@emuhost/core';
-import { createMachine, type DmaContextImpl } from '@emuhost/core';
+import { createMachine, DeviceGuard, type DmaContextImpl } from '@emuhost/core';
 import {
   type GuestPhysAddr,
   type IommuEntry,
@@ -130,6 +130,14 @@ function dmaMachine() {
   m.dma.addIommu('bench-iommu', () => mmu.model);
   for (let k = 0; k < RAM_ADDRS.length; k++) mmu.map(IOMMU_IOVAS[k]!, RAM_ADDRS[k]!);
   const identity = m.dma.createContext({ device: 'dev-identity', bus: BENCH_BUS, requesterId: 8 });
+  // A device whose DMA runs inside its callbacks, as a device's does: writes are journaled.
+  const guard = new DeviceGuard('dev-guarded', m.hooks);
+  const guarded = m.dma.createContext({
+    device: 'dev-guarded',
+    bus: BENCH_BUS,
+    requesterId: 32,
+    guard,
+  });
   const translated = m.dma.createContext({ device: 'dev-iommu', bus: BENCH_BUS, requesterId: 16 });
   const thrashing = m.dma.createContext({ device: 'dev-miss', bus: BENCH_BUS, requesterId: 24 });
   m.dma.bind({ device: 'dev-iommu' }, 'bench-iommu');
@@ -145,7 +153,7 @@ function dmaMachine() {
     mmu.map(MISS_IOVA_BASE + j * PAGE, j * MISS_GPA_STRIDE);
   }
   check(identity.iommu === null && translated.iommu !== null, 'IOMMU bindings');
-  return { m, bytes, identity, translated, thrashing, missIovas, missGpas };
+  return { m, bytes, identity, guard, guarded, translated, thrashing, missIovas, missGpas };
 }
 
 const equalBytes = (a: Uint8Array, b: Uint8Array) =>
@@ -223,6 +231,34 @@ function identityCases(ctx: DmaContextImpl, bytes: Uint8Array): BenchCase[] {
     writeBaseline,
     writeOurs,
   ];
+}
+
+/**
+ * 4 KiB writes each made inside a callback of the device (one `guard.run` per write, as a
+ * timer or doorbell does): the undo journal keeps the bytes each overwrites. Against the
+ * identity write baseline.
+ */
+function guardedWriteCase(guard: DeviceGuard, ctx: DmaContextImpl, bytes: Uint8Array): BenchCase {
+  const src = new Uint8Array(PAGE).map((_, i) => i * 5);
+  let k = 0;
+  let r: unknown = 'ok';
+  const callback = () => {
+    r = ctx.write(IDENTITY_IOVAS[k]!, src);
+  };
+  check(guard.run('dma', callback) && r === 'ok', 'guarded DMA write of 4 KiB');
+  return {
+    name: 'guarded.write.4096.ours',
+    inner: INNER_4K,
+    run(n) {
+      let s = 0;
+      for (let i = 0; i < n; i++) {
+        k = i & ADDR_MASK;
+        guard.run('dma', callback);
+        s = (s + bytes[RAM_ADDRS[k]! + (i & 0xff)]! + (r === 'ok' ? 0 : 1)) | 0;
+      }
+      return s;
+    },
+  };
 }
 
 /** 4 KiB reads through the IOMMU: each a different page than the last, so the IOTLB answers. */
@@ -484,6 +520,7 @@ export const dmaSuite: Suite = {
     const trace = traceCases(present, absent);
     const cases = [
       ...identityCases(d.identity, d.bytes),
+      guardedWriteCase(d.guard, d.guarded, d.bytes),
       ...iommuReadCases(d.translated, d.bytes),
       ...load64Cases(d.translated, d.bytes),
       ...missCases(d.thrashing, d.bytes, d.missIovas, d.missGpas),
@@ -524,6 +561,14 @@ export const dmaSuite: Suite = {
         IDENTITY_TARGET,
         'Uint8Array.set ns / DMAContext.write ns, 4 KiB, no IOMMU',
       ),
+      {
+        name: 'dma.guarded.write.4k.ratio',
+        value: t.paired(costRatio, 'guarded.write.4096.ours', 'identity.write.4096.baseline'),
+        unit: 'ratio',
+        better: 'lower',
+        detail:
+          'DMAContext.write of 4 KiB inside a device callback (journaled for rollback) ns / Uint8Array.set ns',
+      },
       copy(
         'dma.iommu.read.4k.ratio',
         'iommu.read.4096',
