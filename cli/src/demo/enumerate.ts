@@ -3,8 +3,10 @@
  * #1 (0xcf8/0xcfc), read each function's IDs and class, then size and assign edu's BAR0 and
  * turn on memory decoding and bus mastering (without MASTER, edu's DMA is refused).
  */
+
+import { EDU_DEVICE, EDU_VENDOR } from '@emuhost/testing';
 import type { DemoContext, DemoStep } from './context.js';
-import { EDU_DEVICE, EDU_VENDOR, EduDriver } from './edu.js';
+import { EduDriver } from './edu.js';
 import { formatSize, hex } from './report.js';
 
 /** PCI base class and subclass → what a listing calls it. */

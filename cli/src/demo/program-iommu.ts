@@ -5,13 +5,14 @@
  * is (RTADDR + SRTP), flushes what the unit may have cached, and turns translation on (TE).
  * From then on every DMA edu makes is translated by walking those tables.
  */
+import { formatDevfn } from '@emuhost/core';
 import type { DemoContext, DemoStep } from './context.js';
 import { BACKING_PAGES, GuestPages, IOVA_BASE, PAGE } from './guest-memory.js';
 import { hex } from './report.js';
 import { RTPS, TE, VtdGuest } from './vtd.js';
 
-const devfn = (rid: number) =>
-  `${(rid >>> 8).toString(16).padStart(2, '0')}:${((rid >> 3) & 0x1f).toString(16).padStart(2, '0')}.${rid & 7}`;
+/** A requester id as bus:device.function. */
+const devfn = (rid: number) => formatDevfn(rid & 0xff, rid >>> 8);
 
 export const programIommu: DemoStep = {
   title: 'program VT-d in guest memory (root, context and page tables)',
