@@ -10,7 +10,7 @@ export default defineConfig({
   ssr: { resolve: { conditions, externalConditions: conditions } },
   test: {
     include: [
-      '{sdk,core,sandbox,host,testing,cli,bench}/src/**/*.test.ts',
+      '{sdk,core,sandbox,host,testing,cli,bench,guest}/src/**/*.test.ts',
       'plugins/*/src/**/*.test.ts',
       'cli/templates/*/src/**/*.test.ts',
     ],
