@@ -7,6 +7,8 @@
  * - `platform/`: the platform bus for non-PCI devices.
  * - `irq/`: interrupt lines, interrupt controllers, the MSI sink.
  * - `clock/`: the virtual clock and its timers.
+ * - `cpu/`: CPUs: their scheduling against the clock, their memory, the page watches that
+ *   keep what they decoded coherent with DMA.
  * - `device/`: device scopes (what a device holds, released on detach).
  * - `machine.ts`: one kernel instance and its devices' lifecycle.
  * - `guard.ts`: the per-device re-entrancy and fault guard every call into a device passes.
@@ -14,6 +16,14 @@
  */
 
 export { Timer, VirtualClock } from './clock/virtual-clock.js';
+export { KernelCpuMemory } from './cpu/cpu-memory.js';
+export {
+  CpuScheduler,
+  type RunOutcome,
+  type ScheduledCpu,
+  type SchedulerOptions,
+} from './cpu/cpu-scheduler.js';
+export { WatchHub, type WatchingCpu } from './cpu/watch-hub.js';
 export { DeviceScope } from './device/device-scope.js';
 export type { KernelServices } from './device/services.js';
 export type { DmaContextImpl, DmaRequester } from './dma/dma-context.js';
@@ -58,10 +68,12 @@ export {
   type MmioRegionOptions,
 } from './memory/memory-system.js';
 export { formatMtree } from './memory/mtree.js';
+export { PageWatch, WATCH_PAGE_SIZE } from './memory/page-watch.js';
 export type { DecodeDirection, MemoryRegion, RegionKind } from './memory/region.js';
 export { BAR_UNMAPPED, PciBar } from './pci/bar.js';
 export { attachConfigMechanism1, type ConfigMechanism } from './pci/config-mechanism.js';
 export { PCI_CFG, PCI_COMMAND, PCI_STATUS, PciConfigSpace } from './pci/config-space.js';
+export { createEcam, ECAM_BUS_SIZE } from './pci/ecam.js';
 export { MsiCapability, type MsiSpec } from './pci/msi.js';
 export { formatDevfn, PciBus, type PciBusOptions, swizzle } from './pci/pci-bus.js';
 export { type PciConfigHooks, PciFunction, type PciFunctionSpec } from './pci/pci-function.js';

@@ -7,8 +7,11 @@
  * build on it. A device is a realize function run in a fresh `DeviceScope`; whatever it
  * acquires through the scope is released when it is detached.
  */
-import { EmuhostError, type GuestPhysAddr, type IoPortAddr } from '@emuhost/sdk';
+import { type CpuModel, EmuhostError, type GuestPhysAddr, type IoPortAddr } from '@emuhost/sdk';
 import { VirtualClock } from './clock/virtual-clock.js';
+import { KernelCpuMemory } from './cpu/cpu-memory.js';
+import { CpuScheduler, type ScheduledCpu, type SchedulerOptions } from './cpu/cpu-scheduler.js';
+import { WatchHub } from './cpu/watch-hub.js';
 import { DeviceScope } from './device/device-scope.js';
 import type { KernelServices } from './device/services.js';
 import { DmaRegistry, type DmaRegistryOptions } from './dma/registry.js';
@@ -40,6 +43,8 @@ export interface MachineOptions {
   /** Size of the system memory space. Default 2^53 (all exact addresses). */
   readonly memorySize?: number;
   readonly dma?: DmaRegistryOptions;
+  /** How CPUs are scheduled against the clock (deterministic by default). */
+  readonly cpus?: SchedulerOptions;
 }
 
 export class Machine implements KernelServices {
@@ -57,6 +62,10 @@ export class Machine implements KernelServices {
   readonly pciBuses = new Map<string, PciBus>();
   readonly platformBuses = new Map<string, PlatformBus>();
   readonly interruptControllers = new Map<string, InterruptController>();
+  /** The CPUs and how they share the clock. */
+  readonly cpus: CpuScheduler;
+  /** Where CPUs' page watches meet the memory system. */
+  readonly watchHub: WatchHub;
   private readonly devices = new Map<string, AttachedDevice>();
 
   constructor(opts: MachineOptions = {}) {
@@ -69,6 +78,30 @@ export class Machine implements KernelServices {
     this.dma = new DmaRegistry(this.memory, this.hooks, opts.dma);
     // Every machine has the platform bus non-PCI devices master DMA on (stream IDs in order).
     this.platformBuses.set('platform', new PlatformBus('platform', this.systemMemory, this.dma));
+    this.cpus = new CpuScheduler(this.clock, opts.cpus);
+    this.watchHub = new WatchHub(this.memory);
+    this.hooks.memory.topologyChanged.tap('emuhost:cpus', (space) => {
+      if (space === this.memory.name) this.watchHub.topologyChanged();
+    });
+  }
+
+  /**
+   * Adds a CPU: `create` gets the CPU's memory and clock and returns its model, which the
+   * scheduler runs from then on and the watch hub tells about memory it watches.
+   */
+  addCpu(
+    id: string,
+    create: (env: { memory: KernelCpuMemory; clock: ScheduledCpu['clock'] }) => CpuModel,
+  ): ScheduledCpu {
+    const memory = new KernelCpuMemory(this.memory, this.watchHub);
+    const cpu = this.cpus.add(id, (s) => create({ memory, clock: s.clock }));
+    this.watchHub.add(cpu.model);
+    return cpu;
+  }
+
+  removeCpu(cpu: ScheduledCpu): void {
+    this.cpus.remove(cpu);
+    this.watchHub.remove(cpu.model);
   }
 
   /** Adds an interrupt controller with `inputs` numbered inputs (e.g. `ioapic`, 24). */

@@ -2,14 +2,16 @@
  * An emulator: a machine built from a machine plugin, with device and IOMMU plugins added,
  * removed and bound by id. It is what the CLI, the qtest server and the driver API drive.
  */
-import type { IommuBindingTarget, Machine, MsiSink } from '@emuhost/core';
+import type { IommuBindingTarget, Machine, MsiSink, SchedulerOptions } from '@emuhost/core';
 import {
+  type CharBackend,
   EmuhostError,
   type MachineFirmware,
   type MachineModel,
   type OptionValue,
   type SavedState,
 } from '@emuhost/sdk';
+import { addCpu, type CpuTraceOptions, type RunningCpu } from './cpu-host.js';
 import { addDevice, type RunningDevice } from './device-host.js';
 import { addIommu, type RunningIommu } from './iommu-host.js';
 import {
@@ -30,8 +32,30 @@ export interface EmulatorOptions {
   readonly ramSize: number;
   readonly machineOptions?: Readonly<Record<string, OptionValue>>;
   readonly log?: LogSink;
-  /** Firmware images the machine plugin maps (`-bios`, `-drive if=pflash`); default none. */
+  /** Firmware and boot images the machine plugin maps (`-bios`, `-kernel`...); default none. */
   readonly firmware?: Partial<MachineFirmware>;
+  /**
+   * The CPU model (`-cpu`) with the user's options for it. Required when the machine makes
+   * CPUs; its `arch` must be the machine's.
+   */
+  readonly cpu?: {
+    readonly plugin: LoadedPlugin;
+    readonly options?: Readonly<Record<string, OptionValue>>;
+  };
+  /** How many CPUs (`-smp`). Default 1. */
+  readonly smp?: number;
+  /** CPU instruction and interrupt traces. */
+  readonly trace?: CpuTraceOptions;
+  /** How CPUs share the clock (deterministic by default). */
+  readonly scheduler?: SchedulerOptions;
+  /** Serial port backends, by port index. */
+  readonly serial?: (index: number) => CharBackend | undefined;
+}
+
+/** What ended (or will end) a run: the guest asked for it. */
+export interface ShutdownRequest {
+  readonly kind: 'poweroff' | 'reboot';
+  readonly exitCode: number;
 }
 
 export interface DeviceRequest {
@@ -52,19 +76,66 @@ export class Emulator {
   readonly msi: MsiSink | undefined;
   readonly devices = new Map<string, RunningDevice>();
   readonly iommus = new Map<string, RunningIommu>();
+  readonly cpus: RunningCpu[] = [];
+  /** Set when the guest asked to power off or reboot; the run loop acts on it. */
+  shutdownRequest: ShutdownRequest | undefined;
   private readonly log: LogSink | undefined;
+  private isReady = false;
 
   constructor(opts: EmulatorOptions) {
+    const want = opts.machine.definition.cpu;
+    const cpu = opts.cpu;
+    if (cpu !== undefined && want !== undefined && cpu.plugin.definition.arch !== want.arch)
+      throw new EmuhostError(
+        'E_BAD_ARGUMENT',
+        `machine '${opts.machine.manifest.id}' runs ${want.arch} CPUs; '${cpu.plugin.manifest.id}' is ${cpu.plugin.definition.arch ?? 'not a CPU'}`,
+        { plugin: cpu.plugin.manifest.id },
+      );
     const built = buildMachine(opts.machine, {
       ramSize: opts.ramSize,
       ...(opts.machineOptions !== undefined && { options: opts.machineOptions }),
       ...(opts.log !== undefined && { log: opts.log }),
       ...(opts.firmware !== undefined && { firmware: opts.firmware }),
+      ...(opts.smp !== undefined && { smp: opts.smp }),
+      ...(opts.scheduler !== undefined && { scheduler: opts.scheduler }),
+      ...(opts.serial !== undefined && { serial: opts.serial }),
+      ...(cpu !== undefined && {
+        makeCpu: (
+          machine: Machine,
+          index: number,
+          props: Readonly<Record<string, OptionValue>>,
+        ) => {
+          const c = addCpu(machine, cpu.plugin, {
+            id: `cpu${index}`,
+            index,
+            props,
+            ...(cpu.options !== undefined && { options: cpu.options }),
+            ...(opts.log !== undefined && { log: opts.log }),
+            ...(opts.trace !== undefined && { trace: opts.trace }),
+          });
+          this.cpus.push(c);
+          return c.handle();
+        },
+      }),
+      requestShutdown: (kind, exitCode) => {
+        this.shutdownRequest ??= { kind, exitCode };
+        this.machine.cpus.stop();
+      },
     });
     this.machine = built.machine;
     this.model = built.model;
     this.msi = built.msi;
     this.log = opts.log;
+  }
+
+  /**
+   * Completes the machine: the machine plugin's `ready` (device tree, boot images) runs once,
+   * after every device was added and before any CPU runs.
+   */
+  ready(): void {
+    if (this.isReady) return;
+    this.isReady = true;
+    this.machine.memorySystem.transaction(() => this.model.ready?.());
   }
 
   addDevice(plugin: LoadedPlugin, req: DeviceRequest = {}): RunningDevice {
@@ -140,10 +211,11 @@ export class Emulator {
     return out;
   }
 
-  /** Machine-wide reset: every device and IOMMU, then the machine's own registers. */
+  /** Machine-wide reset: every device and IOMMU, the machine's own registers, every CPU. */
   reset(): void {
     this.machine.reset();
     this.model.reset?.();
+    for (const c of this.cpus) c.model.reset();
   }
 
   private freshId(base: string): string {

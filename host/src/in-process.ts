@@ -23,6 +23,7 @@ export function inProcessPlugin(manifest: unknown, definition: PluginDefinition)
     createIommu: (ctx, state) =>
       handle.createIommu(ctx, state) as ReturnType<PluginRealm['createIommu']>,
     createMachine: (ctx) => handle.createMachine(ctx) as ReturnType<PluginRealm['createMachine']>,
+    createCpu: (ctx, state) => handle.createCpu(ctx, state) as ReturnType<PluginRealm['createCpu']>,
     migrateState: (from, data) => handle.migrateState(from, data),
     dispose: () => {},
   };

@@ -5,7 +5,8 @@
  * - `sdk-server.ts`, `sdk-runtime.ts`: the SDK versions served and the choice per plugin.
  * - `build.ts`: `emuhost build`, one plugin into one bundle.
  * - `plugin-host.ts`: the load pipeline and the loaded plugins.
- * - `device-host.ts`, `iommu-host.ts`, `machine-host.ts`, `facades/`: plugins in a machine,
+ * - `device-host.ts`, `iommu-host.ts`, `cpu-host.ts`, `machine-host.ts`, `facades/`: plugins
+ *   in a machine,
  *   and the handles they receive; `emulator.ts` puts them together.
  * - `options.ts`, `log.ts`, `diagnostics.ts`, `hooks.ts`: the pieces around them.
  */
@@ -13,6 +14,7 @@
 export { bareMachine, bareMachineDefinition } from './bare-machine.js';
 export { type BuildResult, buildPlugin, createPluginBuilder, type PluginBuilder } from './build.js';
 export { bundledPlugins, loadBundled } from './bundled.js';
+export { type AddCpuOptions, addCpu, type CpuTraceOptions, RunningCpu } from './cpu-host.js';
 export {
   type AddDeviceOptions,
   addDevice,
@@ -25,7 +27,12 @@ export {
   formatDiagnostics,
   PluginLoadError,
 } from './diagnostics.js';
-export { type DeviceRequest, Emulator, type EmulatorOptions } from './emulator.js';
+export {
+  type DeviceRequest,
+  Emulator,
+  type EmulatorOptions,
+  type ShutdownRequest,
+} from './emulator.js';
 export {
   createHostHooks,
   createReloadHooks,

@@ -8,7 +8,7 @@ import { type Diagnostic, locateJsonKey, PluginLoadError } from './diagnostics.j
 
 export const MANIFEST_FILE = 'emuhost.plugin.json';
 
-const KINDS: readonly PluginKind[] = ['device', 'iommu', 'machine'];
+const KINDS: readonly PluginKind[] = ['device', 'iommu', 'machine', 'cpu'];
 const CAPABILITIES: readonly Capability[] = ['dma', 'irq', 'msi', 'timers', 'pci', 'platform'];
 const FIELDS = [
   'id',

@@ -168,7 +168,11 @@ export class PluginHost {
         ]),
       );
     }
-    if (manifest.kind === 'machine' && level !== 'trusted') {
+    if ((manifest.kind === 'machine' || manifest.kind === 'cpu') && level !== 'trusted') {
+      const why =
+        manifest.kind === 'machine'
+          ? 'machine plugins build the whole machine'
+          : 'CPU plugins reach guest RAM directly on every instruction';
       throw this.fail(
         id,
         'evaluate',
@@ -176,7 +180,7 @@ export class PluginHost {
           diag(
             id,
             file,
-            `machine plugins build the whole machine and run only at the trusted level, not '${level}'`,
+            `${why} and run only at the trusted level, not '${level}'`,
             "load it with level 'trusted' if you trust it",
           ),
         ]),
@@ -403,6 +407,13 @@ function checkShape(
       problems.push("the plugin has a PCI identity but not the 'pci' capability");
     if (def.platform === true && !manifest.capabilities.includes('platform'))
       problems.push("the plugin can sit on the platform bus but lacks the 'platform' capability");
+  }
+  if (def.kind === 'cpu') {
+    if (def.arch === undefined || !/^[a-z][a-z0-9_]*$/.test(def.arch))
+      problems.push("a CPU plugin's `arch` must be a lowercase name such as 'riscv64'");
+    const inputs = def.irqInputs ?? [];
+    if (new Set(inputs).size !== inputs.length)
+      problems.push(`a CPU plugin's irqInputs must be distinct (${inputs.join(', ')})`);
   }
   if (problems.length > 0)
     throw new PluginLoadError(

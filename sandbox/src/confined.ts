@@ -53,6 +53,8 @@ export function createConfinedRealm(): PluginRealm {
     createIommu: (ctx, state) =>
       plugin().createIommu(ctx, state) as ReturnType<PluginRealm['createIommu']>,
     createMachine: (ctx) => plugin().createMachine(ctx) as ReturnType<PluginRealm['createMachine']>,
+    createCpu: (ctx, state) =>
+      plugin().createCpu(ctx, state) as ReturnType<PluginRealm['createCpu']>,
     migrateState: (from, data) => plugin().migrateState(from, data),
     dispose() {
       handle = null;

@@ -102,6 +102,11 @@ export function createIsolatedRealm(opts: IsolatedOptions = {}): PluginRealm {
     createMachine: () => {
       throw new Error('machine plugins build the whole machine and run only at the trusted level');
     },
+    createCpu: () => {
+      throw new Error(
+        'CPU plugins reach guest RAM directly on every instruction and run only at the trusted level',
+      );
+    },
     migrateState: (from, data) => guarded(() => api.migrateState(from, data)),
     dispose() {
       end('disposed');

@@ -23,8 +23,13 @@
 // biome-ignore-all lint/suspicious/noExplicitAny: the membrane handles values of every kind by design
 
 export interface PluginDescriptionData {
-  readonly kind: 'device' | 'iommu' | 'machine';
+  readonly kind: 'device' | 'iommu' | 'machine' | 'cpu';
   readonly pci?: Record<string, number>;
+  /** A CPU plugin's architecture and interrupt inputs. */
+  readonly arch?: string;
+  readonly irqInputs?: readonly string[];
+  /** A machine plugin's CPUs: their architecture and the default model. */
+  readonly cpu?: { readonly arch: string; readonly default: string };
   readonly platform?: boolean;
   readonly options?: Record<
     string,
@@ -44,6 +49,7 @@ export interface PluginHandle {
   createDevice(ctx: unknown, state: unknown): unknown;
   createIommu(ctx: unknown, state: unknown): unknown;
   createMachine(ctx: unknown): unknown;
+  createCpu(ctx: unknown, state: unknown): unknown;
   migrateState(from: number, data: unknown): unknown;
 }
 
@@ -809,7 +815,7 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
         'the bundle does not export a plugin (export default definePlugin({...}))',
       );
     const kind = def.kind;
-    if (kind !== 'device' && kind !== 'iommu' && kind !== 'machine')
+    if (kind !== 'device' && kind !== 'iommu' && kind !== 'machine' && kind !== 'cpu')
       throw new TypeError(`unknown plugin kind '${String(kind)}'`);
     if (typeof def.create !== 'function') throw new TypeError('the plugin has no create function');
     const out: any = { kind, migrates: typeof def.migrateState === 'function' };
@@ -833,6 +839,17 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
       out.pci = pci;
     }
     if (def.platform !== undefined) out.platform = def.platform === true;
+    if (kind === 'cpu') {
+      out.arch = str(def.arch, 'arch');
+      const inputs = def.irqInputs;
+      if (!Array.isArray(inputs)) throw new TypeError('irqInputs must be an array of names');
+      out.irqInputs = inputs.map((n: unknown, i: number) => str(n, `irqInputs[${i}]`));
+    }
+    if (kind === 'machine' && def.cpu !== undefined)
+      out.cpu = {
+        arch: str(def.cpu?.arch, 'cpu.arch'),
+        default: str(def.cpu?.default, 'cpu.default'),
+      };
     if (def.stateVersion !== undefined) out.stateVersion = num(def.stateVersion, 'stateVersion');
     if (def.options !== undefined) {
       const opts: any = {};
@@ -888,6 +905,13 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
             'machine plugins build the whole machine and run only at the trusted level',
           );
         return apply(create, def, [ctx]);
+      },
+      createCpu: (ctx: unknown, state: unknown) => {
+        if (wrapHandles)
+          throw new Error(
+            'CPU plugins reach guest RAM directly on every instruction and run only at the trusted level',
+          );
+        return apply(create, def, [ctx, state]);
       },
       migrateState: (from: number, data: unknown) => {
         if (typeof migrate !== 'function') return undefined;

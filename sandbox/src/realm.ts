@@ -7,6 +7,8 @@
  * the plugin's `module.exports`.
  */
 import type {
+  CpuContext,
+  CpuModel,
   DeviceContext,
   DeviceModel,
   IommuContext,
@@ -39,6 +41,12 @@ export interface PluginDescription {
   readonly platform?: boolean;
   readonly options?: Readonly<Record<string, OptionSpec>>;
   readonly stateVersion?: number;
+  /** A CPU plugin's architecture (`riscv64`). */
+  readonly arch?: string;
+  /** A CPU plugin's interrupt input names. */
+  readonly irqInputs?: readonly string[];
+  /** A machine plugin's CPUs: architecture and default model. */
+  readonly cpu?: { readonly arch: string; readonly default: string };
   /** Whether the plugin has a `migrateState`. */
   readonly migrates: boolean;
 }
@@ -56,6 +64,11 @@ export interface PluginRealm {
   createIommu(ctx: IommuContext, state: unknown): IommuInstance;
   /** Machine plugins build the whole machine: only the trusted level runs them. */
   createMachine(ctx: MachineContext): MachineModel;
+  /**
+   * CPU plugins touch guest RAM directly on every instruction; a membrane on that path would
+   * cost more than the instruction. Only the trusted level runs them.
+   */
+  createCpu(ctx: CpuContext, state: unknown): CpuModel;
   /** The plugin's `migrateState`, with the data copied in and the result copied out. */
   migrateState(from: number, data: unknown): unknown;
   /** Releases the realm; nothing evaluated in it may be used afterwards. */

@@ -71,6 +71,8 @@ export function createTrustedRealm(): PluginRealm {
     createIommu: (ctx, state) =>
       plugin().createIommu(ctx, state) as ReturnType<PluginRealm['createIommu']>,
     createMachine: (ctx) => plugin().createMachine(ctx) as ReturnType<PluginRealm['createMachine']>,
+    createCpu: (ctx, state) =>
+      plugin().createCpu(ctx, state) as ReturnType<PluginRealm['createCpu']>,
     migrateState: (from, data) => plugin().migrateState(from, data),
     dispose() {
       context = null;

@@ -16,7 +16,7 @@
  */
 
 /** The SDK's own version (semver). Plugins declare the range they need in their manifest. */
-export const SDK_VERSION = '1.3.0';
+export const SDK_VERSION = '1.4.0';
 
 // ---------------------------------------------------------------------------------------
 // Addresses
@@ -679,6 +679,18 @@ export interface MachineFirmware {
   readonly bios?: Uint8Array;
   /** Flash images in unit order (`-drive if=pflash`, unit 0 first); empty for none. */
   readonly pflash: readonly Uint8Array[];
+  /**
+   * The kernel image (`-kernel`), as the file holds it; what it means (a RISC-V `Image`, an
+   * ELF) and where it goes is the machine's business. Undefined for none.
+   * @since 1.4
+   */
+  readonly kernel?: Uint8Array;
+  /** The initial RAM disk (`-initrd`). @since 1.4 */
+  readonly initrd?: Uint8Array;
+  /** The kernel command line (`-append`). @since 1.4 */
+  readonly cmdline?: string;
+  /** A device tree blob that replaces the one the machine would generate (`-dtb`). @since 1.4 */
+  readonly dtb?: Uint8Array;
 }
 
 /** What a machine plugin builds the machine with. */
@@ -729,6 +741,47 @@ export interface MachineContext {
   pciHost(spec: PciHostSpec): PciBusHandle;
   /** Where MSI writes land (0xfee00000 on x86). */
   msiWindow(addr: GuestPhysAddr): void;
+  /**
+   * How many CPUs the user asked for (`-smp`). Undefined from a host older than SDK 1.4.
+   * @since 1.4
+   */
+  readonly smp?: number;
+  /**
+   * Makes CPU number `index` (0-based; `-smp N` asks for 0..N-1) of the model the user chose
+   * with `-cpu`, or the machine's {@link MachinePluginDefinition.cpu} default. `props` are the
+   * machine's settings for it (a RISC-V machine passes `resetvec` and `timebase`); the user's
+   * `-cpu model,key=value` options override them. The kernel schedules the CPU from then on.
+   * Throws `E_UNKNOWN_ID` when no CPU model of the machine's architecture is available.
+   * Undefined from a host older than SDK 1.4.
+   * @since 1.4
+   */
+  cpu?(index: number, props?: Readonly<Record<string, OptionValue>>): CpuHandle;
+  /**
+   * The machine's virtual clock, for the timers of the devices it builds itself (a RISC-V
+   * CLINT's `mtimecmp`). Undefined from a host older than SDK 1.4.
+   * @since 1.4
+   */
+  readonly clock?: ClockHandle;
+  /**
+   * Copies `bytes` into guest memory at `addr`, whatever is mapped there, ROM included (QEMU's
+   * ROM loader): how a machine places a kernel, an initrd or a device tree. Returns the first
+   * failure (`decode-error` where nothing is mapped). Undefined from a host older than SDK 1.4.
+   * @since 1.4
+   */
+  load?(addr: GuestPhysAddr, bytes: Uint8Array): MemTxResult;
+  /**
+   * The character backend of serial port `index` (`-serial`, `-nographic`), or undefined when
+   * the user gave that port none. Undefined from a host older than SDK 1.4.
+   * @since 1.4
+   */
+  serial?(index: number): CharBackend | undefined;
+  /**
+   * Asks the host to end the run: `poweroff` (the process exits with `exitCode`, default 0)
+   * or `reboot` (a machine-wide reset). Takes effect between events, never inside the device
+   * callback that asked. Undefined from a host older than SDK 1.4.
+   * @since 1.4
+   */
+  requestShutdown?(kind: 'poweroff' | 'reboot', exitCode?: number): void;
 }
 
 export interface PciHostSpec {
@@ -738,6 +791,14 @@ export interface PciHostSpec {
   readonly io: ContainerHandle;
   /** First slot `-device` placement uses (pc: 2, q35: 1). */
   readonly firstSlot: number;
+  /**
+   * Configuration through an ECAM window (PCI Express enhanced configuration access: 4 KiB
+   * of config space per function at bus << 20 | devfn << 12) placed at `base` in system
+   * memory, instead of configuration mechanism #1 at 0xcf8. `size` is a multiple of 1 MiB
+   * (one bus each). Default: mechanism #1.
+   * @since 1.4
+   */
+  readonly ecam?: { readonly base: GuestPhysAddr; readonly size: number };
   setIrq(line: number, level: 0 | 1): void;
 }
 
@@ -777,12 +838,35 @@ export interface MachineModel {
    * @since 1.3
    */
   platformIrq?(device: string, name: string): ((level: 0 | 1) => void) | undefined;
+  /**
+   * Called once the machine is complete (every `-device` added) and before any CPU runs, as
+   * QEMU's machine-done notifier: where a machine generates its device tree and loads its
+   * boot images. A throw here is a machine build error shown to the user. Default: nothing.
+   * @since 1.4
+   */
+  ready?(): void;
+  /**
+   * The flattened device tree the machine hands the guest (after `ready`), for
+   * `-machine dumpdtb=FILE`. Default: the machine has none.
+   * @since 1.4
+   */
+  deviceTree?(): Uint8Array;
+  /** The machine's own state (its chipset registers), for snapshots. Default: none. @since 1.4 */
+  saveState?(): unknown;
+  /** Restores what `saveState` returned. @since 1.4 */
+  loadState?(state: unknown): void;
 }
 
 /** A machine definition (`-machine pc`). */
 export interface MachinePluginDefinition {
   readonly kind: 'machine';
   readonly options?: Readonly<Record<string, OptionSpec>>;
+  /**
+   * The CPUs this machine runs: their architecture (a CPU plugin's `arch` must match) and the
+   * CPU plugin `-cpu` defaults to. Default: the machine has no CPUs (a qtest-only machine).
+   * @since 1.4
+   */
+  readonly cpu?: { readonly arch: string; readonly default: string };
   create(ctx: MachineContext): MachineModel;
 }
 
@@ -790,7 +874,223 @@ export interface MachinePluginDefinition {
 export type PluginDefinition =
   | DevicePluginDefinition
   | IommuPluginDefinition
-  | MachinePluginDefinition;
+  | MachinePluginDefinition
+  | CpuPluginDefinition;
+
+// ---------------------------------------------------------------------------------------
+// Character backends (since 1.4)
+// ---------------------------------------------------------------------------------------
+
+/**
+ * The device side of a character backend (QEMU's chardev front end): what receives input.
+ * Input is delivered between machine events, never inside another device callback.
+ */
+export interface CharFrontend {
+  /** How many bytes the device can take now (a UART: the room in its receive FIFO). */
+  canReceive(): number;
+  /** Bytes from outside, at most what `canReceive` said. */
+  receive(bytes: Uint8Array): void;
+}
+
+/**
+ * A character backend (QEMU's chardev): the terminal, a socket, a file. Output never blocks
+ * the machine (the host queues it); input waits in the backend until the device has room.
+ * @since 1.4
+ */
+export interface CharBackend {
+  /** Sends bytes out (a UART's transmitter). */
+  write(bytes: Uint8Array): void;
+  /** Makes `frontend` the receiver of input (replacing any previous one). */
+  connect(frontend: CharFrontend): void;
+  /** The device has room again (the guest read its FIFO): queued input is delivered soon. */
+  ready(): void;
+}
+
+// ---------------------------------------------------------------------------------------
+// CPUs (since 1.4)
+// ---------------------------------------------------------------------------------------
+//
+// A CPU plugin models one architecture's processor; the machine makes one instance per CPU
+// (`MachineContext.cpu`), and the kernel schedules them against the virtual clock: it calls
+// `run(budget)` in turn on each, advances the clock, fires timers and delivers interrupt
+// levels with `setIrq`. Everything per instruction (decoding, registers, translation, the
+// TLB) stays inside the plugin; memory is reached directly for RAM (a `RamWindow`) and
+// through `CpuMemory.load`/`store` for everything else. Nothing here is specific to one
+// architecture: interrupt inputs are named by the plugin, what the machine needs to describe
+// the CPU (a device tree's ISA string) is the plugin's `info`.
+
+/** How a CPU touches memory: data reads, data writes, instruction fetches. */
+export type CpuAccess = 'read' | 'write' | 'fetch';
+
+/** The page granularity of {@link CpuMemory.watch}, in bytes. */
+export const CPU_PAGE_SIZE = 4096;
+
+/**
+ * Guest memory a CPU may access without a call per access: a run of one RAM region (or, for
+ * reads and fetches, ROM) as the memory map places it now. Valid until the CPU's
+ * {@link CpuModel.memoryChanged} is called.
+ */
+export interface RamWindow {
+  /** First guest-physical address of the window. */
+  readonly start: GuestPhysAddr;
+  /** One past its last address. */
+  readonly end: GuestPhysAddr;
+  /**
+   * The region's backing store. The byte at `start` is `bytes[offset]`; typed views for wider
+   * accesses are built on `bytes.buffer` (little-endian host).
+   */
+  readonly bytes: Uint8Array;
+  readonly offset: number;
+}
+
+/**
+ * A CPU's access to guest-physical memory. `window` is the fast path for RAM; `load` and
+ * `store` go through the address space (MMIO, ROM, holes) and return a result, never throw.
+ */
+export interface CpuMemory {
+  /**
+   * The direct window containing `addr` for `access`, or undefined where that access must take
+   * `load`/`store`: MMIO, nothing mapped, a write to ROM.
+   */
+  window(addr: GuestPhysAddr, access: CpuAccess): RamWindow | undefined;
+  /**
+   * Loads `size` bytes at `addr` (little-endian): an unsigned number for 1, 2 and 4 bytes, a
+   * bigint for 8, or why not (`decode-error` where nothing is mapped...).
+   */
+  load(addr: GuestPhysAddr, size: AccessSize): number | bigint | MemTxError;
+  /** Stores `size` bytes at `addr` (little-endian). Tells the watchers of the page. */
+  store(addr: GuestPhysAddr, size: AccessSize, value: number | bigint): MemTxResult;
+  /**
+   * Watches the {@link CPU_PAGE_SIZE} page containing `addr`: the next write to it that does not
+   * go through a window (a device's DMA, a loader, qtest, any CPU's `store`) calls
+   * {@link CpuModel.pageWritten} of every CPU watching it, and ends the watch. Every CPU's
+   * {@link CpuModel.pageWatched} is called now, so that none keeps writing the page through a
+   * window. This is how a CPU keeps decoded instructions (and LR/SC reservations) coherent
+   * with memory. Does nothing where `addr` is not RAM.
+   */
+  watch(addr: GuestPhysAddr): void;
+  /** Whether the page containing `addr` is watched: a CPU must not write it through a window. */
+  watched(addr: GuestPhysAddr): boolean;
+}
+
+/**
+ * The virtual clock as a CPU sees it. In deterministic mode (the default, like QEMU's
+ * `-icount`) every retired instruction accounts for `nsPerInstruction` ns of virtual time;
+ * in real-time mode `nsPerInstruction` is 0 and time follows the host's monotonic clock.
+ */
+export interface CpuClock {
+  /** Virtual time in ns, as of the last `sync` in this run (deterministic mode). */
+  now(): number;
+  /**
+   * Tells the machine that the current `run` has retired `retired` instructions so far,
+   * moving virtual time to that instant (deterministic mode; never past a pending timer's
+   * deadline). Call it before reading the time and before a `CpuMemory.load`/`store` that
+   * may reach a device, so that the device sees the exact instant of the access.
+   */
+  sync(retired: number): void;
+  /** ns of virtual time one retired instruction accounts for; 0 in real-time mode. */
+  readonly nsPerInstruction: number;
+}
+
+/** What an instruction trace may show, with QEMU's `-d` names. */
+export type CpuTraceKind =
+  /** Each block of guest code as it is first decoded (QEMU `-d in_asm`). */
+  | 'in_asm'
+  /** Each block as it is executed (QEMU `-d exec`). */
+  | 'exec'
+  /** Every trap and interrupt taken, with cause, pc and trap value (QEMU `-d int`). */
+  | 'int';
+
+/** Where a CPU writes trace lines; present only when the user asked for a trace. */
+export interface CpuTrace {
+  /** The kinds asked for: a CPU emits only these. */
+  readonly kinds: ReadonlySet<CpuTraceKind>;
+  /** One line (no trailing newline); the host adds the CPU's id. */
+  line(kind: CpuTraceKind, text: string): void;
+}
+
+/** What a CPU plugin's `create` receives. */
+export interface CpuContext {
+  /** `cpu0`, `cpu1`... */
+  readonly id: string;
+  /** 0-based position among the machine's CPUs (a RISC-V hart's `mhartid`). */
+  readonly index: number;
+  /** The plugin's options: the machine's props with the user's `-cpu` options over them. */
+  readonly options: Options;
+  readonly log: Logger;
+  readonly memory: CpuMemory;
+  readonly clock: CpuClock;
+  /** Undefined unless the user asked for a trace (`--trace cpu`, `-d in_asm,int`). */
+  readonly trace: CpuTrace | undefined;
+}
+
+/**
+ * A live CPU. The kernel calls `run` with a budget of instructions; the CPU returns how many
+ * it retired, stopping early when it waits for an interrupt (`waiting` becomes true) or when
+ * `stop()` was called. Interrupt levels arrive through `setIrq`, possibly while `run` is
+ * executing (a store to an interrupt controller's register); a CPU takes them at its next
+ * block boundary, not per instruction.
+ */
+export interface CpuModel {
+  /** Executes up to `budget` (>= 1) instructions; returns how many retired. */
+  run(budget: number): number;
+  /** True while the CPU waits for an interrupt (RISC-V `wfi`, x86 `hlt`). */
+  readonly waiting: boolean;
+  /** Sets interrupt input `input` (an index into the definition's `irqInputs`) to `level`. */
+  setIrq(input: number, level: 0 | 1): void;
+  /** Makes a `run` in progress return at its next block boundary. */
+  stop(): void;
+  /** Architectural reset: registers and state as at power-on, at the reset vector. */
+  reset(): void;
+  /**
+   * Every architectural register and piece of state as plain data, for snapshots and hot
+   * reload. Default: none (such a CPU cannot be snapshotted).
+   */
+  saveState?(): unknown;
+  /** A write reached the watched page starting at `addr` (see {@link CpuMemory.watch}). */
+  pageWritten(addr: GuestPhysAddr): void;
+  /** Some CPU now watches the page at `addr`: stop writing it through a window. */
+  pageWatched(addr: GuestPhysAddr): void;
+  /** The memory map changed: every `RamWindow` is stale. */
+  memoryChanged(): void;
+  /**
+   * What the machine may say about this CPU (a RISC-V `riscv,isa` string, `mmu-type`):
+   * plain data, listing only what the model implements.
+   */
+  readonly info: Readonly<Record<string, string | number | boolean>>;
+  /** Called before the instance is dropped. Default: nothing. */
+  dispose?(): void;
+}
+
+/** A CPU model (`-cpu NAME` names it by the manifest id). */
+export interface CpuPluginDefinition {
+  readonly kind: 'cpu';
+  /** The architecture (`riscv64`, `x86_64`): a machine accepts CPUs of its own only. */
+  readonly arch: string;
+  /** Names of the interrupt inputs; `setIrq(i, ...)` sets `irqInputs[i]`. */
+  readonly irqInputs: readonly string[];
+  readonly options?: Readonly<Record<string, OptionSpec>>;
+  /** Version of what `saveState` returns. Default 1. */
+  readonly stateVersion?: number;
+  /** As for devices: converts older state, or undefined to refuse. */
+  migrateState?(fromVersion: number, data: unknown): unknown;
+  /** Creates a CPU; `state` is saved state to resume from, or undefined for a fresh one. */
+  create(ctx: CpuContext, state: unknown): CpuModel;
+}
+
+/** A CPU as the machine that made it sees it. */
+export interface CpuHandle {
+  readonly id: string;
+  readonly index: number;
+  readonly arch: string;
+  /** The CPU's {@link CpuModel.info}. */
+  readonly info: Readonly<Record<string, string | number | boolean>>;
+  /**
+   * The setter of interrupt input `name` (one of the plugin's `irqInputs`): the machine wires
+   * its interrupt controllers' outputs to it. Throws `E_UNKNOWN_ID` for another name.
+   */
+  irq(name: string): (level: 0 | 1) => void;
+}
 
 // ---------------------------------------------------------------------------------------
 // Manifest

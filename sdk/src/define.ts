@@ -7,7 +7,7 @@
 import type { PluginDefinition } from './contract.js';
 import { EmuhostError } from './errors.js';
 
-const KINDS = new Set(['device', 'iommu', 'machine']);
+const KINDS = new Set(['device', 'iommu', 'machine', 'cpu']);
 
 /** Declares a plugin. Returns the definition, frozen. */
 export function definePlugin<const T extends PluginDefinition>(definition: T): T {
@@ -17,7 +17,7 @@ export function definePlugin<const T extends PluginDefinition>(definition: T): T
   if (!KINDS.has(definition.kind)) {
     throw new EmuhostError(
       'E_PLUGIN_SHAPE',
-      `kind must be 'device', 'iommu' or 'machine', not '${String(definition.kind)}'`,
+      `kind must be 'device', 'iommu', 'machine' or 'cpu', not '${String(definition.kind)}'`,
     );
   }
   if (typeof definition.create !== 'function') {

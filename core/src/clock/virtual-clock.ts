@@ -61,6 +61,12 @@ export class VirtualClock {
     return new Timer(this, opts.guard ?? null, callback, opts.name ?? 'timer');
   }
 
+  /**
+   * Called whenever a timer is armed, with its deadline: the CPU scheduler ends a CPU's run
+   * that would otherwise pass it. Null when nothing listens.
+   */
+  onArm: ((deadline: number) => void) | null = null;
+
   /** The earliest pending deadline, or undefined. */
   nextDeadline(): number | undefined {
     return this.heap[0]?.deadline;
@@ -92,6 +98,17 @@ export class VirtualClock {
     return ns <= this.now ? this.now : this.runUntil(ns);
   }
 
+  /**
+   * Moves time forward to `ns` without firing anything, but never past the earliest pending
+   * deadline: how a CPU in the middle of its run brings the clock to the instant of a device
+   * access. Timers due at the new time fire at the next `step` or `setTime`.
+   */
+  advanceWithin(ns: number): void {
+    const d = this.heap[0]?.deadline;
+    const t = d === undefined || ns < d ? ns : d;
+    if (t > this.now) this.now = t;
+  }
+
   /** @internal */
   schedule(t: Timer, deadline: number): void {
     if (!Number.isFinite(deadline)) {
@@ -107,6 +124,7 @@ export class VirtualClock {
     t.heapIndex = this.heap.length;
     this.heap.push(t);
     this.siftUp(t.heapIndex);
+    this.onArm?.(t.deadline);
   }
 
   /** @internal */

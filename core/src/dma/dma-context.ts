@@ -206,6 +206,9 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
     if (r.bytes !== null && (r.kind === RANGE_RAM || !isWrite)) {
       const off = gpa - r.start;
       m = this.newMapping(r.bytes.subarray(off, off + n), addr, access, len, true, gpa, notify);
+      // A direct write view bypasses every writer's notice: tell CPUs watching these pages
+      // now (and again at release, for what they decoded meanwhile).
+      if (isWrite && r.watch!.count !== 0) r.watch!.written(r.regionOffset + off, n);
     } else {
       const got = this.bounce.take(n);
       if (got === 0) return this.error('bounce-exhausted', addr, 0);
@@ -245,7 +248,10 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
   /** @internal Ends a mapping: writes a bounce buffer back, returns its budget. */
   finishMapping(m: LiveMapping, written: number): DmaResult {
     this.mappings.delete(m);
-    if (m.direct) return m.valid ? 'ok' : this.error('revoked', m.addr, 0);
+    if (m.direct) {
+      if (m.access === 'write' && written > 0) this.noteDirectWrite(m, written);
+      return m.valid ? 'ok' : this.error('revoked', m.addr, 0);
+    }
     this.bounce.give(m.bytes.length);
     if (!m.valid) return this.error('revoked', m.addr, 0);
     if (m.access !== 'write' || written <= 0) return 'ok';
@@ -626,6 +632,13 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
       if (r.kind === RANGE_RAM) g.journal.save(r.bytes!, a - r.start, n);
       a += n;
     }
+  }
+
+  /** Tells CPUs watching pages of a direct write mapping that the device wrote them. */
+  private noteDirectWrite(m: LiveMapping, written: number): void {
+    const r = this.memory.findRange(m.translated, true);
+    if (r?.watch == null || r.watch.count === 0) return;
+    r.watch.written(r.regionOffset + (m.translated - r.start), Math.min(written, m.bytes.length));
   }
 
   private stillLandsAt(m: LiveMapping): boolean {

@@ -89,7 +89,10 @@ export class AddressSpace<A extends number = number> {
     const len = data.length;
     const r = this.lastW;
     if (r.start <= addr && addr + len <= r.end && r.bytes !== null) {
-      if (r.kind !== RANGE_ROM) r.bytes.set(data, addr - r.start);
+      if (r.kind !== RANGE_ROM) {
+        r.bytes.set(data, addr - r.start);
+        if (r.watch!.count !== 0) r.watch!.written(r.regionOffset + (addr - r.start), len);
+      }
       return 'ok';
     }
     return len === 0 ? 'ok' : this.writeSlow(addr, data, attrs);
@@ -99,7 +102,10 @@ export class AddressSpace<A extends number = number> {
   fill(addr: A, byte: number, len: number, attrs: MemTxAttrs = CPU_ATTRS): MemTxResult {
     const r = this.lastW;
     if (r.start <= addr && addr + len <= r.end && r.bytes !== null) {
-      if (r.kind !== RANGE_ROM) r.bytes.fill(byte, addr - r.start, addr - r.start + len);
+      if (r.kind !== RANGE_ROM) {
+        r.bytes.fill(byte, addr - r.start, addr - r.start + len);
+        if (r.watch!.count !== 0) r.watch!.written(r.regionOffset + (addr - r.start), len);
+      }
       return 'ok';
     }
     return len <= 0 ? 'ok' : this.fillSlow(addr, byte & 0xff, len, attrs);
@@ -220,6 +226,7 @@ export class AddressSpace<A extends number = number> {
       if (size === 4) v.setUint32(off, value, endian === 'little');
       else if (size === 1) v.setUint8(off, value);
       else v.setUint16(off, value, endian === 'little');
+      if (r.watch!.count !== 0) r.watch!.written(r.regionOffset + off, size);
       return 'ok';
     }
     const n = truncate(value, size);
@@ -246,8 +253,10 @@ export class AddressSpace<A extends number = number> {
     }
     const off = addr - r.start;
     if (r.view !== null) {
-      if (r.kind !== RANGE_ROM)
+      if (r.kind !== RANGE_ROM) {
         r.view.setBigUint64(off, BigInt.asUintN(64, value), endian === 'little');
+        if (r.watch!.count !== 0) r.watch!.written(r.regionOffset + off, 8);
+      }
       return 'ok';
     }
     const v = BigInt.asUintN(64, value);
@@ -258,6 +267,29 @@ export class AddressSpace<A extends number = number> {
       r.rules!.endianness === endian ? v : bswap64(v),
       attrs,
     );
+  }
+
+  /**
+   * Writes `data` at `addr` whatever is mapped there, ROM included (QEMU's ROM loader: how a
+   * machine places firmware, a kernel or a device tree). MMIO gets ordinary writes.
+   */
+  loadImage(addr: A, data: Uint8Array): MemTxResult {
+    let result: MemTxResult = 'ok';
+    for (let done = 0; done < data.length; ) {
+      const a = addr + done;
+      const r = validAddr(a) ? this.wview.find(a) : null;
+      if (r === null) return 'decode-error';
+      const n = Math.min(data.length - done, r.end - a);
+      if (r.kind === RANGE_ROM) {
+        r.bytes!.set(data.subarray(done, done + n), a - r.start);
+        if (r.watch!.count !== 0) r.watch!.written(r.regionOffset + (a - r.start), n);
+      } else {
+        const res = this.write(a as A, data.subarray(done, done + n));
+        if (res !== 'ok' && result === 'ok') result = res;
+      }
+      done += n;
+    }
+    return result;
   }
 
   // ---- slow paths ----------------------------------------------------------------------
@@ -304,7 +336,10 @@ export class AddressSpace<A extends number = number> {
       this.lastW = r;
       const n = Math.min(len - done, r.end - a);
       if (r.bytes !== null) {
-        if (r.kind !== RANGE_ROM) r.bytes.set(data.subarray(done, done + n), a - r.start);
+        if (r.kind !== RANGE_ROM) {
+          r.bytes.set(data.subarray(done, done + n), a - r.start);
+          if (r.watch!.count !== 0) r.watch!.written(r.regionOffset + (a - r.start), n);
+        }
       } else {
         const res = writeMmioBytes(r, r.regionOffset + (a - r.start), data, done, n, attrs);
         if (res !== 'ok' && result === 'ok') result = res;
@@ -329,7 +364,10 @@ export class AddressSpace<A extends number = number> {
       }
       const n = Math.min(len - done, r.end - a);
       if (r.bytes !== null) {
-        if (r.kind !== RANGE_ROM) r.bytes.fill(byte, a - r.start, a - r.start + n);
+        if (r.kind !== RANGE_ROM) {
+          r.bytes.fill(byte, a - r.start, a - r.start + n);
+          if (r.watch!.count !== 0) r.watch!.written(r.regionOffset + (a - r.start), n);
+        }
       } else {
         // MMIO takes the pattern in bounded pieces, so a huge fill never allocates its length.
         pattern ??= new Uint8Array(4096).fill(byte);

@@ -5,6 +5,7 @@
  */
 import type { MmioOps } from '@emuhost/sdk';
 import type { DeviceGuard } from '../guard.js';
+import type { PageWatch } from './page-watch.js';
 import type { MemoryRegion, ResolvedRules } from './region.js';
 
 export const RANGE_RAM = 0;
@@ -35,6 +36,11 @@ export class FlatRange {
   readonly fastSizes: number;
   /** The region is unassigned memory (see `MemoryRegion.unassigned`). */
   readonly unassigned: boolean;
+  /**
+   * The region's page watch (RAM and ROM): writers call `watch.written(regionOffset + ...)`
+   * when `watch.count` is not zero.
+   */
+  readonly watch: PageWatch | null;
 
   constructor(
     /** First address covered, in the address space. */
@@ -59,6 +65,7 @@ export class FlatRange {
     this.guard = region.guard;
     this.reentrant = region.reentrant;
     this.unassigned = region.unassigned;
+    this.watch = region.watch;
     this.fastSizes = region.rules === null ? 0 : fastSizes(region.rules);
   }
 }

@@ -20,6 +20,7 @@ import {
   type MmioOps,
 } from '@emuhost/sdk';
 import type { DeviceGuard } from '../guard.js';
+import { PageWatch } from './page-watch.js';
 
 export type RegionKind = 'container' | 'ram' | 'rom' | 'mmio' | 'alias';
 
@@ -123,7 +124,9 @@ export class MemoryRegion {
     readonly aliasTarget: MemoryRegion | null = null,
     /** For an alias: the offset inside `aliasTarget` that the alias starts at. */
     public aliasOffset = 0,
-  ) {}
+  ) {
+    this.watch = bytes !== null ? new PageWatch(this, size) : null;
+  }
 
   /**
    * True for a region where nothing answers (QEMU's unassigned memory: a bus's master-abort
@@ -131,6 +134,9 @@ export class MemoryRegion {
    * (`AddressSpace.covers`, DMA `canAccess`) count it as not there.
    */
   unassigned = false;
+
+  /** Which pages of a RAM or ROM region CPUs watch (see `PageWatch`); null for other kinds. */
+  readonly watch: PageWatch | null;
 
   /** Whether the region's own content (not its subregions) terminates a lookup. */
   get terminates(): boolean {
