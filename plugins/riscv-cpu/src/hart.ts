@@ -1,0 +1,510 @@
+/**
+ * A hart: one RISC-V hardware thread's architectural state, and the CpuModel the kernel
+ * schedules. The per-instruction work is elsewhere (exec/: blocks, the interpreter, the
+ * compiler; mmu/: translation; priv/ and csr/: traps and CSRs); the hart holds the state they
+ * share and runs blocks in `run`.
+ *
+ * Registers are int32 halves (`x[2*i]` low, `x[2*i+1]` high): measured faster than BigInt
+ * and exact, unlike doubles (see the bench's `cpu.regs.*` figures). The pc is a JS number: every
+ * address any mode here can reach is below 2^53 in magnitude, and a jump elsewhere faults
+ * exactly (`badJump`).
+ */
+import type { CpuClock, CpuContext, CpuMemory, CpuModel, CpuTrace, GuestPhysAddr } from '@emuhost/sdk';
+import { R64, R64_COUNT } from './csr/regs64.js';
+import { csrInstruction } from './csr/csrs.js';
+import { type Block, decodeBlock, decodeOne } from './exec/block.js';
+import { CodeCache, type FetchTlb, type PageCode } from './exec/code-cache.js';
+import { type CodeEnv, compileBlock, DECODE_TABLE, makeInterpreter } from './exec/codegen.js';
+import { amo, load, lr, sc, store } from './exec/memops.js';
+import { div64, mul128, mulhu32 } from './exec/muldiv.js';
+import { createFpRegs, type FpRegs } from './fpu/index.js';
+import { ACC_FETCH, FAIL_ACCESS, Mmu } from './mmu/mmu.js';
+import { Pmp, PMP_X } from './mmu/pmp.js';
+import { EXC, MIP_MEIP, MIP_MSIP, MIP_MTIP, MIP_SEIP, PRV_M, PRV_S, PRV_U } from './priv/causes.js';
+import { FS_DIRTY, MPP_SHIFT, MSTATUS } from './priv/mstatus.js';
+import {
+  badJump,
+  ebreak,
+  ecall,
+  illegal,
+  mret,
+  raise,
+  sret,
+  TRAP,
+  takeInterrupt,
+  wfi,
+} from './priv/trap.js';
+import { sfence } from './mmu/sfence.js';
+import { disassembleBlock } from './trace.js';
+import { restoreState, saveState, type HartState } from './state.js';
+
+const TWO32 = 4294967296;
+/** Executions of a block in the interpreter before it is compiled. */
+export const HOT_THRESHOLD = 64;
+
+/** The interrupt inputs, in `CpuPluginDefinition.irqInputs` order. */
+export const IRQ_INPUTS = ['msip', 'mtip', 'meip', 'seip'] as const;
+const INPUT_BITS = [MIP_MSIP, MIP_MTIP, MIP_MEIP, MIP_SEIP] as const;
+
+/** misa's extension bits: A C D F I M S U. */
+const MISA_EXT = 'ACDFIMSU'.split('').reduce((m, c) => m | (1 << (c.charCodeAt(0) - 65)), 0);
+
+export interface HartOptions {
+  readonly resetvec: number;
+  /** `time` ticks per second (the machine's timebase). */
+  readonly timebase: number;
+  /** Whether to compile hot blocks. */
+  readonly jit: boolean;
+}
+
+export class Hart implements CpuModel {
+  // ---- architectural state ----
+  readonly x = new Int32Array(66);
+  readonly fr: FpRegs;
+  readonly fw: Int32Array;
+  pc = 0;
+  priv = PRV_M;
+  frm = 0;
+  mstatus = 0;
+  medeleg = 0;
+  mideleg = 0;
+  mie = 0;
+  /** Pending bits software wrote (SSIP, STIP, the software SEIP). */
+  swMip = 0;
+  /** Pending bits the inputs drive (MSIP, MTIP, MEIP, and the external SEIP). */
+  hwMip = 0;
+  mcounteren = 0;
+  scounteren = 0;
+  mcountinhibit = 0;
+  /** The 64-bit CSRs as halves (`csr/regs64.ts`). */
+  readonly r64 = new Int32Array(2 * R64_COUNT);
+  readonly pmp = new Pmp();
+  readonly misa = MISA_EXT;
+  /** LR reservation: the guest-physical address, or -1; its size and the value read. */
+  reservation = -1;
+  resSize = 0;
+  resLo = 0;
+  resHi = 0;
+  /** Counter bases: counter = total + offset. */
+  executedTotal = 0;
+  retiredTotal = 0;
+  cycleOffset = 0n;
+  instretOffset = 0n;
+  /** Counter values frozen by mcountinhibit, or undefined. */
+  private frozenCycle: bigint | undefined;
+  private frozenInstret: bigint | undefined;
+
+  // ---- derived and run state ----
+  /** mstatus.FS is Off: FP instructions are illegal. */
+  fsOff = true;
+  /** Regimes (0 U, 1 S, 2 M) of fetches and of data accesses (MPRV applied). */
+  fetchRegime = 2;
+  dataRegime = 2;
+  waiting = false;
+  /** Something changed that may make an interrupt takeable: check at the next boundary. */
+  irqDirty = true;
+  /** A helper asks the block to end after the current instruction. */
+  exit = false;
+  private stopping = false;
+  /** Instructions of the current block retired before the one executing (for traps). */
+  k = 0;
+  /** Instructions (and traps) executed in this `run` before the current block. */
+  runBase = 0;
+  private runRetired = 0;
+  /** Scratch: the high word of 64-bit helper results; CSR read results; two words. */
+  ldHi = 0;
+  csrLo = 0;
+  csrHi = 0;
+  readonly tmp = new Int32Array(2);
+  traps = 0;
+
+  readonly hartId: number;
+  readonly memory: CpuMemory;
+  readonly clock: CpuClock;
+  readonly trace: CpuTrace | undefined;
+  readonly mmu: Mmu;
+  readonly code: CodeCache;
+  private readonly env: CodeEnv;
+  private readonly interp: (b: Block) => number;
+  readonly info: Readonly<Record<string, string | number | boolean>>;
+
+  constructor(
+    ctx: CpuContext,
+    readonly opts: HartOptions,
+  ) {
+    this.hartId = ctx.index;
+    this.memory = ctx.memory;
+    this.clock = ctx.clock;
+    this.trace = ctx.trace;
+    this.fr = createFpRegs(this.x);
+    this.fw = this.fr.fw;
+    this.mmu = new Mmu(ctx.memory, this.pmp, new DataView(new ArrayBuffer(8)));
+    this.code = new CodeCache(ctx.memory);
+    const dt = [0, 1, 2].map((r) => {
+      const rt = this.mmu.tlbs[r * 2]!;
+      const wt = this.mmu.tlbs[r * 2 + 1]!;
+      return {
+        RLO: rt.tagLo,
+        RHI: rt.tagHi,
+        ROFF: rt.off,
+        RV: rt.view,
+        WLO: wt.tagLo,
+        WHI: wt.tagHi,
+        WOFF: wt.off,
+        WV: wt.view,
+      };
+    });
+    this.env = {
+      h: this,
+      x: this.x,
+      fr: this.fr,
+      fw: this.fw,
+      DT: dt,
+      helpers: {
+        FLOOR: Math.floor,
+        IMUL: Math.imul,
+        LOAD: load,
+        STORE: store,
+        AMO: amo,
+        LR: lr,
+        SC: sc,
+        CSR: csrInstruction,
+        ILLEGAL: illegal,
+        ECALL: ecall,
+        EBREAK: ebreak,
+        BADJUMP: badJump,
+        MRET: mret,
+        SRET: sret,
+        WFI: wfi,
+        SFENCE: sfence,
+        FENCEI: () => {},
+        MULHU32: mulhu32,
+        MUL128: mul128,
+        DIV64: div64,
+      },
+    };
+    this.interp = makeInterpreter(this.env);
+    this.info = Object.freeze({
+      'riscv,isa': 'rv64imafdc_zicntr_zicsr_zifencei',
+      'riscv,isa-base': 'rv64i',
+      'riscv,isa-extensions': 'i,m,a,f,d,c,zicntr,zicsr,zifencei',
+      'mmu-type': 'riscv,sv39',
+    });
+    this.reset();
+  }
+
+  // ---- CpuModel ----------------------------------------------------------------------
+
+  run(budget: number): number {
+    this.stopping = false;
+    let executed = 0;
+    this.runRetired = 0;
+    const traceExec = this.trace?.kinds.has('exec') === true;
+    while (executed < budget && !this.stopping) {
+      if (this.irqDirty) {
+        this.irqDirty = false;
+        if (takeInterrupt(this)) {
+          this.waiting = false;
+          executed++;
+          continue;
+        }
+      }
+      if (this.waiting) break;
+      this.runBase = executed;
+      this.k = 0;
+      try {
+        const b = this.lookup();
+        if (traceExec) this.traceExec(b);
+        let n: number;
+        if (b.run !== null) n = b.run();
+        else {
+          n = this.interp(b);
+          if (++b.count === HOT_THRESHOLD && this.opts.jit) this.compile(b);
+        }
+        executed += n;
+        this.runRetired += n;
+      } catch (e) {
+        if (e !== TRAP) throw e;
+        executed += this.k + 1;
+        this.runRetired += this.k;
+        this.irqDirty = true;
+      }
+    }
+    this.executedTotal += executed;
+    this.retiredTotal += this.runRetired;
+    this.runBase = 0;
+    this.k = 0;
+    this.runRetired = 0;
+    // Other harts and devices run now: a reservation cannot be trusted past this point.
+    this.reservation = -1;
+    return executed;
+  }
+
+  setIrq(input: number, level: 0 | 1): void {
+    const bit = INPUT_BITS[input];
+    if (bit === undefined) return;
+    this.hwMip = level ? this.hwMip | bit : this.hwMip & ~bit;
+    this.irqDirty = true;
+    if (this.waiting && (this.mipValue() & this.mie) !== 0) this.waiting = false;
+  }
+
+  stop(): void {
+    this.stopping = true;
+  }
+
+  reset(): void {
+    this.x.fill(0);
+    this.fw.fill(0);
+    this.fr.fflags = 0;
+    this.frm = 0;
+    this.pc = this.opts.resetvec;
+    this.r64.fill(0);
+    this.medeleg = 0;
+    this.mideleg = 0;
+    this.mie = 0;
+    this.swMip = 0;
+    this.mcounteren = 0;
+    this.scounteren = 0;
+    this.mcountinhibit = 0;
+    this.pmp.reset();
+    this.reservation = -1;
+    this.waiting = false;
+    this.mmu.mode = 0;
+    this.mmu.root = 0;
+    this.setPriv(PRV_M);
+    this.setMstatus(0);
+    this.mmu.flushAll();
+    this.code.clear();
+  }
+
+  saveState(): HartState {
+    return saveState(this);
+  }
+
+  loadState(s: HartState): void {
+    restoreState(this, s);
+    this.mmu.flushAll();
+    this.code.flushFetch();
+  }
+
+  pageWritten(addr: GuestPhysAddr): void {
+    this.code.invalidate(addr);
+  }
+
+  pageWatched(addr: GuestPhysAddr): void {
+    this.mmu.flushWritesTo(addr);
+  }
+
+  memoryChanged(): void {
+    this.mmu.flushAll();
+    this.code.clear();
+  }
+
+  // ---- state helpers (CSRs, traps) ---------------------------------------------------
+
+  mipValue(): number {
+    return this.hwMip | this.swMip;
+  }
+
+  setSoftwarePending(bits: number): void {
+    this.swMip = bits;
+    this.irqDirty = true;
+    if (this.waiting && (this.mipValue() & this.mie) !== 0) this.waiting = false;
+  }
+
+  setPriv(p: number): void {
+    this.priv = p;
+    this.fetchRegime = p === PRV_M ? 2 : p;
+    this.updateDataRegime();
+    this.irqDirty = true;
+  }
+
+  setMstatus(v: number): void {
+    const old = this.mstatus;
+    this.mstatus = v | 0;
+    this.fsOff = (v & MSTATUS.FS) === 0;
+    if ((old ^ v) & (MSTATUS.SUM | MSTATUS.MXR)) {
+      this.mmu.sum = (v & MSTATUS.SUM) !== 0;
+      this.mmu.mxr = (v & MSTATUS.MXR) !== 0;
+      this.mmu.flushTranslated();
+    }
+    this.updateDataRegime();
+    this.irqDirty = true;
+  }
+
+  private updateDataRegime(): void {
+    const m = this.mstatus;
+    const p = this.priv === PRV_M && m & MSTATUS.MPRV ? (m >>> MPP_SHIFT) & 3 : this.priv;
+    this.dataRegime = p === PRV_M ? 2 : p;
+  }
+
+  markFsDirty(): void {
+    this.setMstatus(this.mstatus | FS_DIRTY);
+  }
+
+  setSatp(lo: number, hi: number): void {
+    this.r64[2 * R64.SATP] = lo;
+    this.r64[2 * R64.SATP + 1] = hi;
+    this.mmu.mode = hi >>> 28;
+    this.mmu.root = ((hi & 0xfff) * TWO32 + (lo >>> 0)) * 4096;
+    this.mmu.flushTranslated();
+    this.code.flushTranslatedFetch();
+  }
+
+  /** Brings the machine's clock to this instruction's instant (before a device access). */
+  syncClock(): void {
+    this.clock.sync(this.runBase + this.k);
+  }
+
+  /** An access that may reach a device: exact time, and no reservation survives it. */
+  deviceAccess(): void {
+    this.syncClock();
+    this.reservation = -1;
+  }
+
+  // ---- counters ----------------------------------------------------------------------
+
+  cycleCount(): bigint {
+    return this.frozenCycle ?? BigInt(this.executedTotal + this.runBase + this.k) + this.cycleOffset;
+  }
+
+  instretCount(): bigint {
+    return this.frozenInstret ?? BigInt(this.retiredTotal + this.runRetired + this.k) + this.instretOffset;
+  }
+
+  setCycleCount(v: bigint): void {
+    this.cycleOffset = v - BigInt(this.executedTotal + this.runBase + this.k);
+    if (this.frozenCycle !== undefined) this.frozenCycle = BigInt.asUintN(64, v);
+  }
+
+  setInstretCount(v: bigint): void {
+    // The write happens instead of the increment for this instruction (it does not count).
+    this.instretOffset = v - BigInt(this.retiredTotal + this.runRetired + this.k + 1);
+    if (this.frozenInstret !== undefined) this.frozenInstret = BigInt.asUintN(64, v);
+  }
+
+  setCountInhibit(bits: number): void {
+    const cy = (bits & 1) !== 0;
+    const ir = (bits & 4) !== 0;
+    if (cy && this.frozenCycle === undefined) this.frozenCycle = this.cycleCount();
+    if (!cy && this.frozenCycle !== undefined) {
+      const v = this.frozenCycle;
+      this.frozenCycle = undefined;
+      this.setCycleCount(v);
+    }
+    if (ir && this.frozenInstret === undefined) this.frozenInstret = this.instretCount();
+    if (!ir && this.frozenInstret !== undefined) {
+      const v = this.frozenInstret;
+      this.frozenInstret = undefined;
+      this.instretOffset = v - BigInt(this.retiredTotal + this.runRetired + this.k);
+    }
+    this.mcountinhibit = bits;
+  }
+
+  /** `time`: the clock at this instruction, in timebase ticks. */
+  timeCount(): bigint {
+    this.syncClock();
+    const ns = this.clock.now();
+    const per = 1e9 / this.opts.timebase;
+    if (Number.isInteger(per)) return BigInt(Math.floor(ns / per));
+    return (BigInt(ns) * BigInt(this.opts.timebase)) / 1_000_000_000n;
+  }
+
+  // ---- fetching blocks ---------------------------------------------------------------
+
+  private lookup(): Block {
+    const pc = this.pc;
+    const lo = pc | 0;
+    const hi = Math.floor(pc / TWO32);
+    const ft = this.code.fetch[this.fetchRegime]!;
+    const e = (lo >>> 12) & 255;
+    const page =
+      ft.tagLo[e] === (lo & -4096) && ft.tagHi[e] === hi ? ft.page[e]! : this.fetchPage(lo, hi, ft, e);
+    if (page === null) return this.uncached(lo, hi);
+    const slot = (lo & 4095) >>> 1;
+    const regime = this.dataRegime;
+    let b = page.slots[slot];
+    while (b !== undefined && (b.pc !== pc || b.regime !== regime)) b = b.next;
+    return b ?? this.decodeAt(page, slot, lo, hi, regime);
+  }
+
+  /** Translates the pc's page for fetching; null when PMP splits the page (no caching). */
+  private fetchPage(lo: number, hi: number, ft: FetchTlb, e: number): PageCode | null {
+    const page = this.mmu.translate(lo, hi, ACC_FETCH, this.priv);
+    if (page < 0)
+      raise(this, page === FAIL_ACCESS ? EXC.INSN_ACCESS : EXC.INSN_PAGE_FAULT, lo, hi, this.pc);
+    const perm = this.pmp.pagePerm(page, this.priv);
+    if (perm < 0) {
+      if (!this.pmp.check(page + (lo & 4095), 2, this.priv, PMP_X))
+        raise(this, EXC.INSN_ACCESS, lo, hi, this.pc);
+      return null;
+    }
+    if (!(perm & PMP_X)) raise(this, EXC.INSN_ACCESS, lo, hi, this.pc);
+    const w = this.mmu.window(page, ACC_FETCH);
+    if (w === undefined) raise(this, EXC.INSN_ACCESS, lo, hi, this.pc);
+    const code = this.code.page(page, w.view, w.off);
+    ft.tagLo[e] = lo & -4096;
+    ft.tagHi[e] = hi;
+    ft.page[e] = code;
+    return code;
+  }
+
+  private decodeAt(page: PageCode, slot: number, lo: number, hi: number, regime: number): Block {
+    const off = lo & 4095;
+    const b = decodeBlock(DECODE_TABLE, page.view, page.off + off, 4096 - off, this.pc, regime);
+    if (b === undefined) return this.crossing(page, lo, hi, regime);
+    b.next = page.slots[slot];
+    page.slots[slot] = b;
+    this.code.decoded++;
+    if (this.trace?.kinds.has('in_asm')) this.trace.line('in_asm', disassembleBlock(b, this.priv));
+    return b;
+  }
+
+  /** A 32-bit instruction whose halves lie on two pages: fetched whole each time. */
+  private crossing(page: PageCode, lo: number, hi: number, regime: number): Block {
+    const first = page.view.getUint16(page.off + 4094, true);
+    const nl = (lo + 2) | 0;
+    const nh = (hi + ((nl >>> 0) < (lo >>> 0) ? 1 : 0)) | 0;
+    const second = this.fetchHalf(nl, nh);
+    return decodeOne(DECODE_TABLE, (first | (second << 16)) | 0, this.pc, regime);
+  }
+
+  /** One instruction fetched without the cache (PMP splits its page). */
+  private uncached(lo: number, hi: number): Block {
+    const first = this.fetchHalf(lo, hi);
+    if ((first & 3) !== 3) return decodeOne(DECODE_TABLE, first, this.pc, this.dataRegime);
+    const nl = (lo + 2) | 0;
+    const nh = (hi + ((nl >>> 0) < (lo >>> 0) ? 1 : 0)) | 0;
+    return decodeOne(DECODE_TABLE, (first | (this.fetchHalf(nl, nh) << 16)) | 0, this.pc, this.dataRegime);
+  }
+
+  /** Fetches the halfword at (lo, hi), with the faults an instruction fetch raises there. */
+  private fetchHalf(lo: number, hi: number): number {
+    const page = this.mmu.translate(lo, hi, ACC_FETCH, this.priv);
+    if (page < 0)
+      raise(this, page === FAIL_ACCESS ? EXC.INSN_ACCESS : EXC.INSN_PAGE_FAULT, lo, hi, this.pc);
+    const phys = page + (lo & 4095);
+    if (!this.pmp.check(phys, 2, this.priv, PMP_X)) raise(this, EXC.INSN_ACCESS, lo, hi, this.pc);
+    const w = this.mmu.window(page, ACC_FETCH);
+    if (w === undefined) raise(this, EXC.INSN_ACCESS, lo, hi, this.pc);
+    return w.view.getUint16(w.off + (lo & 4095), true);
+  }
+
+  private compile(b: Block): void {
+    b.run = compileBlock(this.env, b);
+    this.code.compiled++;
+  }
+
+  private traceExec(b: Block): void {
+    this.trace!.line('exec', `Trace ${this.hartId}: pc 0x${hex(b.pc)} [${'USHM'[this.priv]}] ${b.n} insns`);
+  }
+
+}
+
+function hex(v: number): string {
+  const lo = v | 0;
+  const hi = Math.floor(v / TWO32);
+  return `${(hi >>> 0).toString(16).padStart(8, '0')}${(lo >>> 0).toString(16).padStart(8, '0')}`;
+}
+
+export { PRV_S, PRV_U };
