@@ -31,7 +31,18 @@ function readFixture(name: string): FixtureLine[] {
     });
 }
 
-const TARGET_OPERAND = new Set(['jal', 'beq', 'bne', 'blt', 'bge', 'bltu', 'bgeu', 'c.j', 'c.beqz', 'c.bnez']);
+const TARGET_OPERAND = new Set([
+  'jal',
+  'beq',
+  'bne',
+  'blt',
+  'bge',
+  'bltu',
+  'bgeu',
+  'c.j',
+  'c.beqz',
+  'c.bnez',
+]);
 
 /**
  * Where this disassembler deliberately prints something else than objdump 2.40, by encoding,
@@ -43,7 +54,10 @@ const DIVERGES: ReadonlyMap<string, readonly [ours: string, why: string]> = new 
   ['8ff0000f', ['fence iorw,iorw', 'reserved fm: the spec says execute as a plain fence']],
   ['0ff5050f', ['fence iorw,iorw', 'fence rd/rs1 are ignored (spec), objdump refuses them']],
   ['fff5950f', ['fence.i', 'fence.i imm/rs1/rd are ignored (Zifencei), objdump refuses them']],
-  ['d2057553', ['fcvt.d.w fa0,a0', 'riscv-opcodes gives fcvt.d.w an rm field; binutils fixes it to 0']],
+  [
+    'd2057553',
+    ['fcvt.d.w fa0,a0', 'riscv-opcodes gives fcvt.d.w an rm field; binutils fixes it to 0'],
+  ],
   ['d2157553', ['fcvt.d.wu fa0,a0', 'as fcvt.d.w']],
   ['42057553', ['fcvt.d.s fa0,fa0', 'as fcvt.d.w']],
   ['0000', ['c.unimp', 'in an ELF whose arch attribute lacks C, objdump decodes no RVC']],
