@@ -52,6 +52,26 @@ describe('fused multiply-add against the reference', { timeout: 60_000 }, () => 
   }
 });
 
+describe('fmadd.d where the fast path\'s s + t is a midpoint that its last error term decides', () => {
+  // Found by the property above with that branch disabled; checked in all five modes.
+  const triples: [bigint, bigint, bigint][] = [
+    [5386305154335113214n, 3n, 1n],
+    [13828302655841107968n, 13117791300958381838n, 9227875636482146304n],
+    [9007199254740990n, 14377741810380308480n, 1n],
+    [10290725148541583408n, 13317566310599622656n, 9227875636482146304n],
+    [9378746223999057920n, 5008002785635991555n, 9223372036854775809n],
+    [9007199254740991n, 5156621573339217919n, 9781818390648717311n],
+    [5156903048315928576n, 9231561531265209028n, 9534120411143340033n],
+  ];
+  for (const [a, b, c] of triples) {
+    it(`0x${a.toString(16)} × 0x${b.toString(16)} + 0x${c.toString(16)}`, () => {
+      for (let rm = 0; rm < 5; rm++) {
+        same(runF(fmadd_d, D, [a, b, c], rm), expectedF(D, refFma(a, b, c, D, rm)));
+      }
+    });
+  }
+});
+
 describe('fusing', () => {
   it('keeps the residual a×b + c that a*b+c in JavaScript loses', () => {
     // a = 1 + 2^-30, a² = 1 + 2^-29 + 2^-60: the 2^-60 is below binary64's ulp of 1.

@@ -36,7 +36,8 @@ function fraction(f: Fmt): fc.Arbitrary<bigint> {
         .tuple(fc.bigInt({ min: 0n, max: all }), fc.integer({ min: 0, max: n }))
         .map(([v, k]) => (v >> big(k)) << big(k)),
     },
-    { weight: 4, arbitrary: fc.bigInt({ min: 0n, max: all }) },
+    { weight: 2, arbitrary: fc.bigInt({ min: 0n, max: all }) },
+    { weight: 3, arbitrary: fc.noBias(fc.bigInt({ min: 0n, max: all })) },
   );
 }
 
@@ -47,7 +48,7 @@ function exponentField(f: Fmt): fc.Arbitrary<number> {
   return fc.oneof(
     { weight: 1, arbitrary: fc.constantFrom(0, max) },
     { weight: 2, arbitrary: fc.constantFrom(1, 2, bias - 1, bias, bias + 1, max - 1, max - 2) },
-    { weight: 5, arbitrary: fc.integer({ min: 0, max }) },
+    { weight: 5, arbitrary: fc.noBias(fc.integer({ min: 0, max })) },
   );
 }
 
@@ -196,6 +197,24 @@ export function int64Bits(): fc.Arbitrary<bigint> {
     },
     { weight: 2, arbitrary: fc.bigInt({ min: 0n, max: mask }) },
     { weight: 1, arbitrary: fc.bigInt({ min: -(1n << 31n), max: 1n << 32n }).map((v) => v & mask) },
+    {
+      // Next to a midpoint between two binary32 (25 bits) or binary64 (54 bits) values, off
+      // by a little that a first rounding to 53 bits may hide.
+      weight: 3,
+      arbitrary: fc
+        .tuple(
+          fc.constantFrom(25, 54),
+          fc.bigInt({ min: 0n, max: (1n << 53n) - 1n }),
+          fc.noBias(fc.integer({ min: 0, max: 39 })),
+          fc.bigInt({ min: -3000n, max: 3000n }),
+          fc.boolean(),
+        )
+        .map(([bits, v, shift, d, neg]) => {
+          const m = ((v & ((1n << big(bits - 2)) - 1n)) | (1n << big(bits - 2))) * 2n + 1n;
+          const x = (m << big(Math.min(shift, 64 - bits))) + d;
+          return (neg ? -x : x) & mask;
+        }),
+    },
   );
 }
 
