@@ -9,9 +9,16 @@
  * address any mode here can reach is below 2^53 in magnitude, and a jump elsewhere faults
  * exactly (`badJump`).
  */
-import type { CpuClock, CpuContext, CpuMemory, CpuModel, CpuTrace, GuestPhysAddr } from '@emuhost/sdk';
-import { R64, R64_COUNT } from './csr/regs64.js';
+import type {
+  CpuClock,
+  CpuContext,
+  CpuMemory,
+  CpuModel,
+  CpuTrace,
+  GuestPhysAddr,
+} from '@emuhost/sdk';
 import { csrInstruction } from './csr/csrs.js';
+import { R64, R64_COUNT } from './csr/regs64.js';
 import { type Block, decodeBlock, decodeOne } from './exec/block.js';
 import { CodeCache, type FetchTlb, type PageCode } from './exec/code-cache.js';
 import { type CodeEnv, compileBlock, DECODE_TABLE, makeInterpreter } from './exec/codegen.js';
@@ -19,7 +26,8 @@ import { amo, load, lr, sc, store } from './exec/memops.js';
 import { div64, mul128, mulhu32 } from './exec/muldiv.js';
 import { createFpRegs, type FpRegs } from './fpu/index.js';
 import { ACC_FETCH, FAIL_ACCESS, Mmu } from './mmu/mmu.js';
-import { Pmp, PMP_X } from './mmu/pmp.js';
+import { PMP_X, Pmp } from './mmu/pmp.js';
+import { sfence } from './mmu/sfence.js';
 import { EXC, MIP_MEIP, MIP_MSIP, MIP_MTIP, MIP_SEIP, PRV_M, PRV_S, PRV_U } from './priv/causes.js';
 import { FS_DIRTY, MPP_SHIFT, MSTATUS } from './priv/mstatus.js';
 import {
@@ -34,13 +42,10 @@ import {
   takeInterrupt,
   wfi,
 } from './priv/trap.js';
-import { sfence } from './mmu/sfence.js';
+import { type HartState, restoreState, saveState } from './state.js';
 import { disassembleBlock } from './trace.js';
-import { restoreState, saveState, type HartState } from './state.js';
 
 const TWO32 = 4294967296;
-/** Executions of a block in the interpreter before it is compiled. */
-export const HOT_THRESHOLD = 64;
 
 /** The interrupt inputs, in `CpuPluginDefinition.irqInputs` order. */
 export const IRQ_INPUTS = ['msip', 'mtip', 'meip', 'seip'] as const;
@@ -55,6 +60,8 @@ export interface HartOptions {
   readonly timebase: number;
   /** Whether to compile hot blocks. */
   readonly jit: boolean;
+  /** Executions of a block in the interpreter before it is compiled. */
+  readonly jitThreshold: number;
 }
 
 export class Hart implements CpuModel {
@@ -219,7 +226,7 @@ export class Hart implements CpuModel {
         if (b.run !== null) n = b.run();
         else {
           n = this.interp(b);
-          if (++b.count === HOT_THRESHOLD && this.opts.jit) this.compile(b);
+          if (++b.count >= this.opts.jitThreshold && this.opts.jit) this.compile(b);
         }
         executed += n;
         this.runRetired += n;
@@ -365,11 +372,16 @@ export class Hart implements CpuModel {
   // ---- counters ----------------------------------------------------------------------
 
   cycleCount(): bigint {
-    return this.frozenCycle ?? BigInt(this.executedTotal + this.runBase + this.k) + this.cycleOffset;
+    return (
+      this.frozenCycle ?? BigInt(this.executedTotal + this.runBase + this.k) + this.cycleOffset
+    );
   }
 
   instretCount(): bigint {
-    return this.frozenInstret ?? BigInt(this.retiredTotal + this.runRetired + this.k) + this.instretOffset;
+    return (
+      this.frozenInstret ??
+      BigInt(this.retiredTotal + this.runRetired + this.k) + this.instretOffset
+    );
   }
 
   setCycleCount(v: bigint): void {
@@ -419,7 +431,9 @@ export class Hart implements CpuModel {
     const ft = this.code.fetch[this.fetchRegime]!;
     const e = (lo >>> 12) & 255;
     const page =
-      ft.tagLo[e] === (lo & -4096) && ft.tagHi[e] === hi ? ft.page[e]! : this.fetchPage(lo, hi, ft, e);
+      ft.tagLo[e] === (lo & -4096) && ft.tagHi[e] === hi
+        ? ft.page[e]!
+        : this.fetchPage(lo, hi, ft, e);
     if (page === null) return this.uncached(lo, hi);
     const slot = (lo & 4095) >>> 1;
     const regime = this.dataRegime;
@@ -464,9 +478,9 @@ export class Hart implements CpuModel {
   private crossing(page: PageCode, lo: number, hi: number, regime: number): Block {
     const first = page.view.getUint16(page.off + 4094, true);
     const nl = (lo + 2) | 0;
-    const nh = (hi + ((nl >>> 0) < (lo >>> 0) ? 1 : 0)) | 0;
+    const nh = (hi + (nl >>> 0 < lo >>> 0 ? 1 : 0)) | 0;
     const second = this.fetchHalf(nl, nh);
-    return decodeOne(DECODE_TABLE, (first | (second << 16)) | 0, this.pc, regime);
+    return decodeOne(DECODE_TABLE, first | (second << 16) | 0, this.pc, regime);
   }
 
   /** One instruction fetched without the cache (PMP splits its page). */
@@ -474,8 +488,13 @@ export class Hart implements CpuModel {
     const first = this.fetchHalf(lo, hi);
     if ((first & 3) !== 3) return decodeOne(DECODE_TABLE, first, this.pc, this.dataRegime);
     const nl = (lo + 2) | 0;
-    const nh = (hi + ((nl >>> 0) < (lo >>> 0) ? 1 : 0)) | 0;
-    return decodeOne(DECODE_TABLE, (first | (this.fetchHalf(nl, nh) << 16)) | 0, this.pc, this.dataRegime);
+    const nh = (hi + (nl >>> 0 < lo >>> 0 ? 1 : 0)) | 0;
+    return decodeOne(
+      DECODE_TABLE,
+      first | (this.fetchHalf(nl, nh) << 16) | 0,
+      this.pc,
+      this.dataRegime,
+    );
   }
 
   /** Fetches the halfword at (lo, hi), with the faults an instruction fetch raises there. */
@@ -496,9 +515,11 @@ export class Hart implements CpuModel {
   }
 
   private traceExec(b: Block): void {
-    this.trace!.line('exec', `Trace ${this.hartId}: pc 0x${hex(b.pc)} [${'USHM'[this.priv]}] ${b.n} insns`);
+    this.trace!.line(
+      'exec',
+      `Trace ${this.hartId}: pc 0x${hex(b.pc)} [${'USHM'[this.priv]}] ${b.n} insns`,
+    );
   }
-
 }
 
 function hex(v: number): string {

@@ -43,12 +43,18 @@ export default definePlugin({
       default: true,
       description: 'Compile hot blocks to JavaScript (off: interpret every block)',
     },
+    'jit-threshold': {
+      type: 'number',
+      default: 64,
+      description: 'Executions of a block by the interpreter before it is compiled',
+    },
   },
   create(ctx, state) {
     const h = new Hart(ctx, {
       resetvec: Number(ctx.options.resetvec),
       timebase: Number(ctx.options.timebase),
       jit: ctx.options.jit === true,
+      jitThreshold: Math.max(1, Number(ctx.options['jit-threshold'])),
     });
     if (state !== undefined) h.loadState(state as HartState);
     return h;

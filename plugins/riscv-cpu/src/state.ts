@@ -79,7 +79,11 @@ export function restoreState(h: Hart, s: HartState): void {
   for (let i = 0; i < 16; i++) h.pmp.writeAddr(i, s.pmpAddrLo[i] ?? 0, s.pmpAddrHi[i] ?? 0);
   for (let n = 0; n < 16; n += 2) {
     const c = (i: number) => s.pmpCfg[n * 4 + i] ?? 0;
-    h.pmp.writeCfg(n, c(0) | (c(1) << 8) | (c(2) << 16) | (c(3) << 24), c(4) | (c(5) << 8) | (c(6) << 16) | (c(7) << 24));
+    h.pmp.writeCfg(
+      n,
+      c(0) | (c(1) << 8) | (c(2) << 16) | (c(3) << 24),
+      c(4) | (c(5) << 8) | (c(6) << 16) | (c(7) << 24),
+    );
   }
   h.setPriv(s.priv);
   h.setMstatus(s.mstatus);

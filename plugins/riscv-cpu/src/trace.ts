@@ -21,8 +21,13 @@ export function disassembleBlock(b: Block, priv: number): string {
     const pc = b.pc + b.ops[i + F_PCOFF]!;
     const len = b.ops[i + F_LEN]! as 2 | 4;
     const raw = b.ops[i + F_RAW]!;
-    const bits = len === 2 ? (raw & 0xffff).toString(16).padStart(4, '0') : (raw >>> 0).toString(16).padStart(8, '0');
-    lines.push(`0x${hex64(pc)}:  ${bits.padEnd(8)}  ${disassemble(raw, BigInt.asUintN(64, BigInt(pc)), len)}`);
+    const bits =
+      len === 2
+        ? (raw & 0xffff).toString(16).padStart(4, '0')
+        : (raw >>> 0).toString(16).padStart(8, '0');
+    lines.push(
+      `0x${hex64(pc)}:  ${bits.padEnd(8)}  ${disassemble(raw, BigInt.asUintN(64, BigInt(pc)), len)}`,
+    );
   }
   return lines.join('\n');
 }

@@ -6,8 +6,22 @@
  * Values are int32 halves: a read leaves its result in `h.csrLo`/`h.csrHi`, a write takes the
  * new value as halves. WARL fields keep only legal values.
  */
+
+import { CSR_RC, CSR_RS, CSR_RW } from '../exec/sem-system.js';
 import type { Hart } from '../hart.js';
-import { S_INTERRUPTS, MIP_MEIP, MIP_MSIP, MIP_MTIP, MIP_SEIP, MIP_SSIP, MIP_STIP, PRV_M, PRV_S, PRV_U } from '../priv/causes.js';
+import { SATP_BARE, SATP_SV39 } from '../mmu/mmu.js';
+import {
+  MIP_MEIP,
+  MIP_MSIP,
+  MIP_MTIP,
+  MIP_SEIP,
+  MIP_SSIP,
+  MIP_STIP,
+  PRV_M,
+  PRV_S,
+  PRV_U,
+  S_INTERRUPTS,
+} from '../priv/causes.js';
 import {
   MSTATUS,
   MSTATUS_WMASK,
@@ -16,9 +30,7 @@ import {
   SSTATUS_WMASK,
 } from '../priv/mstatus.js';
 import { illegal } from '../priv/trap.js';
-import { SATP_BARE, SATP_SV39 } from '../mmu/mmu.js';
 import { R64 } from './regs64.js';
-import { CSR_RC, CSR_RS, CSR_RW } from '../exec/sem-system.js';
 
 interface CsrRow {
   readonly name: string;
@@ -41,7 +53,12 @@ const ret = (h: Hart, lo: number, hi: number) => {
 };
 
 /** A plain 64-bit register kept in `h.r64` pair `i`, with an optional legal-value filter. */
-function pair(num: number, name: string, i: number, opts: Partial<CsrRow> & { mask?: (h: Hart, lo: number, hi: number) => void } = {}): void {
+function pair(
+  num: number,
+  name: string,
+  i: number,
+  opts: Partial<CsrRow> & { mask?: (h: Hart, lo: number, hi: number) => void } = {},
+): void {
   def(num, {
     name,
     ...(opts.allowed !== undefined && { allowed: opts.allowed }),
@@ -55,7 +72,8 @@ function pair(num: number, name: string, i: number, opts: Partial<CsrRow> & { ma
   });
 }
 
-const zero = (num: number, name: string) => def(num, { name, read: (h) => ret(h, 0, 0), write: () => {} });
+const zero = (num: number, name: string) =>
+  def(num, { name, read: (h) => ret(h, 0, 0), write: () => {} });
 
 // ---- floating point --------------------------------------------------------------------
 const fpOn = (h: Hart) => !h.fsOff;
@@ -104,7 +122,11 @@ const retBig = (h: Hart, v: bigint) => {
 const big = (lo: number, hi: number) => (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
 def(0xc00, { name: 'cycle', allowed: counterAllowed(0), read: (h) => retBig(h, h.cycleCount()) });
 def(0xc01, { name: 'time', allowed: counterAllowed(1), read: (h) => retBig(h, h.timeCount()) });
-def(0xc02, { name: 'instret', allowed: counterAllowed(2), read: (h) => retBig(h, h.instretCount()) });
+def(0xc02, {
+  name: 'instret',
+  allowed: counterAllowed(2),
+  read: (h) => retBig(h, h.instretCount()),
+});
 def(0xb00, {
   name: 'mcycle',
   read: (h) => retBig(h, h.cycleCount()),
@@ -125,8 +147,20 @@ def(0x320, {
   read: (h) => ret(h, h.mcountinhibit, 0),
   write: (h, lo) => h.setCountInhibit(lo & 0b101),
 });
-def(0x306, { name: 'mcounteren', read: (h) => ret(h, h.mcounteren, 0), write: (h, lo) => { h.mcounteren = lo & 7; } });
-def(0x106, { name: 'scounteren', read: (h) => ret(h, h.scounteren, 0), write: (h, lo) => { h.scounteren = lo & 7; } });
+def(0x306, {
+  name: 'mcounteren',
+  read: (h) => ret(h, h.mcounteren, 0),
+  write: (h, lo) => {
+    h.mcounteren = lo & 7;
+  },
+});
+def(0x106, {
+  name: 'scounteren',
+  read: (h) => ret(h, h.scounteren, 0),
+  write: (h, lo) => {
+    h.scounteren = lo & 7;
+  },
+});
 
 // ---- machine information ---------------------------------------------------------------
 zero(0xf11, 'mvendorid');
@@ -244,7 +278,14 @@ def(0x180, {
 // ---- debug triggers: none, but the CSRs read as "no trigger" (rv64mi-p-breakpoint) -----
 def(0x7a0, { name: 'tselect', read: (h) => ret(h, 0, 0), write: () => {} });
 def(0x7a1, { name: 'tdata1', read: (h) => ret(h, 0, 0), write: () => {} });
-def(0x7a2, { name: 'tdata2', read: (h) => ret(h, h.r64[2 * R64.TDATA2]!, h.r64[2 * R64.TDATA2 + 1]!), write: (h, lo, hi) => { h.r64[2 * R64.TDATA2] = lo; h.r64[2 * R64.TDATA2 + 1] = hi; } });
+def(0x7a2, {
+  name: 'tdata2',
+  read: (h) => ret(h, h.r64[2 * R64.TDATA2]!, h.r64[2 * R64.TDATA2 + 1]!),
+  write: (h, lo, hi) => {
+    h.r64[2 * R64.TDATA2] = lo;
+    h.r64[2 * R64.TDATA2 + 1] = hi;
+  },
+});
 zero(0x7a3, 'tdata3');
 
 // ---- PMP -------------------------------------------------------------------------------

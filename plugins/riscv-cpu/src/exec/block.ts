@@ -96,12 +96,7 @@ export function decodeBlock(
 }
 
 /** Decodes one instruction given as its word(s): for one that crosses a page. */
-export function decodeOne(
-  table: DecodeTable,
-  raw: number,
-  pc: number,
-  regime: number,
-): Block {
+export function decodeOne(table: DecodeTable, raw: number, pc: number, regime: number): Block {
   const ops = new Int32Array(FIELDS);
   const len = (raw & 3) !== 3 ? 2 : 4;
   fill(table, ops, 0, len === 2 ? expandCompressed(raw) : raw, raw, 0, len);

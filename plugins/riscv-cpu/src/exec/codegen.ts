@@ -85,12 +85,22 @@ function prologue(names: readonly string[]): string {
 }
 
 function envValues(env: CodeEnv): Record<string, unknown> {
-  return { h: env.h, x: env.x, fr: env.fr, fw: env.fw, DT: env.DT, ...env.helpers, ...fpFunctions() };
+  return {
+    h: env.h,
+    x: env.x,
+    fr: env.fr,
+    fw: env.fw,
+    DT: env.DT,
+    ...env.helpers,
+    ...fpFunctions(),
+  };
 }
 
 /** Builds the interpreter for one hart: `interp(block)` runs a block, returns instructions retired. */
 export function makeInterpreter(env: CodeEnv): (b: Block) => number {
-  const cases = SEMS.map((sem, code) => `case ${code}:${sem.gen(INTERP_OPERANDS)}break;`).join('\n');
+  const cases = SEMS.map((sem, code) => `case ${code}:${sem.gen(INTERP_OPERANDS)}break;`).join(
+    '\n',
+  );
   const body =
     prologue(['h', 'x', 'fr', 'fw', 'DT', ...HELPER_NAMES, ...FP_NAMES]) +
     'return function interp(b){' +

@@ -21,7 +21,6 @@ export function dataPriv(h: Hart): number {
   return h.priv === PRV_M && h.mstatus & MSTATUS.MPRV ? (h.mstatus >>> MPP_SHIFT) & 3 : h.priv;
 }
 
-
 /**
  * Translates the data address (lo, hi) for `access`, fills the TLB where it may, and returns
  * the guest-physical address; raises the page or access fault otherwise.
@@ -60,7 +59,7 @@ function physical(
 function addrPlus(h: Hart, lo: number, hi: number, n: number): void {
   const l = (lo + n) | 0;
   h.tmp[0] = l;
-  h.tmp[1] = (hi + ((l >>> 0) < (lo >>> 0) ? 1 : 0)) | 0;
+  h.tmp[1] = (hi + (l >>> 0 < lo >>> 0 ? 1 : 0)) | 0;
 }
 
 export function load(
@@ -143,7 +142,10 @@ export function store(
   pc: number,
 ): void {
   const off = lo & 4095;
-  if (off + size > 4096) return storeCrossing(h, lo, hi, size, vlo, vhi, pc);
+  if (off + size > 4096) {
+    storeCrossing(h, lo, hi, size, vlo, vhi, pc);
+    return;
+  }
   const phys = physical(h, lo, hi, ACC_WRITE, size, pc);
   // A page some CPU watches (it decoded code there) takes the memory path, which tells them.
   if (!h.memory.watched(phys as GuestPhysAddr)) {
@@ -207,8 +209,7 @@ function atomicAddress(
   forWrite: boolean,
   pc: number,
 ): number {
-  if (lo & (size - 1))
-    raise(h, forWrite ? EXC.STORE_MISALIGNED : EXC.LOAD_MISALIGNED, lo, hi, pc);
+  if (lo & (size - 1)) raise(h, forWrite ? EXC.STORE_MISALIGNED : EXC.LOAD_MISALIGNED, lo, hi, pc);
   const phys = physical(h, lo, hi, forWrite ? ACC_WRITE : ACC_READ, size, pc);
   if (h.mmu.window(phys - (phys % 4096), ACC_READ) === undefined)
     raise(h, forWrite ? EXC.STORE_ACCESS : EXC.LOAD_ACCESS, lo, hi, pc);
@@ -239,7 +240,7 @@ export function amo(
       break;
     case 1: {
       rlo = (alo + blo) | 0;
-      rhi = (ahi + bhi + ((rlo >>> 0) < (alo >>> 0) ? 1 : 0)) | 0;
+      rhi = (ahi + bhi + (rlo >>> 0 < alo >>> 0 ? 1 : 0)) | 0;
       break;
     }
     case 2:
@@ -308,4 +309,3 @@ export function sc(
   store(h, lo, hi, size, vlo, vhi, pc);
   return 0;
 }
-

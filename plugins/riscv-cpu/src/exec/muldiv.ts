@@ -58,12 +58,12 @@ export function mul128(
   // b << 64; likewise for b.
   if (kind !== 0 && ah < 0) {
     const l = (w2 - bl) | 0;
-    w3 = (w3 - bh - ((w2 >>> 0) < (bl >>> 0) ? 1 : 0)) | 0;
+    w3 = (w3 - bh - (w2 >>> 0 < bl >>> 0 ? 1 : 0)) | 0;
     w2 = l;
   }
   if (kind === 1 && bh < 0) {
     const l = (w2 - al) | 0;
-    w3 = (w3 - ah - ((w2 >>> 0) < (al >>> 0) ? 1 : 0)) | 0;
+    w3 = (w3 - ah - (w2 >>> 0 < al >>> 0 ? 1 : 0)) | 0;
     w2 = l;
   }
   out.ldHi = w3;

@@ -4,9 +4,9 @@
  * FP instruction traps as illegal while `mstatus.FS` is Off, and sets FS to Dirty.
  */
 import type { Format } from '../isa/opcodes.js';
+import { FS_DIRTY } from '../priv/mstatus.js';
 import type { Operands } from './operands.js';
 import { ea, exitIfAsked, retiredSoFar, type Semantics } from './sem-base.js';
-import { FS_DIRTY } from '../priv/mstatus.js';
 
 const fsCheck = (o: Operands) => `if(h.fsOff){${retiredSoFar(o)}ILLEGAL(h,${o.pc},${o.raw});}`;
 const dirty = `h.mstatus|=${FS_DIRTY};`;

@@ -109,15 +109,20 @@ export const RV64I: Readonly<Record<string, Semantics>> = {
   sd: store(8),
 
   addi: alu((o) => add64(o, o.imm, `(${o.imm}>>31)`)),
-  slti: alu((o) =>
-    put(o.rd, `${lt64(lo(o.rs1), hi(o.rs1), o.imm, `(${o.imm}>>31)`)}?1:0`, '0'),
+  slti: alu((o) => put(o.rd, `${lt64(lo(o.rs1), hi(o.rs1), o.imm, `(${o.imm}>>31)`)}?1:0`, '0')),
+  sltiu: alu((o) => put(o.rd, `${ltu64(lo(o.rs1), hi(o.rs1), o.imm, `(${o.imm}>>31)`)}?1:0`, '0')),
+  xori: alu(
+    (o) =>
+      `const l_=${lo(o.rs1)}^${o.imm};const h_=${hi(o.rs1)}^(${o.imm}>>31);${put(o.rd, 'l_', 'h_')}`,
   ),
-  sltiu: alu((o) =>
-    put(o.rd, `${ltu64(lo(o.rs1), hi(o.rs1), o.imm, `(${o.imm}>>31)`)}?1:0`, '0'),
+  ori: alu(
+    (o) =>
+      `const l_=${lo(o.rs1)}|${o.imm};const h_=${hi(o.rs1)}|(${o.imm}>>31);${put(o.rd, 'l_', 'h_')}`,
   ),
-  xori: alu((o) => `const l_=${lo(o.rs1)}^${o.imm};const h_=${hi(o.rs1)}^(${o.imm}>>31);${put(o.rd, 'l_', 'h_')}`),
-  ori: alu((o) => `const l_=${lo(o.rs1)}|${o.imm};const h_=${hi(o.rs1)}|(${o.imm}>>31);${put(o.rd, 'l_', 'h_')}`),
-  andi: alu((o) => `const l_=${lo(o.rs1)}&${o.imm};const h_=${hi(o.rs1)}&(${o.imm}>>31);${put(o.rd, 'l_', 'h_')}`),
+  andi: alu(
+    (o) =>
+      `const l_=${lo(o.rs1)}&${o.imm};const h_=${hi(o.rs1)}&(${o.imm}>>31);${put(o.rd, 'l_', 'h_')}`,
+  ),
   slli: alu((o) => `${shift64('sll', o.imm, lo(o.rs1), hi(o.rs1))}${put(o.rd, 'rl', 'rh')}`),
   srli: alu((o) => `${shift64('srl', o.imm, lo(o.rs1), hi(o.rs1))}${put(o.rd, 'rl', 'rh')}`),
   srai: alu((o) => `${shift64('sra', o.imm, lo(o.rs1), hi(o.rs1))}${put(o.rd, 'rl', 'rh')}`),
@@ -128,14 +133,29 @@ export const RV64I: Readonly<Record<string, Semantics>> = {
       `const a_=${lo(o.rs1)},b_=${lo(o.rs2)};const l_=(a_-b_)|0;` +
       `const h_=(${hi(o.rs1)}-${hi(o.rs2)}-((a_>>>0)<(b_>>>0)?1:0))|0;${put(o.rd, 'l_', 'h_')}`,
   ),
-  sll: alu((o) => `${shift64('sll', `(${lo(o.rs2)}&63)`, lo(o.rs1), hi(o.rs1))}${put(o.rd, 'rl', 'rh')}`),
-  srl: alu((o) => `${shift64('srl', `(${lo(o.rs2)}&63)`, lo(o.rs1), hi(o.rs1))}${put(o.rd, 'rl', 'rh')}`),
-  sra: alu((o) => `${shift64('sra', `(${lo(o.rs2)}&63)`, lo(o.rs1), hi(o.rs1))}${put(o.rd, 'rl', 'rh')}`),
+  sll: alu(
+    (o) => `${shift64('sll', `(${lo(o.rs2)}&63)`, lo(o.rs1), hi(o.rs1))}${put(o.rd, 'rl', 'rh')}`,
+  ),
+  srl: alu(
+    (o) => `${shift64('srl', `(${lo(o.rs2)}&63)`, lo(o.rs1), hi(o.rs1))}${put(o.rd, 'rl', 'rh')}`,
+  ),
+  sra: alu(
+    (o) => `${shift64('sra', `(${lo(o.rs2)}&63)`, lo(o.rs1), hi(o.rs1))}${put(o.rd, 'rl', 'rh')}`,
+  ),
   slt: alu((o) => put(o.rd, `${lt64(lo(o.rs1), hi(o.rs1), lo(o.rs2), hi(o.rs2))}?1:0`, '0')),
   sltu: alu((o) => put(o.rd, `${ltu64(lo(o.rs1), hi(o.rs1), lo(o.rs2), hi(o.rs2))}?1:0`, '0')),
-  xor: alu((o) => `const l_=${lo(o.rs1)}^${lo(o.rs2)};const h_=${hi(o.rs1)}^${hi(o.rs2)};${put(o.rd, 'l_', 'h_')}`),
-  or: alu((o) => `const l_=${lo(o.rs1)}|${lo(o.rs2)};const h_=${hi(o.rs1)}|${hi(o.rs2)};${put(o.rd, 'l_', 'h_')}`),
-  and: alu((o) => `const l_=${lo(o.rs1)}&${lo(o.rs2)};const h_=${hi(o.rs1)}&${hi(o.rs2)};${put(o.rd, 'l_', 'h_')}`),
+  xor: alu(
+    (o) =>
+      `const l_=${lo(o.rs1)}^${lo(o.rs2)};const h_=${hi(o.rs1)}^${hi(o.rs2)};${put(o.rd, 'l_', 'h_')}`,
+  ),
+  or: alu(
+    (o) =>
+      `const l_=${lo(o.rs1)}|${lo(o.rs2)};const h_=${hi(o.rs1)}|${hi(o.rs2)};${put(o.rd, 'l_', 'h_')}`,
+  ),
+  and: alu(
+    (o) =>
+      `const l_=${lo(o.rs1)}&${lo(o.rs2)};const h_=${hi(o.rs1)}&${hi(o.rs2)};${put(o.rd, 'l_', 'h_')}`,
+  ),
 
   addiw: alu((o) => putW(o.rd, `(${lo(o.rs1)}+${o.imm})|0`)),
   slliw: alu((o) => putW(o.rd, `${lo(o.rs1)}<<${o.imm}`)),

@@ -2,8 +2,9 @@
  * RV64M: multiplication and division (unprivileged spec ch. 13). The 32-bit (W) forms use
  * JavaScript's exact int32 arithmetic; the 64-bit forms use `muldiv.ts` on halves.
  */
-import { hi, lo, put, putW, type Semantics } from './sem-base.js';
+
 import type { Operands } from './operands.js';
+import { hi, lo, put, putW, type Semantics } from './sem-base.js';
 
 const alu = (f: (o: Operands) => string): Semantics => ({ gen: (o) => `{${f(o)}}` });
 const args = (o: Operands) => `${lo(o.rs1)},${hi(o.rs1)},${lo(o.rs2)},${hi(o.rs2)}`;
@@ -27,12 +28,9 @@ export const RV64M: Readonly<Record<string, Semantics>> = {
   mulw: alu((o) => putW(o.rd, `IMUL(${lo(o.rs1)},${lo(o.rs2)})`)),
   // -2^31 / -1 overflows to -2^31 in `| 0`, and % gives -0, which `| 0` makes 0: both as
   // the spec says. Division by zero: quotient all ones, remainder the dividend.
-  divw: alu(
-    (o) => `const b_=${lo(o.rs2)};${putW(o.rd, `b_===0?-1:(${lo(o.rs1)}/b_)|0`)}`,
-  ),
+  divw: alu((o) => `const b_=${lo(o.rs2)};${putW(o.rd, `b_===0?-1:(${lo(o.rs1)}/b_)|0`)}`),
   divuw: alu(
-    (o) =>
-      `const b_=${lo(o.rs2)}>>>0;${putW(o.rd, `b_===0?-1:((${lo(o.rs1)}>>>0)/b_)|0`)}`,
+    (o) => `const b_=${lo(o.rs2)}>>>0;${putW(o.rd, `b_===0?-1:((${lo(o.rs1)}>>>0)/b_)|0`)}`,
   ),
   remw: alu(
     (o) => `const b_=${lo(o.rs2)};${putW(o.rd, `b_===0?${lo(o.rs1)}:(${lo(o.rs1)}%b_)|0`)}`,

@@ -4,7 +4,7 @@
  * instructions of the block depend on (privilege, translation, interrupt enables) leaves the
  * block, so that the next one is looked up, and interrupts checked, afresh.
  */
-import { exitIfAsked, lo, hi, retiredSoFar, type Semantics } from './sem-base.js';
+import { exitIfAsked, hi, lo, retiredSoFar, type Semantics } from './sem-base.js';
 
 /** CSR operation codes, as `CSR` takes them. */
 export const CSR_RW = 0;
@@ -24,7 +24,8 @@ function csr(op: number, immediate: boolean): Semantics {
 
 const leave = (call: string): Semantics => ({
   ends: true,
-  gen: (o) => `{${retiredSoFar(o)}${call.replace(/\$(\w+)/g, (_, f: keyof typeof o) => o[f])};h.pc=${o.next};return ${o.k}+1;}`,
+  gen: (o) =>
+    `{${retiredSoFar(o)}${call.replace(/\$(\w+)/g, (_, f: keyof typeof o) => o[f])};h.pc=${o.next};return ${o.k}+1;}`,
 });
 
 export const SYSTEM: Readonly<Record<string, Semantics>> = {

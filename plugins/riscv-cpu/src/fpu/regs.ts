@@ -24,8 +24,11 @@ export interface FpRegs {
  * word order would not match the spec's low/high halves.
  */
 export function createFpRegs(x: Int32Array): FpRegs {
-  if (x.length !== 64) {
-    throw new EmuhostError('E_BAD_ARGUMENT', `x must have 64 int32 words, got ${x.length}`);
+  if (x.length < 64) {
+    throw new EmuhostError(
+      'E_BAD_ARGUMENT',
+      `x must have at least 64 int32 words, got ${x.length}`,
+    );
   }
   if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
     throw new EmuhostError('E_BAD_ARGUMENT', 'the FP register file needs a little-endian host');

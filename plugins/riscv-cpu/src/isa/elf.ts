@@ -131,7 +131,9 @@ export function parseElf(bytes: Uint8Array): ElfFile {
     const offset = small(u64(p + 8), 'p_offset');
     const filesz = small(u64(p + 32), 'p_filesz');
     const memsz = small(u64(p + 40), 'p_memsz');
-    if (filesz > memsz) bad(`segment ${i}: p_filesz ${filesz} > p_memsz ${memsz}`);
+    // Only a loadable segment must fit its memory image (PT_RISCV_ATTRIBUTES has memsz 0).
+    if (u32(p) === PT_LOAD && filesz > memsz)
+      bad(`segment ${i}: p_filesz ${filesz} > p_memsz ${memsz}`);
     segments.push({
       type: u32(p),
       flags: u32(p + 4),

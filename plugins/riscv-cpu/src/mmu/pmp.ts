@@ -20,7 +20,6 @@ const L = 0x80;
 const A_OFF = 0;
 const A_TOR = 1;
 const A_NA4 = 2;
-const A_NAPOT = 3;
 
 /** Access kinds as permission bits (the same bits as a cfg byte's R, W, X). */
 export const PMP_R = R;
@@ -55,7 +54,11 @@ export class Pmp {
     if (base >= PMP_ENTRIES) return [0, 0];
     const c = this.cfg;
     const w = (i: number) =>
-      (c[base + i]! | (c[base + i + 1]! << 8) | (c[base + i + 2]! << 16) | (c[base + i + 3]! << 24)) | 0;
+      c[base + i]! |
+      (c[base + i + 1]! << 8) |
+      (c[base + i + 2]! << 16) |
+      (c[base + i + 3]! << 24) |
+      0;
     return [w(0), w(4)];
   }
 
@@ -65,7 +68,7 @@ export class Pmp {
     for (let i = 0; i < 8; i++) {
       const e = base + i;
       if (this.cfg[e]! & L) continue;
-      let v = ((i < 4 ? lo >>> (8 * i) : hi >>> (8 * (i - 4))) & 0xff) & ~0x60;
+      let v = (i < 4 ? lo >>> (8 * i) : hi >>> (8 * (i - 4))) & 0xff & ~0x60;
       // R=0,W=1 is reserved: keep the entry's permissions as they were.
       if ((v & (R | W)) === W) v = (v & ~(R | W | X)) | (this.cfg[e]! & (R | W | X));
       this.cfg[e] = v;
@@ -121,7 +124,8 @@ export class Pmp {
         // Clear the low `ones` bits (and the 0 after them) exactly, in halves: pmpaddr has 54
         // bits, more than a double holds.
         const lo = ones + 1 >= 32 ? 0 : (this.addrLo[i]! >>> (ones + 1)) << (ones + 1);
-        const hi = ones + 1 <= 32 ? this.addrHi[i]! : (this.addrHi[i]! >>> (ones - 31)) << (ones - 31);
+        const hi =
+          ones + 1 <= 32 ? this.addrHi[i]! : (this.addrHi[i]! >>> (ones - 31)) << (ones - 31);
         const base = ((hi >>> 0) * 2 ** 32 + (lo >>> 0)) * 4;
         this.start[i] = base;
         this.end[i] = base + size;

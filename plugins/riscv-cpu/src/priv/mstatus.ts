@@ -56,7 +56,8 @@ export const SSTATUS_MASK =
   MSTATUS.MXR;
 
 /** The fields `sstatus` writes. */
-export const SSTATUS_WMASK = MSTATUS.SIE | MSTATUS.SPIE | MSTATUS.SPP | MSTATUS.FS | MSTATUS.SUM | MSTATUS.MXR;
+export const SSTATUS_WMASK =
+  MSTATUS.SIE | MSTATUS.SPIE | MSTATUS.SPP | MSTATUS.FS | MSTATUS.SUM | MSTATUS.MXR;
 
 /** The high half: UXL = SXL = 2 (bits 32..35), SD (bit 63) when FS is dirty. */
 export function mstatusHigh(low: number, withSxl: boolean): number {

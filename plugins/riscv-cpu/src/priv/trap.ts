@@ -6,17 +6,10 @@
  * Everything that raises an exception from generated code ends in `throw TRAP`: the trap is
  * already taken (pc at the handler), and the run loop only has to count.
  */
-import type { Hart } from '../hart.js';
+
 import { R64 } from '../csr/regs64.js';
-import {
-  EXC,
-  IRQ_PRIORITY,
-  MIP_SEIP,
-  PRV_M,
-  PRV_S,
-  PRV_U,
-  causeName,
-} from './causes.js';
+import type { Hart } from '../hart.js';
+import { causeName, EXC, IRQ_PRIORITY, MIP_SEIP, PRV_M, PRV_S, PRV_U } from './causes.js';
 import { MPP_SHIFT, MSTATUS } from './mstatus.js';
 
 /** What generated code and helpers throw once a trap is taken. */
