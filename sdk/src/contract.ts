@@ -1058,8 +1058,49 @@ export interface CpuModel {
    * plain data, listing only what the model implements.
    */
   readonly info: Readonly<Record<string, string | number | boolean>>;
+  /** Debugger access (a GDB stub). Default: the CPU cannot be debugged. */
+  readonly debug?: CpuDebug;
   /** Called before the instance is dropped. Default: nothing. */
   dispose?(): void;
+}
+
+/**
+ * What a debugger (emuhost's GDB stub) needs of a CPU. Register numbers and sizes are those
+ * of `targetXml`, GDB's target description, so the stub knows nothing of the architecture.
+ * Memory is accessed as the CPU sees it now (its translation and privilege), without side
+ * effects on devices: MMIO is not touched (reads there give nothing).
+ */
+export interface CpuDebug {
+  /** GDB's target description (`target.xml` and any file it includes, by name). */
+  readonly targetXml: Readonly<Record<string, string>>;
+  /** GDB's architecture name (`riscv:rv64`). */
+  readonly gdbArch: string;
+  /** How many registers (numbers 0..n-1) GDB's `g` packet carries; others are read one by one. */
+  readonly gRegisters: number;
+  /** Register `n` as little-endian bytes of its size, or undefined for an unknown number. */
+  readRegister(n: number): Uint8Array | undefined;
+  /** Sets register `n`; false for an unknown number or a wrong size. */
+  writeRegister(n: number, value: Uint8Array): boolean;
+  /** Reads up to `len` bytes at virtual `addr`; fewer (possibly none) where unmapped. */
+  readMemory(addr: bigint, len: number): Uint8Array;
+  /** Writes at virtual `addr`; returns how many bytes were written before an unmapped one. */
+  writeMemory(addr: bigint, data: Uint8Array): number;
+  /**
+   * The breakpoints (virtual addresses): `run` returns before executing an instruction at
+   * one of them, with `stopReason` `'breakpoint'` (the instruction does not execute).
+   */
+  setBreakpoints(addrs: readonly bigint[]): void;
+  /** While true, `run` executes one instruction (or takes one trap) and returns, `stopReason` `'step'`. */
+  singleStep: boolean;
+  /** Why the last `run` returned early for the debugger, cleared by the next `run`. */
+  readonly stopReason: 'breakpoint' | 'step' | undefined;
+  /**
+   * Called (inside `run`) when the CPU stops for the debugger, so that the stub can stop the
+   * whole machine (`run` returns, but the scheduler would otherwise go on with other CPUs).
+   */
+  onStop: (() => void) | undefined;
+  /** The program counter. */
+  readonly pc: bigint;
 }
 
 /** A CPU model (`-cpu NAME` names it by the manifest id). */

@@ -19,6 +19,7 @@ import type {
 } from '@emuhost/sdk';
 import { csrInstruction } from './csr/csrs.js';
 import { R64, R64_COUNT } from './csr/regs64.js';
+import { HartDebug } from './debug.js';
 import { type Block, decodeBlock, decodeOne } from './exec/block.js';
 import { CodeCache, type FetchTlb, type PageCode } from './exec/code-cache.js';
 import { type CodeEnv, compileBlock, DECODE_TABLE, makeInterpreter } from './exec/codegen.js';
@@ -134,6 +135,7 @@ export class Hart implements CpuModel {
   private readonly env: CodeEnv;
   private readonly interp: (b: Block) => number;
   readonly info: Readonly<Record<string, string | number | boolean>>;
+  readonly debug: HartDebug;
 
   constructor(
     ctx: CpuContext,
@@ -191,6 +193,7 @@ export class Hart implements CpuModel {
       },
     };
     this.interp = makeInterpreter(this.env);
+    this.debug = new HartDebug(this);
     this.info = Object.freeze({
       'riscv,isa': 'rv64imafdc_zicntr_zicsr_zifencei',
       'riscv,isa-base': 'rv64i',
@@ -204,6 +207,7 @@ export class Hart implements CpuModel {
 
   run(budget: number): number {
     this.stopping = false;
+    this.debug.stopReason = undefined;
     let executed = 0;
     this.runRetired = 0;
     const traceExec = this.trace?.kinds.has('exec') === true;
@@ -219,6 +223,19 @@ export class Hart implements CpuModel {
       if (this.waiting) break;
       this.runBase = executed;
       this.k = 0;
+      if (this.debug.active) {
+        // One instruction at a time, uncached, so that any address can stop the run.
+        if (this.debug.breakpoints.has(this.pc)) {
+          this.debug.stopped('breakpoint');
+          break;
+        }
+        executed += this.step();
+        if (this.debug.singleStep) {
+          this.debug.stopped('step');
+          break;
+        }
+        continue;
+      }
       try {
         const b = this.lookup();
         if (traceExec) this.traceExec(b);
@@ -245,6 +262,21 @@ export class Hart implements CpuModel {
     // Other harts and devices run now: a reservation cannot be trusted past this point.
     this.reservation = -1;
     return executed;
+  }
+
+  /** One instruction (or one trap), for the debugger; returns instructions plus traps. */
+  private step(): number {
+    try {
+      const pc = this.pc;
+      const n = this.interp(this.uncached(pc | 0, Math.floor(pc / TWO32)));
+      this.runRetired += n;
+      return n;
+    } catch (e) {
+      if (e !== TRAP) throw e;
+      this.runRetired += this.k;
+      this.irqDirty = true;
+      return this.k + 1;
+    }
   }
 
   setIrq(input: number, level: 0 | 1): void {
