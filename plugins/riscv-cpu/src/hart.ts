@@ -22,7 +22,7 @@ import { R64, R64_COUNT } from './csr/regs64.js';
 import { HartDebug } from './debug.js';
 import { type Block, decodeBlock, decodeOne } from './exec/block.js';
 import { CodeCache, type FetchTlb, type PageCode } from './exec/code-cache.js';
-import { type CodeEnv, compileBlock, DECODE_TABLE, makeInterpreter } from './exec/codegen.js';
+import { type CodeEnv, compileRegion, DECODE_TABLE, makeInterpreter } from './exec/codegen.js';
 import { amo, load, lr, sc, store } from './exec/memops.js';
 import { div64, mul128, mulhu32 } from './exec/muldiv.js';
 import { createFpRegs, type FpRegs } from './fpu/index.js';
@@ -47,6 +47,10 @@ import { type HartState, restoreState, saveState } from './state.js';
 import { disassembleBlock } from './trace.js';
 
 const TWO32 = 4294967296;
+/** Region compilations per page before its new hot blocks stay interpreted. */
+const MAX_COMPILES = 16;
+/** Instructions in one region at most. */
+const MAX_REGION_INSNS = 160;
 
 /** The interrupt inputs, in `CpuPluginDefinition.irqInputs` order. */
 export const IRQ_INPUTS = ['msip', 'mtip', 'meip', 'seip'] as const;
@@ -134,6 +138,8 @@ export class Hart implements CpuModel {
   readonly code: CodeCache;
   private readonly env: CodeEnv;
   private readonly interp: (b: Block) => number;
+  /** The page of the block `lookup` returned last (null for an uncached one). */
+  private lastPage: PageCode | null = null;
   readonly info: Readonly<Record<string, string | number | boolean>>;
   readonly debug: HartDebug;
 
@@ -240,7 +246,7 @@ export class Hart implements CpuModel {
         const b = this.lookup();
         if (traceExec) this.traceExec(b);
         let n: number;
-        if (b.run !== null) n = b.run();
+        if (b.region !== null) n = b.region(budget - executed);
         else {
           n = this.interp(b);
           if (++b.count >= this.opts.jitThreshold && this.opts.jit) this.compile(b);
@@ -466,6 +472,7 @@ export class Hart implements CpuModel {
       ft.tagLo[e] === (lo & -4096) && ft.tagHi[e] === hi
         ? ft.page[e]!
         : this.fetchPage(lo, hi, ft, e);
+    this.lastPage = page;
     if (page === null) return this.uncached(lo, hi);
     const slot = (lo & 4095) >>> 1;
     const regime = this.dataRegime;
@@ -541,8 +548,38 @@ export class Hart implements CpuModel {
     return w.view.getUint16(w.off + (lo & 4095), true);
   }
 
+  /**
+   * A block got hot: compile its page's blocks (those of its virtual page and regime) into a
+   * region. A page whose hot set keeps growing is recompiled at most `MAX_COMPILES` times;
+   * after that, new blocks there stay interpreted.
+   */
   private compile(b: Block): void {
-    b.run = compileBlock(this.env, b);
+    const page = this.lastPage;
+    if (page === null || page.compiles >= MAX_COMPILES) return;
+    page.compiles++;
+    const vbase = b.pc - (b.pc % 4096 + 4096) % 4096;
+    // The page's warm blocks, hottest first, up to what V8 still optimizes as one function
+    // (TurboFan skips functions of more than 60 KB of bytecode).
+    const warm: Block[] = [];
+    for (const head of page.slots)
+      for (let x = head; x !== undefined; x = x.next)
+        if (
+          x.regime === b.regime &&
+          x.pc - vbase >= 0 &&
+          x.pc - vbase < 4096 &&
+          x.count >= this.opts.jitThreshold >> 2
+        )
+          warm.push(x);
+    warm.sort((p, q) => q.count - p.count);
+    const blocks: Block[] = [];
+    let insns = 0;
+    for (const x of warm) {
+      if (insns + x.n > MAX_REGION_INSNS && blocks.length > 0) break;
+      blocks.push(x);
+      insns += x.n;
+    }
+    const fn = compileRegion(this.env, blocks, vbase, b.regime);
+    for (const x of blocks) x.region = fn;
     this.code.compiled++;
   }
 

@@ -136,8 +136,17 @@ export function runBareElf(
   });
   const max = opts.maxInstructions ?? 5_000_000_000;
   const t0 = performance.now();
+  let lastT = t0;
+  let lastN = 0;
   while (exitCode === undefined && m.cpus.instructions < max) {
-    const out = m.cpus.run({ untilNs: m.clock.now + 50_000_000 });
+    const out = m.cpus.run({ untilNs: m.clock.now + 10_000_000 });
+    if (process.env.EMUHOST_CHUNKS) {
+      const now = performance.now();
+      const n = m.cpus.instructions;
+      console.log(`chunk ${((n - lastN) / (now - lastT) / 1000).toFixed(1)} MIPS`);
+      lastT = now;
+      lastN = n;
+    }
     if (out.reason === 'idle') break;
   }
   return { exitCode, instructions: m.cpus.instructions, ms: performance.now() - t0, machine: m };
