@@ -29,7 +29,17 @@ import { createFpRegs, type FpRegs } from './fpu/index.js';
 import { ACC_FETCH, FAIL_ACCESS, Mmu } from './mmu/mmu.js';
 import { PMP_X, Pmp } from './mmu/pmp.js';
 import { sfence } from './mmu/sfence.js';
-import { EXC, MIP_MEIP, MIP_MSIP, MIP_MTIP, MIP_SEIP, PRV_M, PRV_S, PRV_U } from './priv/causes.js';
+import {
+  causeName,
+  EXC,
+  MIP_MEIP,
+  MIP_MSIP,
+  MIP_MTIP,
+  MIP_SEIP,
+  PRV_M,
+  PRV_S,
+  PRV_U,
+} from './priv/causes.js';
 import { FS_DIRTY, MPP_SHIFT, MSTATUS } from './priv/mstatus.js';
 import {
   badJump,
@@ -44,13 +54,15 @@ import {
   wfi,
 } from './priv/trap.js';
 import { type HartState, restoreState, saveState } from './state.js';
-import { disassembleBlock } from './trace.js';
+import { disassembleBlock, hexPair } from './trace.js';
 
 const TWO32 = 4294967296;
 /** Region compilations per page before its new hot blocks stay interpreted. */
 const MAX_COMPILES = 16;
 /** Instructions in one region at most. */
 const MAX_REGION_INSNS = 160;
+/** Exceptions in a row with no instruction completing before the guest is declared stuck. */
+const STORM_LIMIT = 10_000;
 
 /** The interrupt inputs, in `CpuPluginDefinition.irqInputs` order. */
 export const IRQ_INPUTS = ['msip', 'mtip', 'meip', 'seip'] as const;
@@ -129,8 +141,12 @@ export class Hart implements CpuModel {
   csrHi = 0;
   readonly tmp = new Int32Array(2);
   traps = 0;
+  /** Consecutive exceptions with no instruction retired between them, and the first one. */
+  private storm = 0;
+  private stormFirst = '';
 
   readonly hartId: number;
+  private readonly halt: (reason: string) => void;
   readonly memory: CpuMemory;
   readonly clock: CpuClock;
   readonly trace: CpuTrace | undefined;
@@ -148,6 +164,7 @@ export class Hart implements CpuModel {
     readonly opts: HartOptions,
   ) {
     this.hartId = ctx.index;
+    this.halt = (reason) => ctx.halt(reason);
     this.memory = ctx.memory;
     this.clock = ctx.clock;
     this.trace = ctx.trace;
@@ -253,11 +270,16 @@ export class Hart implements CpuModel {
         }
         executed += n;
         this.runRetired += n;
+        if (n > 0) this.storm = 0;
       } catch (e) {
         if (e !== TRAP) throw e;
         executed += this.k + 1;
         this.runRetired += this.k;
         this.irqDirty = true;
+        if (this.storm >= STORM_LIMIT) {
+          this.stuck();
+          break;
+        }
       }
     }
     this.executedTotal += executed;
@@ -268,6 +290,35 @@ export class Hart implements CpuModel {
     // Other harts and devices run now: a reservation cannot be trusted past this point.
     this.reservation = -1;
     return executed;
+  }
+
+  /**
+   * An exception was taken. Exceptions with no instruction retired between them are a storm:
+   * the handler itself faults (no handler at all, as at reset). The first one is kept to name
+   * the cause in the message.
+   */
+  noteException(
+    cause: number,
+    epcLo: number,
+    epcHi: number,
+    tvalLo: number,
+    tvalHi: number,
+    from: number,
+  ): void {
+    if (this.k > 0) this.storm = 0;
+    if (this.storm++ === 0)
+      this.stormFirst = `exception ${causeName(cause, false)} at pc 0x${hexPair(epcLo, epcHi)} (tval 0x${hexPair(tvalLo, tvalHi)}, ${'USHM'[from]}-mode)`;
+  }
+
+  /** The guest is stuck in a storm of traps no guest code handles: stop and say why. */
+  private stuck(): void {
+    const t = this.priv === PRV_M ? R64.MTVEC : R64.STVEC;
+    const tvec = hexPair(this.r64[2 * t]!, this.r64[2 * t + 1]!);
+    this.waiting = true;
+    this.halt(
+      `the guest is stuck: ${this.stormFirst}, then ${STORM_LIMIT} more exceptions with no instruction completing ` +
+        `(the trap vector ${this.priv === PRV_M ? 'mtvec' : 'stvec'} = 0x${tvec} has no working handler); now at pc 0x${hex(this.pc)}`,
+    );
   }
 
   /** One instruction (or one trap), for the debugger; returns instructions plus traps. */
@@ -557,7 +608,7 @@ export class Hart implements CpuModel {
     const page = this.lastPage;
     if (page === null || page.compiles >= MAX_COMPILES) return;
     page.compiles++;
-    const vbase = b.pc - (b.pc % 4096 + 4096) % 4096;
+    const vbase = b.pc - (((b.pc % 4096) + 4096) % 4096);
     // The page's warm blocks, hottest first, up to what V8 still optimizes as one function
     // (TurboFan skips functions of more than 60 KB of bytecode).
     const warm: Block[] = [];

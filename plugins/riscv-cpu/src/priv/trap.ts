@@ -77,6 +77,7 @@ export function takeTrap(
   h.setMstatus(ms);
   h.reservation = -1;
   h.traps++;
+  if (!interrupt) h.noteException(cause, epcLo, epcHi, tvalLo, tvalHi, from);
   const t = h.trace;
   if (t?.kinds.has('int'))
     t.line(
