@@ -118,14 +118,20 @@ export async function ensureGuest(opts: EnsureOptions = {}): Promise<GuestFiles>
       const archive = opts.archive
         ? await opts.archive(join(dir, 'apt'), { mirror, securityMirror, keyring })
         : await realArchive(join(dir, 'apt'), { mirror, securityMirror, keyring });
-      const fetched = await fetchFromDebian({
-        archive,
-        dir,
-        mirror,
-        securityMirror,
-        log,
-        ...(pin ? { pin } : {}),
-      });
+      let fetched: Awaited<ReturnType<typeof fetchFromDebian>>;
+      try {
+        fetched = await fetchFromDebian({
+          archive,
+          dir,
+          mirror,
+          securityMirror,
+          log,
+          ...(pin ? { pin } : {}),
+        });
+      } finally {
+        // apt's lists and caches (~250 MB) serve only a fetch, and the next one refreshes them.
+        rmSync(join(dir, 'apt'), { recursive: true, force: true });
+      }
       m = {
         ...fetched,
         initramfs: cached?.initramfs ?? {},
