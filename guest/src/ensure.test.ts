@@ -281,3 +281,16 @@ describe('ensureGuest, cached', () => {
     expect(a.calls.filter((c) => c === 'update')).toHaveLength(1);
   });
 });
+
+describe('ensureGuest, offline', () => {
+  it('says the archive cannot be reached, with the URLs, when every index download failed', async () => {
+    const a = new FakeArchive({});
+    a.update = async () => ['http://127.0.0.1:9/debian/dists/sid/InRelease: Could not connect'];
+    await expect(ensure(a)).rejects.toMatchObject({
+      code: 'E_GUEST_FETCH',
+      message: expect.stringContaining(
+        "cannot reach Debian's archive (network? EMUHOST_DEBIAN_MIRROR?): the index downloads failed:\n  http://127.0.0.1:9/debian/dists/sid/InRelease: Could not connect",
+      ),
+    });
+  });
+});

@@ -122,6 +122,12 @@ async function chooseKernel(
       rmSync(scratch, { recursive: true, force: true });
     }
   }
+  if (available.length === 0 && indexFailures.length > 0) {
+    throw new EmuhostError(
+      'E_GUEST_FETCH',
+      `cannot reach Debian's archive (network? EMUHOST_DEBIAN_MIRROR?): the index downloads failed:\n  ${indexFailures.join('\n  ')}`,
+    );
+  }
   const tried = skipped.map((s) => `  ${s.abi}: ${s.why}`).join('\n');
   const index = indexFailures.length
     ? `\nindex downloads that failed:\n  ${indexFailures.join('\n  ')}`
