@@ -18,7 +18,7 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-describe('guestDir', () => {
+describe('guestDir', { timeout: 60_000 }, () => {
   it('is $EMUHOST_GUEST_DIR, else $XDG_CACHE_HOME/emuhost-guest, else ~/.cache/emuhost-guest', () => {
     expect(guestDir({ EMUHOST_GUEST_DIR: '/g', XDG_CACHE_HOME: '/x', HOME: '/h' })).toBe('/g');
     expect(guestDir({ XDG_CACHE_HOME: '/x', HOME: '/h' })).toBe('/x/emuhost-guest');
@@ -26,7 +26,7 @@ describe('guestDir', () => {
   });
 });
 
-describe('files in the cache', () => {
+describe('files in the cache', { timeout: 60_000 }, () => {
   it('arrive whole under their name and are recorded with size and sha256', () => {
     const rec = putFile(dir, 'a/b.bin', Buffer.from('abc'));
     expect(rec).toEqual({
@@ -53,7 +53,7 @@ describe('files in the cache', () => {
   });
 });
 
-describe('withLock', () => {
+describe('withLock', { timeout: 60_000 }, () => {
   it('runs one holder at a time', async () => {
     const order: string[] = [];
     const task = (name: string) =>

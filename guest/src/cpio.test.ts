@@ -7,7 +7,7 @@ import { readNewc } from './test-support/cpio-reader.js';
 const bytes = (s: string) => Buffer.from(s);
 const hasCpio = spawnSync('cpio', ['--version']).status === 0;
 
-describe('newcArchive', () => {
+describe('newcArchive', { timeout: 60_000 }, () => {
   const entries: CpioEntry[] = [
     { path: '/init', type: 'file', mode: 0o755, data: bytes('#!/bin/sh\n') },
     { path: 'bin/busybox', type: 'file', mode: 0o755, data: bytes('ELF') },

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { DISK_SIZE, diskImage, diskSector, SECTOR_SIZE } from './disk.js';
 
-describe('the disk image', () => {
+describe('the disk image', { timeout: 60_000 }, () => {
   it('is the reference image byte for byte (its sha256 starts 0ead1fd0c49d90ad)', () => {
     const img = diskImage();
     expect(img.length).toBe(DISK_SIZE);

@@ -56,7 +56,7 @@ function ensure(a: FakeArchive, opts: EnsureOptions = {}) {
   return ensureGuest({ dir, initDir, log: (l) => lines.push(l), archive: async () => a, ...opts });
 }
 
-describe('ensureGuest, cold', () => {
+describe('ensureGuest, cold', { timeout: 60_000 }, () => {
   it('takes the newest kernel that downloads, skipping one the pool lost, and builds everything', async () => {
     const a = archive();
     const g = await ensure(a);
@@ -171,7 +171,7 @@ describe('ensureGuest, cold', () => {
   });
 });
 
-describe('ensureGuest, pinned (EMUHOST_GUEST_KERNEL)', () => {
+describe('ensureGuest, pinned (EMUHOST_GUEST_KERNEL)', { timeout: 60_000 }, () => {
   it('takes the pinned kernel when it downloads', async () => {
     const g = await ensure(archive(), { kernel: '7.2.11+deb13-riscv64' });
     expect(g.kernel.abi).toBe('7.2.11+deb13');
@@ -210,7 +210,7 @@ describe('ensureGuest, pinned (EMUHOST_GUEST_KERNEL)', () => {
   });
 });
 
-describe('ensureGuest, cached', () => {
+describe('ensureGuest, cached', { timeout: 60_000 }, () => {
   it('touches no archive when the cache is complete, and returns the same paths', async () => {
     const a = archive();
     const first = await ensure(a);
@@ -282,7 +282,7 @@ describe('ensureGuest, cached', () => {
   });
 });
 
-describe('ensureGuest, offline', () => {
+describe('ensureGuest, offline', { timeout: 60_000 }, () => {
   it('says the archive cannot be reached, with the URLs, when every index download failed', async () => {
     const a = new FakeArchive({});
     a.update = async () => ['http://127.0.0.1:9/debian/dists/sid/InRelease: Could not connect'];

@@ -15,7 +15,7 @@ const inputs = {
   modules: { virtio_blk: Buffer.from('blk'), 'virtio-rng': Buffer.from('rng') },
 };
 
-describe('the initramfs', () => {
+describe('the initramfs', { timeout: 60_000 }, () => {
   it('holds /init, busybox with /bin/sh, the device nodes and the modules', () => {
     const entries = readNewc(gunzipSync(buildInitramfs(inputs)));
     const byName = new Map(entries.map((e) => [e.name, e]));

@@ -22,7 +22,7 @@ const hasDtc = spawnSync('dtc', ['--version']).status === 0;
 const scratch = mkdtempSync(join(tmpdir(), 'emuhost-fdt-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-describe('toDtb', () => {
+describe('toDtb', { timeout: 60_000 }, () => {
   it('writes a v17 header, an empty reservation block and 4-aligned tokens', () => {
     const blob = toDtb(fdt(node('', { a: 1 }, [node('c@1', { s: 'x' })]), { bootCpuId: 3 }));
     const v = new DataView(blob.buffer);
@@ -71,7 +71,7 @@ describe('toDtb', () => {
   });
 });
 
-describe('parseDtb(toDtb(t)) is t', () => {
+describe('parseDtb(toDtb(t)) is t', { timeout: 60_000 }, () => {
   it('for random trees (names, value shapes, reservations, boot CPU)', () => {
     fc.assert(
       fc.property(arbitraryFdt, (t) => {
@@ -92,7 +92,7 @@ describe('parseDtb(toDtb(t)) is t', () => {
   });
 });
 
-describe("QEMU's virt device tree, compiled by dtc", () => {
+describe("QEMU's virt device tree, compiled by dtc", { timeout: 60_000 }, () => {
   const t = parseDtb(qemuDtb);
 
   it('reads nodes and properties', () => {
@@ -175,7 +175,7 @@ const P = FDT_PROP;
 const ROOT = [B, 0];
 const CHILD = [B, 0x63000000]; // "c"
 
-describe('blobs that are wrong', () => {
+describe('blobs that are wrong', { timeout: 60_000 }, () => {
   const good = [...ROOT, P, 0, 0, E, FDT_END];
   it('the hand-assembled baseline parses', () => {
     expect(parseDtb(assemble(good))).toEqual(fdt(node('', { a: true })));
@@ -257,7 +257,7 @@ describe('blobs that are wrong', () => {
   });
 });
 
-describe('what older and looser blobs may hold', () => {
+describe('what older and looser blobs may hold', { timeout: 60_000 }, () => {
   it('reads version 16 (no size_dt_struct: the block runs to FDT_END)', () => {
     const blob = assemble([...ROOT, P, 0, 0, E, FDT_END], 'a\0', { version: 16, sizeDtStruct: 0 });
     expect(parseDtb(blob)).toEqual(fdt(node('', { a: true })));
@@ -277,22 +277,26 @@ describe('what older and looser blobs may hold', () => {
   });
 });
 
-describe.skipIf(!hasDtc)('against dtc (skipped when dtc is not installed)', () => {
-  it('dtc rewrites our blobs byte for byte and prints them as toDts does', () => {
-    let i = 0;
-    fc.assert(
-      fc.property(arbitraryFdt, (t) => {
-        const file = join(scratch, `t${i++}.dtb`);
-        writeFileSync(file, toDtb(t));
-        const dtb = spawnSync('dtc', ['-q', '-f', '-I', 'dtb', '-O', 'dtb', file]);
-        expect(dtb.status).toBe(0);
-        expect(new Uint8Array(dtb.stdout)).toEqual(toDtb(t));
-        const dts = spawnSync('dtc', ['-q', '-f', '-I', 'dtb', '-O', 'dts', file], {
-          encoding: 'latin1',
-        });
-        expect(dts.stdout).toBe(toDts(t));
-      }),
-      { numRuns: 40 },
-    );
-  }, 60_000);
-});
+describe.skipIf(!hasDtc)(
+  'against dtc (skipped when dtc is not installed)',
+  { timeout: 60_000 },
+  () => {
+    it('dtc rewrites our blobs byte for byte and prints them as toDts does', () => {
+      let i = 0;
+      fc.assert(
+        fc.property(arbitraryFdt, (t) => {
+          const file = join(scratch, `t${i++}.dtb`);
+          writeFileSync(file, toDtb(t));
+          const dtb = spawnSync('dtc', ['-q', '-f', '-I', 'dtb', '-O', 'dtb', file]);
+          expect(dtb.status).toBe(0);
+          expect(new Uint8Array(dtb.stdout)).toEqual(toDtb(t));
+          const dts = spawnSync('dtc', ['-q', '-f', '-I', 'dtb', '-O', 'dts', file], {
+            encoding: 'latin1',
+          });
+          expect(dts.stdout).toBe(toDts(t));
+        }),
+        { numRuns: 40 },
+      );
+    }, 60_000);
+  },
+);
