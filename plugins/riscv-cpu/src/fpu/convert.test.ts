@@ -128,7 +128,7 @@ const SNAN_D = 0x7ff0000000000001n;
 const ONES = 0xffffffffffffffffn;
 const INT_MIN_W = 0xffffffff80000000n;
 
-describe('fcvt saturation (the spec\'s table) and rounding', () => {
+describe("fcvt saturation (the spec's table) and rounding", () => {
   // [instruction, input, rm, register result, flags]
   const cases: [string, FpOp, bigint, number, bigint, number][] = [
     ['w NaN', fcvt_w_d, QNAN_D, RNE, 0x7fffffffn, NV],

@@ -52,7 +52,7 @@ describe('fused multiply-add against the reference', { timeout: 60_000 }, () => 
   }
 });
 
-describe('fmadd.d where the fast path\'s s + t is a midpoint that its last error term decides', () => {
+describe("fmadd.d where the fast path's s + t is a midpoint that its last error term decides", () => {
   // Found by the property above with that branch disabled; checked in all five modes.
   const triples: [bigint, bigint, bigint][] = [
     [5386305154335113214n, 3n, 1n],

@@ -94,13 +94,13 @@ type Value =
 
 export function decode(bits: bigint, f: Fmt): Value {
   const ebits = f.width - f.p;
-  const neg = (bits >> BigInt(f.width - 1)) & 1n ? true : false;
+  const neg = ((bits >> BigInt(f.width - 1)) & 1n) === 1n;
   const e = Number((bits >> BigInt(f.p - 1)) & ((1n << BigInt(ebits)) - 1n));
   const frac = bits & ((1n << BigInt(f.p - 1)) - 1n);
   const bias = f.emax;
   if (e === (1 << ebits) - 1) {
     if (frac === 0n) return { kind: 'inf', neg };
-    return { kind: 'nan', signaling: (frac >> BigInt(f.p - 2)) === 0n };
+    return { kind: 'nan', signaling: frac >> BigInt(f.p - 2) === 0n };
   }
   // value = 2^(E - bias) × (1.frac) for normals, 2^emin × (0.frac) for subnormals
   const lead = e === 0 ? 0n : 1n;
@@ -255,8 +255,7 @@ export function refFma(a: bigint, b: bigint, c: bigint, f: Fmt, rm: number): Out
   const y = decode(b, f);
   const z = decode(c, f);
   const isZero = (v: Value) => v.kind === 'num' && v.mag.n === 0n;
-  const infTimesZero =
-    (x.kind === 'inf' && isZero(y)) || (y.kind === 'inf' && isZero(x));
+  const infTimesZero = (x.kind === 'inf' && isZero(y)) || (y.kind === 'inf' && isZero(x));
   const anySignaling = [x, y, z].some((v) => v.kind === 'nan' && v.signaling);
   if (x.kind === 'nan' || y.kind === 'nan' || z.kind === 'nan') {
     // RISC-V: 0 × inf is invalid even when the addend is a quiet NaN.
@@ -370,4 +369,4 @@ export function refCompare(a: bigint, b: bigint, f: Fmt, op: 'eq' | 'lt' | 'le')
   return { bits: result ? 1n : 0n, flags: 0 };
 }
 
-export { RNE, RTZ, RDN, RUP, RMM };
+export { RDN, RMM, RNE, RTZ, RUP };
