@@ -31,8 +31,14 @@ export function createFpRegs(x: Int32Array): FpRegs {
     throw new EmuhostError('E_BAD_ARGUMENT', 'the FP register file needs a little-endian host');
   }
   const buffer = new ArrayBuffer(32 * 8);
-  const regs: WithView = { f: new Float64Array(buffer), fw: new Int32Array(buffer), x, fflags: 0 };
-  regs.f32 = new Float32Array(buffer);
+  const f = new Float64Array(buffer);
+  const regs: WithView = {
+    f,
+    fw: new Int32Array(buffer),
+    x,
+    fflags: 0,
+    f32: new Float32Array(buffer),
+  };
   return regs;
 }
 
