@@ -34,7 +34,7 @@ const NEG_ZERO_S = 0x80000000n;
 const NEG_ZERO_D = 0x8000000000000000n;
 const INF_D = 0x7ff0000000000000n;
 
-describe('compares', () => {
+describe('compares', { timeout: 60_000 }, () => {
   const compares: [string, FpOp, Fmt, 'eq' | 'lt' | 'le'][] = [
     ['feq.s', feq_s, S, 'eq'],
     ['flt.s', flt_s, S, 'lt'],
