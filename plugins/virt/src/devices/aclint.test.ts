@@ -142,6 +142,20 @@ describe('CLINT (sifive,clint0: ACLINT MSWI + MTIMER)', () => {
     expect(mtip.map((p) => p.level)).toEqual([1, 0]);
   });
 
+  it('lowers MTIP when mtime wraps past 2^64 - 1 to below mtimecmp (unsigned comparison)', () => {
+    const { clock, clint, mtip } = rig();
+    wr(clint, MTIMECMP(0), 5n, 8);
+    wr(clint, MTIME, U64_MAX - 9n, 8); // wraps to 0 after 10 ticks
+    expect(mtip[0]!.level).toBe(1);
+    clock.advance(999);
+    expect(mtip[0]!.level).toBe(1);
+    clock.advance(1);
+    expect(rd64(clint, MTIME)).toBe(0n);
+    expect(mtip[0]!.level).toBe(0);
+    clock.advance(500);
+    expect(mtip[0]!.level).toBe(1);
+  });
+
   it('applies QEMU’s access rules: MSWI 4 bytes only, MTIMER 4 or 8, aligned; a hole after 0xc000', () => {
     const { clint } = rig(2);
     for (const [offset, size, expected] of [
@@ -202,7 +216,11 @@ describe('CLINT (sifive,clint0: ACLINT MSWI + MTIMER)', () => {
       fc.record({
         k: fc.constant('mtime' as const),
         half: fc.constantFrom(0, 4, 8),
-        v: fc.oneof(fc.bigInt({ min: 0n, max: 2_000n }), fc.bigInt({ min: 0n, max: U64_MAX })),
+        v: fc.oneof(
+          fc.bigInt({ min: 0n, max: 2_000n }),
+          fc.bigInt({ min: U64_MAX - 2_000n, max: U64_MAX }),
+          fc.bigInt({ min: 0n, max: U64_MAX }),
+        ),
       }),
     );
     fc.assert(

@@ -55,6 +55,7 @@ export interface ClintOptions {
 
 const U64 = (v: bigint): bigint => BigInt.asUintN(64, v);
 const LO32 = 0xffffffffn;
+const TWO64 = 1n << 64n;
 
 /** Conversions between the virtual clock (ns) and timebase ticks. */
 class Timebase {
@@ -192,16 +193,18 @@ export class Clint implements VirtDevice {
   }
 
   /**
-   * MTIP of hart `h` from `mtime` and its `mtimecmp` (driven even if unchanged when `force`);
-   * while it is low, the timer is armed for the nanosecond at which it rises.
+   * MTIP of hart `h` from `mtime` and its `mtimecmp` (driven even if unchanged when `force`),
+   * and the timer armed for the nanosecond it next changes: when `mtime` reaches `mtimecmp`,
+   * or, while raised, when `mtime` wraps to 0 (the comparison is unsigned; QEMU misses this).
    */
   private evaluate(h: number, force = false): void {
     const hart = this.harts[h]!;
     const raw = this.tb.ticksAt(this.clock.now());
     const mtime = U64(raw + this.delta);
     const due = mtime >= hart.mtimecmp;
-    if (due) hart.timer.cancel();
-    else armAtOrNever(hart.timer, this.tb.nsOf(raw + (hart.mtimecmp - mtime)));
+    if (!due) armAtOrNever(hart.timer, this.tb.nsOf(raw + (hart.mtimecmp - mtime)));
+    else if (hart.mtimecmp === 0n) hart.timer.cancel();
+    else armAtOrNever(hart.timer, this.tb.nsOf(raw + (TWO64 - mtime)));
     if (force) hart.mtip.force(due ? 1 : 0);
     else hart.mtip.set(due ? 1 : 0);
   }
