@@ -52,6 +52,14 @@ export class StateReader {
     return v as number[];
   }
 
+  /** An array of at most `maxLength` integers in [min, max] (a FIFO's contents). */
+  intList(key: string, maxLength: number, min: number, max: number): number[] {
+    const v = this.o[key];
+    const n = Array.isArray(v) ? v.length : -1;
+    if (n < 0 || n > maxLength) throw this.error(`${key} must be at most ${maxLength} integers`);
+    return this.ints(key, n, min, max);
+  }
+
   /** An unsigned 64-bit value saved as a decimal string. */
   u64(key: string): bigint {
     const v = this.o[key];
