@@ -21,6 +21,8 @@ export interface BootOptions {
   readonly onOutput?: (text: string) => void;
   /** Stop when the console output contains this. */
   readonly until?: string;
+  /** Console texts whose first appearance is recorded (instructions and host time then). */
+  readonly watch?: readonly string[];
   readonly trace?: {
     kinds: ReadonlySet<CpuTraceKind>;
     sink: (cpu: string, kind: CpuTraceKind, text: string) => void;
@@ -35,6 +37,8 @@ export interface BootResult {
   readonly message?: string;
   readonly instructions: number;
   readonly virtualNs: number;
+  /** For each `watch` text seen: when it first appeared. */
+  readonly seen: Readonly<Record<string, { readonly instructions: number; readonly ms: number }>>;
   readonly emu: Emulator;
 }
 
@@ -55,7 +59,18 @@ export async function bootVirt(opts: BootOptions): Promise<BootResult> {
   const host = new PluginHost();
   const machine = await loadBundled(host, 'virt');
   const cpu = await loadBundled(host, 'rv64');
-  const serial = new Capture(opts.onOutput);
+  const seen: Record<string, { instructions: number; ms: number }> = {};
+  const t0 = performance.now();
+  let emuRef: Emulator | undefined;
+  const serial = new Capture((t) => {
+    opts.onOutput?.(t);
+    for (const w of opts.watch ?? [])
+      if (seen[w] === undefined && serial.text.includes(w))
+        seen[w] = {
+          instructions: emuRef?.machine.cpus.instructions ?? 0,
+          ms: performance.now() - t0,
+        };
+  });
   const emu = new Emulator({
     machine,
     ramSize: opts.ramSize ?? 512 << 20,
@@ -70,6 +85,7 @@ export async function bootVirt(opts: BootOptions): Promise<BootResult> {
     serial: (i) => (i === 0 ? serial : undefined),
     ...(opts.trace !== undefined && { trace: opts.trace }),
   });
+  emuRef = emu;
   emu.ready();
   const max = opts.maxInstructions ?? 4e9;
   const sched = emu.machine.cpus;
@@ -105,6 +121,7 @@ export async function bootVirt(opts: BootOptions): Promise<BootResult> {
     ...(s?.message !== undefined && { message: s.message }),
     instructions: sched.instructions,
     virtualNs: emu.machine.clock.now,
+    seen,
     emu,
   };
 }
