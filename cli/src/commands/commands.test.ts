@@ -19,7 +19,8 @@ const emuhost = (...args: string[]) =>
 
 describe('emuhost new', () => {
   it('scaffolds a device plugin that builds, loads and passes the conformance suite', async () => {
-    const dir = scaffold('device', 'hello-dma', join(work, 'hello-dma'));
+    const { dir, standalone } = scaffold('device', 'hello-dma', join(work, 'hello-dma'));
+    expect(standalone).toBe(false);
     expect(JSON.parse(readFileSync(join(dir, 'emuhost.plugin.json'), 'utf8')).id).toBe('hello-dma');
     expect(readFileSync(join(dir, 'package.json'), 'utf8')).toContain('@emuhost-plugins/hello-dma');
     const plugin = await loadPluginDir(dir);
@@ -28,7 +29,7 @@ describe('emuhost new', () => {
   });
 
   it('scaffolds an IOMMU plugin that passes the IOMMU suite', async () => {
-    const dir = scaffold('iommu', 'hello-mmu', join(work, 'hello-mmu'));
+    const { dir } = scaffold('iommu', 'hello-mmu', join(work, 'hello-mmu'));
     const plugin = await loadPluginDir(dir);
     const tables = new WeakMap<IommuKit, number>();
     const cases = iommuCases({
