@@ -17,7 +17,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 const emuhost = (...args: string[]) =>
   spawnSync(process.execPath, [bin, ...args], { cwd: repo, encoding: 'utf8' });
 
-describe('emuhost new', () => {
+describe('emuhost new', { timeout: 60_000 }, () => {
   it('scaffolds a device plugin that builds, loads and passes the conformance suite', async () => {
     const { dir, standalone } = scaffold('device', 'hello-dma', join(work, 'hello-dma'));
     expect(standalone).toBe(false);
@@ -67,7 +67,7 @@ describe('emuhost new', () => {
   });
 });
 
-describe('emuhost build', () => {
+describe('emuhost build', { timeout: 60_000 }, () => {
   it('builds a plugin directory and says where the bundle went', () => {
     const out = join(work, 'built');
     const r = emuhost('build', join(repo, 'host/src/__fixtures__/dma-copy'), '--out', out);
@@ -112,7 +112,7 @@ describe('emuhost build', () => {
   });
 });
 
-describe('emuhost info', () => {
+describe('emuhost info', { timeout: 60_000 }, () => {
   it("shows a machine file's machine as built, one view or all, and names an unknown view", () => {
     const file = join(work, 'machine.json');
     writeFileSync(

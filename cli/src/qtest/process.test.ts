@@ -70,7 +70,7 @@ afterEach(() => {
   child?.kill('SIGKILL');
 });
 
-describe('emuhost-system-x86_64 under a QEMU-style harness', () => {
+describe('emuhost-system-x86_64 under a QEMU-style harness', { timeout: 60_000 }, () => {
   it('takes libqtest’s command line, answers QMP, enumerates PCI, runs device DMA, and exits on SIGTERM', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'emuhost-qtest-'));
     const built = await buildPlugin(FIXTURE, { outDir: join(dir, 'plugin') });
