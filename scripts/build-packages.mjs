@@ -76,7 +76,7 @@ export function libraryPackages(dirs = workspaceDirs()) {
  * splitting: what two entries share, and what an entry imports with `import()`, is a chunk, so
  * a command loads only the code (and the external packages) it uses. Files are written
  * atomically; chunks are content-hashed, so a process still running an older build keeps
- * finding its own (`clean` removes them, for a pack).
+ * finding its own (`clean` removes those no entry uses any more, for a pack).
  */
 export async function buildJs(libs, { clean = false } = {}) {
   const { build } = await import('esbuild');
@@ -102,8 +102,15 @@ export async function buildJs(libs, { clean = false } = {}) {
         logLevel: 'warning',
         write: false,
       });
-      if (clean) rmSync(join(dist, 'chunks'), { recursive: true, force: true });
       for (const f of r.outputFiles) writeAtomic(f.path, f.contents);
+      // Chunks no entry of this build uses (a build of identical sources makes identical
+      // names, so a CLI running meanwhile never loses one it needs).
+      const chunks = join(dist, 'chunks');
+      if (clean && existsSync(chunks)) {
+        const made = new Set(r.outputFiles.map((f) => f.path));
+        for (const f of readdirSync(chunks))
+          if (!made.has(join(chunks, f))) rmSync(join(chunks, f), { force: true });
+      }
     }),
   );
 }
@@ -165,9 +172,14 @@ export async function ensureBuilt() {
   const outputs = libs.every((l) => l.entries.every((e) => existsSync(e.out)));
   if (outputs && last?.key === now.key && last.newest === now.newest) return false;
   await buildJs(libs);
-  mkdirSync(CACHE, { recursive: true });
-  writeAtomic(STAMP, JSON.stringify(now));
+  writeStamp(libs, now);
   return true;
+}
+
+/** Records what the JavaScript of every library was built from (ensureBuilt's check). */
+function writeStamp(libs, state = sourceState(libs)) {
+  mkdirSync(CACHE, { recursive: true });
+  writeAtomic(STAMP, JSON.stringify(state));
 }
 
 /** What a build depends on: the newest mtime and the list of source files and manifests. */
@@ -219,8 +231,10 @@ if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(
   const t0 = performance.now();
   // Shipped plugins are built with the host's own dist, so the host's JavaScript comes first.
   const needsHost = libs.some((l) => l.pkg.emuhost?.bundlePlugins !== undefined);
+  const state = sourceState(all);
   // (and it imports the other libraries' dist).
   await buildJs(needsHost ? all : libs, { clean: true });
+  if (needsHost || libs.length === all.length) writeStamp(all, state);
   await buildShippedPlugins(libs);
   if (types) buildTypes(libs);
   console.log(

@@ -1,17 +1,23 @@
 /**
  * Test support: an offline install of a project outside the repository. npm cannot resolve a
- * version range without the registry's package metadata, which `npm ci` never stores: it
- * fetches tarballs by their integrity only. So the project gets a package-lock.json whose
- * third-party entries are copied from the repository's own lock (the same versions and
- * integrities `npm ci` put in the npm cache); `npm install --offline <tarballs>` then takes
- * every third-party package from the cache and the `@emuhost/*` ones from the tarballs, and
- * checks their declared dependencies as a registry install would.
+ * version range, nor find a lock entry's tarball without its address, unless the registry's
+ * package metadata is in its cache, and `npm ci` need not have put it there. So the project
+ * gets a package-lock.json whose third-party entries are copied from the repository's own
+ * lock (the versions and integrities whose tarballs `npm ci` put in the npm cache), each with
+ * its tarball's address; `npm install --offline <tarballs>` then takes every third-party
+ * package from the cache, by integrity, and the `@emuhost/*` ones from the tarballs, checking
+ * their declared dependencies as a registry install would.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+/** Where npm's tarballs live: the cache finds them by integrity, the address names them. */
+const REGISTRY = 'https://registry.npmjs.org';
+
 interface LockEntry {
+  readonly version?: string;
+  readonly resolved?: string;
   readonly link?: boolean;
   readonly dependencies?: Record<string, string>;
   readonly optionalDependencies?: Record<string, string>;
@@ -70,7 +76,13 @@ export function writeOfflineLock(
   for (let at = queue.pop(); at !== undefined; at = queue.pop()) {
     if (entries[at] !== undefined) continue;
     const e = lock.packages[at]!;
-    entries[at] = e;
+    // With its tarball's address and integrity, an entry installs from the cache without
+    // the package's registry metadata (the repository's lock may omit the address).
+    const name = at.slice(at.lastIndexOf('node_modules/') + 'node_modules/'.length);
+    entries[at] = {
+      resolved: `${REGISTRY}/${name}/-/${name.split('/').pop()}-${e.version}.tgz`,
+      ...e,
+    };
     const deps = { ...e.dependencies, ...e.optionalDependencies, ...e.peerDependencies };
     for (const d of Object.keys(deps)) {
       // Optional peers the repository never installed are not needed here either.
