@@ -20,7 +20,7 @@
  * declarations) when a source is newer than the last build, in about a second, so `npx
  * emuhost` is never stale and otherwise costs a few milliseconds of `stat`.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -115,14 +115,17 @@ export async function buildJs(libs, { clean = false } = {}) {
   );
 }
 
-/** Writes each package's declarations into its dist/ with tsc. Throws on a type error. */
-export function buildTypes(libs) {
+/**
+ * Writes each package's declarations into its dist/ with tsc, two packages at a time (tsc is
+ * a process per package). Rejects on a type error.
+ */
+export async function buildTypes(libs) {
   mkdirSync(CACHE, { recursive: true });
   const tsc = join(
     dirname(createRequire(import.meta.url).resolve('typescript/package.json')),
     'bin/tsc',
   );
-  for (const lib of libs) {
+  const one = (lib) => {
     const config = join(CACHE, `${lib.name.replace(/\W/g, '_')}.tsconfig.json`);
     writeFileSync(
       config,
@@ -140,9 +143,19 @@ export function buildTypes(libs) {
         exclude: [join(lib.dir, 'src/**/*.test.ts'), join(lib.dir, 'src/**/__fixtures__')],
       }),
     );
-    const r = spawnSync(process.execPath, [tsc, '-p', config], { cwd: root, stdio: 'inherit' });
-    if (r.status !== 0) throw new Error(`tsc could not emit ${lib.name}'s declarations`);
-  }
+    return new Promise((done, fail) => {
+      const child = spawn(process.execPath, [tsc, '-p', config], { cwd: root, stdio: 'inherit' });
+      child.on('error', fail);
+      child.on('exit', (code) =>
+        code === 0 ? done() : fail(new Error(`tsc could not emit ${lib.name}'s declarations`)),
+      );
+    });
+  };
+  const queue = [...libs];
+  const worker = async () => {
+    for (let lib = queue.shift(); lib !== undefined; lib = queue.shift()) await one(lib);
+  };
+  await Promise.all([worker(), worker()]);
 }
 
 /** Builds the plugins a package ships (`emuhost.bundlePlugins`) into its dist/plugins/<id>/. */
@@ -236,7 +249,7 @@ if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(
   await buildJs(needsHost ? all : libs, { clean: true });
   if (needsHost || libs.length === all.length) writeStamp(all, state);
   await buildShippedPlugins(libs);
-  if (types) buildTypes(libs);
+  if (types) await buildTypes(libs);
   console.log(
     `built ${libs.map((l) => l.name).join(', ')}${types ? ' (JavaScript and declarations)' : ''} in ${Math.round(performance.now() - t0)} ms`,
   );
