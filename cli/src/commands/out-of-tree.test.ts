@@ -18,7 +18,8 @@ import { writeOfflineLock } from './offline-lock.js';
 
 const repo = fileURLToPath(new URL('../../..', import.meta.url));
 const work = realpathSync(mkdtempSync(join(tmpdir(), 'emuhost-out-of-tree-')));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+// Generous: the project's node_modules is thousands of files, and the machine may be loaded.
+afterAll(() => rmSync(work, { recursive: true, force: true }), 120_000);
 
 /** The environment of a shell the author opened: none of this test runner's variables. */
 const env = {
