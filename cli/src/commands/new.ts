@@ -158,9 +158,11 @@ function writeProject(kind: 'device' | 'iommu', name: string, dir: string): void
       typecheck: 'tsc',
       dev: 'emuhost dev --watch .',
     },
-    // The SDK is the plugin's one import (the host supplies it at load: the bundle leaves it out).
-    dependencies: { '@emuhost/sdk': `^${SDK_VERSION}` },
+    // All of them for development: the SDK is the plugin's one import, but the bundle leaves
+    // it out (the host that loads the plugin supplies its own), so nothing is a run-time
+    // dependency.
     devDependencies: {
+      '@emuhost/sdk': `^${SDK_VERSION}`,
       '@emuhost/cli': `^${VERSION}`,
       '@emuhost/host': `^${VERSION}`,
       '@emuhost/testing': `^${testing.version}`,
