@@ -7,7 +7,7 @@
  * uniqueness. A failure leaves the host and every loaded plugin as they were.
  */
 import { readFileSync } from 'node:fs';
-import { createRequire, SourceMap, type SourceMapPayload } from 'node:module';
+import { createRequire } from 'node:module';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import {
   createConfinedRealm,
@@ -15,6 +15,7 @@ import {
   createTrustedRealm,
   type PluginDescription,
   type PluginRealm,
+  pluginScriptName,
   type SandboxLevel,
 } from '@emuhost/sandbox';
 import { EmuhostError, type PluginManifest } from '@emuhost/sdk';
@@ -25,6 +26,7 @@ import type { LoadedPlugin } from './loaded-plugin.js';
 import { parseManifest, validateManifest } from './manifest.js';
 import { currentSdkRuntime } from './sdk-runtime.js';
 import { SdkServer } from './sdk-server.js';
+import { BundleSourceMap } from './source-map.js';
 
 export interface PluginHostOptions {
   /** Realm factories per level; all three are built in (override to set isolated limits). */
@@ -182,17 +184,21 @@ export class PluginHost {
         ]),
       );
     }
+    const script = {
+      name: pluginScriptName(id, file),
+      sourceMap: opts.file === undefined ? undefined : BundleSourceMap.forBundle(file, code),
+    };
     // Made only once the plugin may run in it (an isolated realm is a worker).
     const realm = make();
     let exported: PluginDescription;
     try {
-      exported = realm.evaluate(code, { filename: file, sdkCode: sdk.code });
+      exported = realm.evaluate(code, { filename: script.name, sdkCode: sdk.code });
     } catch (e) {
       realm.dispose();
       throw this.fail(
         id,
         'evaluate',
-        new PluginLoadError('E_PLUGIN_EVAL', [evalDiagnostic(id, file, e, code)]),
+        new PluginLoadError('E_PLUGIN_EVAL', [evalDiagnostic(id, file, script, e, code)]),
       );
     }
     let definition: PluginDescription;
@@ -209,6 +215,7 @@ export class PluginHost {
       level,
       realm,
       file,
+      script,
     });
     if (register) {
       this.plugins.set(id, plugin);
@@ -324,19 +331,29 @@ function diag(pluginName: string, file: string, text: string, ...notes: string[]
   return { text, pluginName, location: { file }, notes: notes.map((t) => ({ text: t })) };
 }
 
-/** Turns an evaluation error into a diagnostic at the bundle line it names, if any. */
-function evalDiagnostic(id: string, file: string, e: unknown, code: string): Diagnostic {
+/**
+ * Turns an evaluation error into a diagnostic at the line its stack names in the bundle (the
+ * bundle runs under its script name), mapped through the bundle's source map when there is
+ * one, so the error names `src/regs.ts:12`, not `dist/x.js:840`.
+ */
+function evalDiagnostic(
+  id: string,
+  file: string,
+  script: NonNullable<LoadedPlugin['script']>,
+  e: unknown,
+  code: string,
+): Diagnostic {
   const err = e as { name?: unknown; message?: unknown; stack?: unknown };
   const text = `evaluating the bundle threw ${String(err?.name ?? 'an error')}: ${String(err?.message ?? e)}`;
   const stack = typeof err?.stack === 'string' ? err.stack : '';
-  const at = new RegExp(`${escapeRe(file)}:(\\d+)(?::(\\d+))?`).exec(stack);
+  const at = new RegExp(`${escapeRe(script.name)}:(\\d+)(?::(\\d+))?`).exec(stack);
   if (at === null) return diag(id, file, text);
   const line = Number(at[1]);
   const column = at[2] !== undefined ? Number(at[2]) - 1 : 0;
   return {
     text,
     pluginName: id,
-    location: originalLocation(file, code, line, column) ?? {
+    location: script.sourceMap?.locate(line, column) ?? {
       file,
       line,
       column,
@@ -344,43 +361,6 @@ function evalDiagnostic(id: string, file: string, e: unknown, code: string): Dia
     },
     notes: [],
   };
-}
-
-/**
- * A bundle position as the plugin author wrote it: through the bundle's linked source map
- * (`emuhost build` writes one), so the error names `src/regs.ts:12`, not `dist/x.js:840`.
- * Undefined when there is no map or it does not cover the position.
- */
-function originalLocation(
-  file: string,
-  code: string,
-  line: number,
-  column: number,
-): Diagnostic['location'] | undefined {
-  const url = /\/\/# sourceMappingURL=(\S+)\s*$/.exec(code)?.[1];
-  if (url === undefined || url.startsWith('data:')) return undefined;
-  try {
-    const mapFile = resolve(dirname(file), url);
-    const payload = JSON.parse(readFileSync(mapFile, 'utf8')) as SourceMapPayload & {
-      sourcesContent?: (string | null)[];
-    };
-    const entry = new SourceMap(payload).findEntry(line - 1, column) as {
-      originalSource?: string;
-      originalLine?: number;
-      originalColumn?: number;
-    };
-    if (entry.originalSource === undefined || entry.originalLine === undefined) return undefined;
-    const index = payload.sources.indexOf(entry.originalSource);
-    const source = index >= 0 ? payload.sourcesContent?.[index] : undefined;
-    return {
-      file: resolve(dirname(mapFile), entry.originalSource),
-      line: entry.originalLine + 1,
-      column: entry.originalColumn ?? 0,
-      lineText: source?.split('\n')[entry.originalLine] ?? '',
-    };
-  } catch {
-    return undefined;
-  }
 }
 
 function escapeRe(s: string): string {

@@ -16,6 +16,7 @@ import {
   type PluginRealm,
   SDK_SPECIFIER,
 } from './realm.js';
+import { SDK_SCRIPT } from './stack-filter.js';
 
 export function createConfinedRealm(): PluginRealm {
   const realm = lockedRealm();
@@ -34,7 +35,7 @@ export function createConfinedRealm(): PluginRealm {
         realm.membrane.evaluateModule(
           sdkCompartment,
           opts.sdkCode,
-          'emuhost-sdk.cjs',
+          SDK_SCRIPT,
           realm.makeRequire(undefined, 'the SDK runtime', '\0'),
         ),
       );

@@ -9,6 +9,7 @@ import { workerData } from 'node:worker_threads';
 import { createLockedRealm } from './locked-realm.js';
 import type { PluginHandle } from './membrane.js';
 import { Endpoint } from './rpc.js';
+import { SDK_SCRIPT } from './stack-filter.js';
 
 interface Data {
   readonly sab: SharedArrayBuffer;
@@ -40,7 +41,7 @@ ep.exportAs(1, {
       membrane.evaluateModule(
         newCompartment('emuhost-sdk'),
         sdkCode,
-        'emuhost-sdk.cjs',
+        SDK_SCRIPT,
         makeRequire(undefined, 'the SDK runtime', '\0'),
       ),
     );

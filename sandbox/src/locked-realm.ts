@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import vm from 'node:vm';
 import { type Membrane, makeMembrane } from './membrane.js';
+import { stackFilterScript } from './stack-filter.js';
 
 export interface LockedRealm {
   readonly context: vm.Context;
@@ -57,6 +58,9 @@ export function createLockedRealm(ses: string = sesFile(), name = 'emuhost-locke
     "lockdown({ errorTaming: 'unsafe', stackFiltering: 'verbose', overrideTaming: 'severe', consoleTaming: 'unsafe', evalTaming: 'safe-eval', domainTaming: 'unsafe' })",
     context,
   );
+  // Stacks made in the realm show plugin frames only (stack-filter.ts); in the start
+  // compartment `Error` is SES's, which hands the filter its safe copies of the call sites.
+  vm.runInContext(stackFilterScript(), context, { filename: 'emuhost-stack-filter.js' });
   const harden = vm.runInContext('harden', context) as <T>(x: T) => T;
   const make = vm.runInContext(`(${makeMembrane.toString()})`, context, {
     filename: 'emuhost-membrane.js',

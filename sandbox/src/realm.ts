@@ -21,7 +21,10 @@ import type {
 export type SandboxLevel = 'trusted' | 'confined' | 'isolated';
 
 export interface EvaluateOptions {
-  /** Shown in stack traces, e.g. `edu.js`. */
+  /**
+   * The script name of the bundle, shown in stack traces: `pluginScriptName(id, file)`
+   * (`emuhost-plugin:edu/edu.js`), never a host path, since plugin code sees its stacks.
+   */
   readonly filename: string;
   /** The SDK runtime bundle (CommonJS) of the version chosen for this plugin. */
   readonly sdkCode: string;

@@ -44,6 +44,8 @@ type Message =
       readonly name: string;
       readonly message: string;
       readonly code: string | undefined;
+      /** The thrower's stack, as its realm formats it (plugin frames only, in the worker). */
+      readonly stack: string | undefined;
     };
 
 export class ChannelClosedError extends Error {
@@ -57,7 +59,11 @@ export interface EndpointOptions {
   readonly timeoutMs?: number;
   /** Called when a wait ran past the timeout; the endpoint is closed after it. */
   readonly onTimeout?: () => void;
-  /** Makes an error thrown to this side's callers (e.g. a realm-made Error in the worker). */
+  /**
+   * Makes an error thrown to this side's callers (e.g. a realm-made Error in the worker, which
+   * keeps a stack of its own: the other side's stack is the host's). Without it the error is
+   * a plain Error whose stack is the other side's (the plugin's, on the kernel's side).
+   */
   readonly makeError?: (name: string, message: string, code: string | undefined) => Error;
 }
 
@@ -116,10 +122,11 @@ export class Endpoint {
         return this.decode(m.value);
       }
       if (m.t === 'throw') {
-        throw (
-          this.opts.makeError?.(m.name, m.message, m.code) ??
-          Object.assign(new Error(m.message), { name: m.name, code: m.code })
-        );
+        const make = this.opts.makeError;
+        if (make !== undefined) throw make(m.name, m.message, m.code);
+        const e = Object.assign(new Error(m.message), { name: m.name, code: m.code });
+        if (m.stack !== undefined) e.stack = m.stack;
+        throw e;
       }
       this.handle(m);
     }
@@ -141,12 +148,13 @@ export class Endpoint {
       this.send({ t: 'return', value: this.encode(value), outs });
     } catch (e) {
       if (e instanceof ChannelClosedError) throw e;
-      const err = e as { name?: unknown; message?: unknown; code?: unknown };
+      const err = e as { name?: unknown; message?: unknown; code?: unknown; stack?: unknown };
       this.send({
         t: 'throw',
         name: typeof err?.name === 'string' ? err.name : 'Error',
         message: typeof err?.message === 'string' ? err.message : String(e),
         code: typeof err?.code === 'string' ? err.code : undefined,
+        stack: typeof err?.stack === 'string' ? err.stack : undefined,
       });
     }
   }
