@@ -43,7 +43,7 @@ program
 program
   .command('info')
   .description(
-    "QEMU's info views of a machine file's machine as built: mtree, mtree -f, pci, iommu",
+    "QEMU's info views of a machine file's machine as built: mtree, mtree -f, pci, iommu, and emuhost's devices",
   )
   .argument('<machine-file>', 'a JSON machine file')
   .argument('[view...]', 'one view (default: all)')

@@ -25,6 +25,7 @@ export function inProcessPlugin(manifest: unknown, definition: PluginDefinition)
     createMachine: (ctx) => handle.createMachine(ctx) as ReturnType<PluginRealm['createMachine']>,
     migrateState: (from, data) => handle.migrateState(from, data),
     dispose: () => {},
+    ended: undefined,
   };
   return Object.freeze({
     manifest: m,

@@ -8,6 +8,8 @@
  * - `device-host.ts`, `iommu-host.ts`, `machine-host.ts`, `facades/`: plugins in a machine,
  *   and the handles they receive; `emulator.ts` puts them together.
  * - `options.ts`, `log.ts`, `diagnostics.ts`, `hooks.ts`: the pieces around them.
+ * - `fault-report.ts`, `source-map.ts`: a device fault as its plugin's author reads it, with
+ *   the stack mapped to the plugin's sources.
  */
 
 export { bareMachine, bareMachineDefinition } from './bare-machine.js';
@@ -26,6 +28,15 @@ export {
   PluginLoadError,
 } from './diagnostics.js';
 export { type DeviceRequest, Emulator, type EmulatorOptions } from './emulator.js';
+export {
+  type DeviceStatus,
+  describeFault,
+  deviceStatus,
+  type FaultReport,
+  faultReason,
+  formatFault,
+  watchFaults,
+} from './fault-report.js';
 export {
   createHostHooks,
   createReloadHooks,
@@ -80,3 +91,4 @@ export {
 } from './reload.js';
 export { currentSdkRuntime } from './sdk-runtime.js';
 export { SdkServer, type ServedSdk } from './sdk-server.js';
+export { BundleSourceMap, type SourceLocation } from './source-map.js';

@@ -369,12 +369,13 @@ describe('every bad input is a clear error with a stable code, and the host goes
     expect(failures.map((f) => [f.plugin, f.phase])).toEqual([['inline', 'register']]);
   });
 
-  it('bundles from outside the repository default to the confined level, ours to trusted', () => {
+  it('bundles from outside the repository default to the isolated level (the one that can stop them), ours to trusted', () => {
     expect(defaultLevel(FIXTURE)).toBe('trusted');
-    expect(defaultLevel('/opt/vendor/plugins/gpu.js')).toBe('confined');
-    expect(defaultLevel(join(tmp, 'x.js'))).toBe('confined');
+    expect(defaultLevel('/opt/vendor/plugins/gpu.js')).toBe('isolated');
+    expect(defaultLevel(join(tmp, 'x.js'))).toBe('isolated');
     const plugin = new PluginHost().loadFile(built.manifestPath);
-    expect(plugin.level).toBe('confined');
+    expect(plugin.level).toBe('isolated');
+    plugin.realm.dispose();
   });
 
   it('load and unload are hooks', () => {

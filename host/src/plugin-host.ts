@@ -37,8 +37,9 @@ export interface PluginHostOptions {
 
 export interface LoadOptions {
   /**
-   * Default: `trusted` for bundles inside this repository (first-party plugins), `confined`
-   * for bundles from anywhere else (third-party plugins).
+   * Default: `trusted` for bundles inside this repository (first-party plugins), `isolated`
+   * for bundles from anywhere else (third-party plugins): the one level that can stop a plugin
+   * that never returns (see `defaultLevel`).
    */
   readonly level?: SandboxLevel;
   /**
@@ -55,10 +56,17 @@ const REPO_ROOT = resolve(
   '..',
 );
 
-/** The level a bundle gets when nobody chose one. */
+/**
+ * The level a bundle gets when nobody chose one: `trusted` inside this repository, `isolated`
+ * anywhere else. Not `confined`: it runs plugin code on the kernel's thread, where nothing can
+ * stop a `while (true) {}` short of ending the process (a per-call `vm` timeout costs a
+ * thread per call, `sandbox.call.timeout.us`), and a third-party plugin under development
+ * loops sooner or later. The isolated level's watchdog stops it and quarantines the device.
+ * Confined remains the choice for a reviewed plugin whose registers the guest reads often.
+ */
 export function defaultLevel(file: string): SandboxLevel {
   const rel = relative(REPO_ROOT, resolve(file));
-  return rel.startsWith('..') || isAbsolute(rel) ? 'confined' : 'trusted';
+  return rel.startsWith('..') || isAbsolute(rel) ? 'isolated' : 'trusted';
 }
 
 interface Source {

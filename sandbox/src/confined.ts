@@ -21,6 +21,7 @@ import { SDK_SCRIPT } from './stack-filter.js';
 export function createConfinedRealm(): PluginRealm {
   const realm = lockedRealm();
   let handle: PluginHandle | null = null;
+  let ended: string | undefined;
   const plugin = () => {
     if (handle === null) throw new Error('the plugin was not evaluated, or the realm was disposed');
     return handle;
@@ -57,6 +58,10 @@ export function createConfinedRealm(): PluginRealm {
     migrateState: (from, data) => plugin().migrateState(from, data),
     dispose() {
       handle = null;
+      ended = 'disposed';
+    },
+    get ended() {
+      return ended;
     },
   };
 }

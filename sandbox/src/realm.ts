@@ -63,6 +63,12 @@ export interface PluginRealm {
   migrateState(from: number, data: unknown): unknown;
   /** Releases the realm; nothing evaluated in it may be used afterwards. */
   dispose(): void;
+  /**
+   * Why the realm can no longer run plugin code (`disposed`, or an isolated worker the
+   * watchdog stopped), or undefined while it can. A device on an ended realm is restarted on
+   * the same code loaded again (`PluginHost.loadAgain`).
+   */
+  readonly ended: string | undefined;
 }
 
 /** The module specifier a bundle may require. */

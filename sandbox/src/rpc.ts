@@ -48,6 +48,7 @@ type Message =
       readonly stack: string | undefined;
     };
 
+/** The other side is gone (its worker ended), or did not answer within the watchdog bound. */
 export class ChannelClosedError extends Error {
   override readonly name = 'ChannelClosedError';
 }
@@ -264,7 +265,9 @@ export class Endpoint {
       if (left <= 0) {
         this.closed = true;
         this.opts.onTimeout?.();
-        throw new ChannelClosedError(`the isolated plugin did not answer within ${timeout} ms`);
+        throw new ChannelClosedError(
+          `the plugin did not return within ${timeout} ms (a runaway loop?): the isolated level's watchdog stopped its worker`,
+        );
       }
       Atomics.wait(this.ctrl, this.theirs, this.seen, Math.min(left, 50));
     }

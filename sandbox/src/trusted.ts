@@ -79,5 +79,8 @@ export function createTrustedRealm(): PluginRealm {
       context = null;
       handle = null;
     },
+    get ended() {
+      return context === null ? 'disposed' : undefined;
+    },
   };
 }

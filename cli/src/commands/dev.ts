@@ -30,6 +30,7 @@ import {
   type ReloadReport,
   readMachineFile,
   reloadPlugin,
+  watchFaults,
 } from '@emuhost/host';
 import { EmuhostError } from '@emuhost/sdk';
 import { emuhostExtensions } from '../qtest/extensions.js';
@@ -119,8 +120,10 @@ export async function startDev(o: DevOptions): Promise<DevSession> {
     const log = (level: string, src: string, msg: string) => {
       if (level !== 'debug') o.err.write(`${level} ${src}: ${msg}\n`);
     };
+    // A machine built here reports its plugins' faults; one `build` made reports them itself.
     const emu =
       spec === undefined ? await o.build!(host) : await buildMachineSpec(spec, host, { log });
+    if (spec !== undefined) watchFaults(emu, (text) => o.err.write(text));
     const extensions = emuhostExtensions(emu, { plugin: await swapPlugins(host) });
 
     let chain: Promise<unknown> = Promise.resolve();

@@ -21,6 +21,7 @@ import {
   PluginHost,
   PluginLoadError,
   readMachineFile,
+  watchFaults,
 } from '@emuhost/host';
 import { definePlugin, EmuhostError, type OptionValue } from '@emuhost/sdk';
 import { type DevSession, startDev } from '../commands/dev.js';
@@ -182,6 +183,8 @@ async function buildTarget(args: QemuArgs, stderr: Writable, host: PluginHost): 
     log: stderrLog(stderr),
     ...(base.machine === 'none' && { machine: noneMachine() }),
   });
+  // Every plugin fault on stderr, with its source-mapped stack; --trace adds its event line.
+  watchFaults(emu, (text) => stderr.write(text));
   if (args.trace) traceMachine(emu.machine, (line) => stderr.write(`${line}\n`));
   return emu;
 }
