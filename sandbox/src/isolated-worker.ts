@@ -17,16 +17,19 @@ interface Data {
 }
 
 const { sab, sesFile } = workerData as Data;
-const { context, harden, membrane, newCompartment, makeRequire } = createLockedRealm(
-  sesFile,
-  'emuhost-isolated',
-);
+const { context, harden, membrane, newCompartment, makeRequire, drainMicrotasks } =
+  createLockedRealm(sesFile, 'emuhost-isolated', { ownMicrotasks: true });
 const realmError = vm.runInContext(
   '(name, message, code) => { const e = new Error(message); e.name = name; if (code !== undefined) e.code = code; return e; }',
   context,
 ) as (name: string, message: string, code: string | undefined) => Error;
 
-const ep = new Endpoint({ sab }, { side: 1, makeError: realmError });
+// The plugin's promise jobs run at the end of each call from the kernel, inside it: an
+// `await` resumes before the access completes, and may use the device's handles.
+const ep = new Endpoint(
+  { sab },
+  { side: 1, makeError: realmError, afterOuterCall: drainMicrotasks },
+);
 let handle: PluginHandle | undefined;
 const plugin = () => {
   if (handle === undefined) throw new Error('the plugin was not evaluated');

@@ -66,6 +66,13 @@ export interface EndpointOptions {
    * a plain Error whose stack is the other side's (the plugin's, on the kernel's side).
    */
   readonly makeError?: (name: string, message: string, code: string | undefined) => Error;
+  /**
+   * Runs after a call from the other side returns and before its answer is sent, when that
+   * call is the outermost one this side serves (not one nested in a call of its own): the
+   * isolated worker runs the plugin's promise jobs there, while the kernel still waits and can
+   * serve what they call.
+   */
+  readonly afterOuterCall?: () => void;
 }
 
 /** One side of a channel. */
@@ -79,6 +86,8 @@ export class Endpoint {
   private readonly exported = new Map<number, unknown>();
   private readonly exportedIds = new WeakMap<object, number>();
   private nextId = 1;
+  /** Calls from the other side being served, nested. */
+  private serving = 0;
   private readonly stubs = new Map<number, unknown>();
   /** What each stub stands for, so that a stub sent back arrives as the original object. */
   private readonly stubRefs = new WeakMap<object, Ref>();
@@ -134,6 +143,7 @@ export class Endpoint {
   }
 
   private handle(m: Message): void {
+    this.serving++;
     try {
       if (m.t === 'get') {
         const target = this.exported.get(m.target) as Record<string, unknown>;
@@ -145,10 +155,13 @@ export class Endpoint {
         Record<string, (...a: unknown[]) => unknown>;
       const args = m.args.map((a) => this.decode(a));
       const value = m.prop === null ? target(...args) : target[m.prop]!(...args);
+      if (this.serving === 1) this.opts.afterOuterCall?.();
       const outs = args.filter(isBytes);
       this.send({ t: 'return', value: this.encode(value), outs });
     } catch (e) {
       if (e instanceof ChannelClosedError) throw e;
+      // What the failed call queued runs now too, not at some later call.
+      if (this.serving === 1 && m.t === 'call') this.opts.afterOuterCall?.();
       const err = e as { name?: unknown; message?: unknown; code?: unknown; stack?: unknown };
       this.send({
         t: 'throw',
@@ -157,6 +170,8 @@ export class Endpoint {
         code: typeof err?.code === 'string' ? err.code : undefined,
         stack: typeof err?.stack === 'string' ? err.stack : undefined,
       });
+    } finally {
+      this.serving--;
     }
   }
 

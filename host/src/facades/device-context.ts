@@ -3,7 +3,7 @@
  * slot, each behind the instance's lifetime, the plugin's declared capabilities and the
  * checks of its arguments (checks.ts: at the trusted level nothing else checks them).
  */
-import type { Machine } from '@emuhost/core';
+import type { DeviceGuard, GuardSite, Machine } from '@emuhost/core';
 import type {
   AccessSize,
   Capability,
@@ -29,6 +29,9 @@ import { ArgChecks, pluginError, toPlugin } from './checks.js';
 import type { DeviceSlot, RegionEntry } from './device-slot.js';
 import { dmaFacade } from './dma-facade.js';
 import type { Lifetime } from './lifetime.js';
+
+/** The callbacks whose returned promises the membrane watches. */
+const ASYNC_SITES: readonly GuardSite[] = ['mmio-read', 'mmio-write', 'timer', 'config-write'];
 
 /**
  * A region handle. A class, not a plain object: handles are identities the kernel checks on
@@ -105,10 +108,19 @@ export function createDeviceContext(inp: InstanceInputs): InstanceHandles {
     } else {
       const entry: RegionEntry = { region: undefined as never, size, rules, ops };
       // The kernel region calls whatever instance currently serves the slot.
+      const g = slot.scope.guard;
+      const at = (o: number) => `region '${name}' offset 0x${o.toString(16)}`;
       const trampoline: MmioOps = {
-        read: (o: number, s: AccessSize, a: MemTxAttrs) => entry.ops.read(o, s, a),
-        write: (o: number, s: AccessSize, v: number | bigint, a: MemTxAttrs) =>
-          entry.ops.write(o, s, v, a),
+        read: (o: number, s: AccessSize, a: MemTxAttrs) => {
+          const r = entry.ops.read(o, s, a);
+          if (typeof r === 'object') watchRejection(r, g, 'mmio-read', () => at(o));
+          return r;
+        },
+        write: (o: number, s: AccessSize, v: number | bigint, a: MemTxAttrs) => {
+          const r = entry.ops.write(o, s, v, a);
+          if (typeof r === 'object') watchRejection(r, g, 'mmio-write', () => at(o));
+          return r;
+        },
       };
       (entry as { region: unknown }).region = toPlugin(() =>
         machine.memorySystem.createMmio(`${slot.id}.${name}`, size, trampoline, rules, {
@@ -136,10 +148,11 @@ export function createDeviceContext(inp: InstanceInputs): InstanceHandles {
       let t = slot.timers.get(name);
       if (t === undefined) {
         const entry = { timer: undefined as never, callback: null as (() => void) | null };
-        (entry as { timer: unknown }).timer = slot.scope.createTimer(
-          () => entry.callback?.(),
-          name,
-        );
+        (entry as { timer: unknown }).timer = slot.scope.createTimer(() => {
+          const r: unknown = entry.callback?.();
+          if (typeof r === 'object')
+            watchRejection(r, slot.scope.guard, 'timer', () => `timer '${name}'`);
+        }, name);
         slot.timers.set(name, entry);
         t = entry;
       }
@@ -283,7 +296,17 @@ export function createDeviceContext(inp: InstanceInputs): InstanceHandles {
       },
       onConfigWrite: (cb: (offset: number, size: number, value: number) => void) => {
         life.check('pci.onConfigWrite');
-        slot.configWriteListeners.push(arg.fn(cb, 'pci.onConfigWrite: callback'));
+        const f = arg.fn(cb, 'pci.onConfigWrite: callback');
+        slot.configWriteListeners.push((o, s, v) => {
+          const r: unknown = f(o, s, v);
+          if (typeof r === 'object')
+            watchRejection(
+              r,
+              slot.scope.guard,
+              'config-write',
+              () => `config write at 0x${o.toString(16)}`,
+            );
+        });
       },
     });
   }
@@ -313,6 +336,25 @@ export function createDeviceContext(inp: InstanceInputs): InstanceHandles {
       },
     });
   }
+
+  /**
+   * Not in the SDK: how a sandboxed instance reports that a promise one of its callbacks
+   * returned was rejected (the membrane watches them): the device faults with that error, as
+   * if the callback had thrown. Strings only, so that the host holds no realm object.
+   */
+  const hostFault = (
+    site: string,
+    name: string,
+    message: string,
+    stack: string,
+    detail: string,
+  ): void => {
+    const guard = slot.scope.guard;
+    if (life.revoked || guard.quarantined || !ASYNC_SITES.includes(site as GuardSite)) return;
+    const error = Object.assign(new Error(String(message)), { name: String(name) });
+    error.stack = String(stack);
+    guard.fault(site as GuardSite, error, undefined, String(detail));
+  };
 
   const dmaCtx = fn?.dma ?? slot.scope.dmaContexts[0];
   const dma = dmaCtx === undefined ? undefined : dmaFacade(dmaCtx, life, arg);
@@ -351,7 +393,11 @@ export function createDeviceContext(inp: InstanceInputs): InstanceHandles {
         pci,
         platform,
       },
-      { clock: granted('timers', 'clock', clock), dma: granted('dma', 'dma', dma) },
+      {
+        clock: granted('timers', 'clock', clock),
+        dma: granted('dma', 'dma', dma),
+        hostFault: { value: hostFault, enumerable: false },
+      },
     ) as DeviceContext,
   );
   return { ctx, regionOf };
@@ -382,4 +428,25 @@ function checkRules(arg: ArgChecks, r: unknown): void {
   }
   if (o.endianness !== undefined)
     arg.oneOf(o.endianness, 'mmio: rules.endianness', ['little', 'big', 'native'] as const);
+}
+
+/**
+ * A promise a plugin callback returned (an async handler), at the trusted level, where the
+ * kernel calls plugin code directly: its rejection faults the device with its error, as the
+ * membrane arranges at the other levels. Callers check `typeof r === 'object'` first, so a
+ * callback that returns a number pays one typeof.
+ */
+function watchRejection(
+  r: unknown,
+  guard: DeviceGuard,
+  site: GuardSite,
+  detail: () => string,
+): void {
+  if (r === null) return;
+  const then = (r as { then?: unknown }).then;
+  if (typeof then !== 'function') return;
+  then.call(r, undefined, (e: unknown) => {
+    if (!guard.quarantined)
+      guard.fault(site, e, undefined, `${detail()}: a promise it returned was rejected`);
+  });
 }
