@@ -14,6 +14,7 @@ import { newCommand } from './commands/new.js';
 import { runCommand } from './commands/run.js';
 import { type FuzzCommandOptions, fuzzCommand } from './fuzz/command.js';
 import { runQtest } from './qtest/launch.js';
+import { startExitGuard } from './signals.js';
 import { VERSION } from './version.js';
 
 const program = new Command('emuhost')
@@ -101,6 +102,10 @@ program
   .helpOption(false)
   .allowUnknownOption()
   .allowExcessArguments();
+
+// The commands that run a machine until a signal ends them: a signal ends them within a
+// second, even while plugin code does not return (signals.ts).
+if (process.argv[2] === 'qtest' || process.argv[2] === 'dev') startExitGuard();
 
 try {
   // QEMU's single-dash options are not POSIX: `qtest` takes the rest of the line untouched.

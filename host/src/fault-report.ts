@@ -51,9 +51,7 @@ export function describeFault(e: DeviceFaultEvent, plugin?: LoadedPlugin): Fault
   const head = (first < 0 ? lines : lines.slice(0, first)).join(' ').trim();
   // The plugin's frames only: an error the kernel made (an injected fault, the isolated
   // level's watchdog) has host frames, which say nothing to the plugin's author.
-  const frames = (first < 0 ? [] : lines.slice(first))
-    .filter((l) => l.includes(PLUGIN_SCRIPT_PREFIX) || l.includes(`(${SDK_SCRIPT}:`))
-    .map((l) => mapFrame(l.trim(), plugin));
+  const frames = pluginFrames(e.stack, plugin);
   const at =
     e.at === undefined ? '' : ` (region ${e.at.region}, offset 0x${e.at.offset.toString(16)})`;
   const detail =
@@ -122,6 +120,36 @@ export function faultReason(e: DeviceFaultEvent, plugin?: LoadedPlugin): string 
   const r = describeFault(e, plugin);
   const top = r.frames[0]?.replace(/^at /, '');
   return `${r.where}: ${r.error}${top === undefined ? '' : ` (at ${top})`}`;
+}
+
+/**
+ * The frames of plugin code in `stack` (`at fn (file:line:column)`, innermost first), mapped
+ * through `plugin`'s source map where it covers them; host frames are left out.
+ */
+export function pluginFrames(stack: string, plugin?: LoadedPlugin): string[] {
+  return stack
+    .split('\n')
+    .filter((l) => /^\s+at /.test(l))
+    .filter((l) => l.includes(PLUGIN_SCRIPT_PREFIX) || l.includes(`(${SDK_SCRIPT}:`))
+    .map((l) => mapFrame(l.trim(), plugin));
+}
+
+/**
+ * What `emu` is running, from a stack taken inside it (a main thread interrupted in plugin code
+ * that does not return): the busy device, its plugin and level, and the innermost plugin frame
+ * mapped to its source. Undefined when the stack shows no plugin code.
+ */
+export function describeRunning(emu: Emulator, stack: string): string | undefined {
+  const busy = emu.machine.busyDevice;
+  const id = /emuhost-plugin:([^/]+)\//.exec(stack)?.[1];
+  const all = [...emu.devices.values(), ...emu.iommus.values()];
+  const d =
+    (busy === undefined ? undefined : all.find((x) => x.id === busy)) ??
+    all.find((x) => x.plugin.manifest.id === id);
+  if (d === undefined) return busy === undefined ? undefined : `device ${busy}`;
+  const p = d.plugin;
+  const top = pluginFrames(stack, p)[0]?.replace(/^at /, '');
+  return `device ${d.id} (plugin ${p.manifest.id} ${p.manifest.version}, ${p.level})${top === undefined ? '' : `, at ${top}`}`;
 }
 
 /**

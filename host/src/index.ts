@@ -13,7 +13,13 @@
  */
 
 export { bareMachine, bareMachineDefinition } from './bare-machine.js';
-export { type BuildResult, buildPlugin, createPluginBuilder, type PluginBuilder } from './build.js';
+export {
+  type BuildResult,
+  buildPlugin,
+  createPluginBuilder,
+  type PluginBuilder,
+  stopBuildService,
+} from './build.js';
 export { bundledPlugins, loadBundled } from './bundled.js';
 export {
   type AddDeviceOptions,
@@ -31,10 +37,12 @@ export { type DeviceRequest, Emulator, type EmulatorOptions } from './emulator.j
 export {
   type DeviceStatus,
   describeFault,
+  describeRunning,
   deviceStatus,
   type FaultReport,
   faultReason,
   formatFault,
+  pluginFrames,
   watchFaults,
 } from './fault-report.js';
 export {

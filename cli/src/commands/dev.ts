@@ -36,6 +36,7 @@ import { EmuhostError } from '@emuhost/sdk';
 import { emuhostExtensions } from '../qtest/extensions.js';
 import { ArgvError, parseChardev } from '../qtest/qemu-argv.js';
 import { serveQtest, swapPlugins } from '../qtest/serve.js';
+import { exitGuardMachine } from '../signals.js';
 
 export interface DevOptions {
   readonly machineFile?: string | undefined;
@@ -124,6 +125,7 @@ export async function startDev(o: DevOptions): Promise<DevSession> {
     const emu =
       spec === undefined ? await o.build!(host) : await buildMachineSpec(spec, host, { log });
     if (spec !== undefined) watchFaults(emu, (text) => o.err.write(text));
+    exitGuardMachine(emu);
     const extensions = emuhostExtensions(emu, { plugin: await swapPlugins(host) });
 
     let chain: Promise<unknown> = Promise.resolve();

@@ -25,6 +25,7 @@ import {
 } from '@emuhost/host';
 import { definePlugin, EmuhostError, type OptionValue } from '@emuhost/sdk';
 import { type DevSession, startDev } from '../commands/dev.js';
+import { exitGuardMachine } from '../signals.js';
 import { traceMachine } from '../trace.js';
 import { VERSION } from '../version.js';
 import { infoView } from './info.js';
@@ -185,6 +186,7 @@ async function buildTarget(args: QemuArgs, stderr: Writable, host: PluginHost): 
   });
   // Every plugin fault on stderr, with its source-mapped stack; --trace adds its event line.
   watchFaults(emu, (text) => stderr.write(text));
+  exitGuardMachine(emu);
   if (args.trace) traceMachine(emu.machine, (line) => stderr.write(`${line}\n`));
   return emu;
 }
