@@ -183,3 +183,33 @@ describe('a plugin that never returns, loaded from outside the repository with d
     );
   });
 });
+
+describe('a plugin whose create throws', () => {
+  it('is refused with the message and the source line that threw', async () => {
+    const manifest = await outOfTree(
+      'createfail',
+      { ...RUNAWAY_MANIFEST, id: 'createfail' },
+      {
+        'index.ts': `import { definePlugin } from '@emuhost/sdk';
+
+function setup(): never {
+  throw new Error('setup went wrong');
+}
+
+export default definePlugin({
+  kind: 'device',
+  pci: { vendorId: 0x1234, deviceId: 0x100e, classCode: 0xff0000 },
+  create() {
+    setup();
+  },
+});
+`,
+      },
+    );
+    const r = await run(['-machine', 'pc', '--plugin', manifest, '-device', 'createfail'], []);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(
+      /realize failed: setup went wrong \(at setup \(.*[\\/]src[\\/]index\.ts:4:9\)\) \(device createfail0\)/,
+    );
+  });
+});
