@@ -33,6 +33,12 @@ export interface PluginHostOptions {
   readonly realms?: Partial<Record<SandboxLevel, () => PluginRealm>>;
   /** Serve the SDK this host was built with. Default true. */
   readonly serveCurrentSdk?: boolean;
+  /**
+   * Keep one isolated realm started ahead of need, so that the next isolated load (a hot
+   * reload's) does not wait for a worker to start and lock down (hundreds of ms on a loaded
+   * machine, against tens for the load itself). For `emuhost dev`; `close()` ends it.
+   */
+  readonly warmIsolated?: boolean;
 }
 
 export interface LoadOptions {
@@ -93,6 +99,9 @@ export class PluginHost {
   /** What each plugin was loaded from, so that a realm can be made again (`respawn`). */
   private readonly sources = new Map<string, Source>();
   private readonly realms: Partial<Record<SandboxLevel, () => PluginRealm>>;
+  private readonly warm: boolean;
+  /** An isolated realm started ahead, not yet used (`warmIsolated`). */
+  private spare: PluginRealm | undefined;
 
   constructor(opts: PluginHostOptions = {}) {
     this.realms = {
@@ -102,6 +111,21 @@ export class PluginHost {
       ...opts.realms,
     };
     if (opts.serveCurrentSdk !== false) this.sdk.serve(currentSdkRuntime());
+    this.warm = opts.warmIsolated === true;
+  }
+
+  /** Ends what the host keeps for later (the spare isolated realm). Loaded plugins stay. */
+  close(): void {
+    this.spare?.dispose();
+    this.spare = undefined;
+  }
+
+  /** A realm of `level`: the spare one when it is isolated and one is ready. */
+  private realmFor(level: SandboxLevel, make: () => PluginRealm): PluginRealm {
+    if (level !== 'isolated' || !this.warm) return make();
+    const spare = this.spare;
+    this.spare = undefined;
+    return spare !== undefined && spare.ended === undefined ? spare : make();
   }
 
   /** Loads a built plugin from its manifest file (the bundle is the manifest's `entry`). */
@@ -197,7 +221,7 @@ export class PluginHost {
       sourceMap: opts.file === undefined ? undefined : BundleSourceMap.forBundle(file, code),
     };
     // Made only once the plugin may run in it (an isolated realm is a worker).
-    const realm = make();
+    const realm = this.realmFor(level, make);
     let exported: PluginDescription;
     try {
       exported = realm.evaluate(code, { filename: script.name, sdkCode: sdk.code });
@@ -231,6 +255,8 @@ export class PluginHost {
     }
     hostOf.set(plugin, { host: this, source: { code, file, level } });
     this.hooks.plugin.loaded.call(plugin);
+    // The next one starts now, while the user edits (its worker boots on its own thread).
+    if (level === 'isolated' && this.warm && this.spare === undefined) this.spare = make();
     return plugin;
   }
 

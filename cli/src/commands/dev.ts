@@ -86,9 +86,11 @@ interface Watched {
 export async function startDev(o: DevOptions): Promise<DevSession> {
   if (o.watch.length === 0)
     throw new EmuhostError('E_BAD_ARGUMENT', 'emuhost dev needs at least one --watch <plugin-dir>');
-  const host = new PluginHost();
+  // Reloads of an isolated plugin then find a worker started (PluginHost's warmIsolated).
+  const host = new PluginHost({ warmIsolated: true });
   const watched: Watched[] = [];
   const closeAll = async () => {
+    host.close();
     for (const w of watched) {
       w.watcher?.close();
       clearTimeout(w.timer);
