@@ -238,7 +238,8 @@ describe('polling without the clock (a client written for QEMU)', () => {
 
   it('work due later than the horizon (edu’s 100 ms DMA) still needs clock_step, as in QEMU', () => {
     const { q } = eduSession();
-    const w = (off: number, v: number) => `writel 0x${(BAR + off).toString(16)} 0x${v.toString(16)}`;
+    const w = (off: number, v: number) =>
+      `writel 0x${(BAR + off).toString(16)} 0x${v.toString(16)}`;
     for (const l of [w(0x80, 0x1000), w(0x88, 0x40000), w(0x90, 0x10), w(0x98, 1)])
       expect(q(l)).toBe('OK');
     const cmd = `readl 0x${(BAR + 0x98).toString(16)}`;
