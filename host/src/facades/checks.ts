@@ -154,3 +154,30 @@ function describe(x: unknown): string {
           : 'an object';
   }
 }
+
+/** A config-space access: an offset inside the 256 bytes, a size of 1, 2 or 4. */
+export function configRange(arg: ArgChecks, offset: unknown, size: unknown, what: string): void {
+  arg.num(offset, `${what}: offset`);
+  arg.size(size, `${what}: size`, [1, 2, 4]);
+  if (
+    !Number.isInteger(offset) ||
+    (offset as number) < 0 ||
+    (offset as number) + (size as number) > 0x100
+  )
+    arg.fail(`${what}: offset`, 'inside config space (0..0xff)', offset);
+}
+
+/** Checks access rules as the plugin gave them (the object is kept: its methods may use `this`). */
+export function checkRules(arg: ArgChecks, r: unknown): void {
+  if (r === undefined) return;
+  const o = arg.obj(r, 'mmio: rules');
+  for (const side of ['valid', 'impl'] as const) {
+    if (o[side] === undefined) continue;
+    const s = arg.obj(o[side], `mmio: rules.${side}`);
+    if (s.min !== undefined) arg.num(s.min, `mmio: rules.${side}.min`);
+    if (s.max !== undefined) arg.num(s.max, `mmio: rules.${side}.max`);
+    if (side === 'valid') arg.optFn(s.accepts, 'mmio: rules.valid.accepts');
+  }
+  if (o.endianness !== undefined)
+    arg.oneOf(o.endianness, 'mmio: rules.endianness', ['little', 'big', 'native'] as const);
+}

@@ -3,7 +3,7 @@
  * slot, each behind the instance's lifetime, the plugin's declared capabilities and the
  * checks of its arguments (checks.ts: at the trusted level nothing else checks them).
  */
-import type { DeviceGuard, GuardSite, Machine } from '@emuhost/core';
+import type { Machine } from '@emuhost/core';
 import type {
   AccessSize,
   Capability,
@@ -25,13 +25,11 @@ import type {
   RegionHandle,
   TimerHandle,
 } from '@emuhost/sdk';
-import { ArgChecks, pluginError, toPlugin } from './checks.js';
+import { ArgChecks, checkRules, configRange, pluginError, toPlugin } from './checks.js';
 import type { DeviceSlot, RegionEntry } from './device-slot.js';
 import { dmaFacade } from './dma-facade.js';
 import type { Lifetime } from './lifetime.js';
-
-/** The callbacks whose returned promises the membrane watches. */
-const ASYNC_SITES: readonly GuardSite[] = ['mmio-read', 'mmio-write', 'timer', 'config-write'];
+import { hostFaultFor, watchRejection } from './rejections.js';
 
 /**
  * A region handle. A class, not a plain object: handles are identities the kernel checks on
@@ -91,9 +89,9 @@ export function createDeviceContext(inp: InstanceInputs): InstanceHandles {
     arg.str(name, 'mmio: name');
     arg.num(size, 'mmio: size');
     // The object itself is kept (methods may use `this`); what it holds is checked here.
-    const o = arg.obj(ops, 'mmio: ops');
-    arg.fn(o.read, 'mmio: ops.read');
-    arg.fn(o.write, 'mmio: ops.write');
+    const given = arg.obj(ops, 'mmio: ops');
+    arg.fn(given.read, 'mmio: ops.read');
+    arg.fn(given.write, 'mmio: ops.write');
     checkRules(arg, rules);
     let e = slot.regions.get(name);
     if (e !== undefined) {
@@ -337,24 +335,8 @@ export function createDeviceContext(inp: InstanceInputs): InstanceHandles {
     });
   }
 
-  /**
-   * Not in the SDK: how a sandboxed instance reports that a promise one of its callbacks
-   * returned was rejected (the membrane watches them): the device faults with that error, as
-   * if the callback had thrown. Strings only, so that the host holds no realm object.
-   */
-  const hostFault = (
-    site: string,
-    name: string,
-    message: string,
-    stack: string,
-    detail: string,
-  ): void => {
-    const guard = slot.scope.guard;
-    if (life.revoked || guard.quarantined || !ASYNC_SITES.includes(site as GuardSite)) return;
-    const error = Object.assign(new Error(String(message)), { name: String(name) });
-    error.stack = String(stack);
-    guard.fault(site as GuardSite, error, undefined, String(detail));
-  };
+  // Not in the SDK: how the membrane reports a rejected promise of a callback (rejections.ts).
+  const hostFault = hostFaultFor(slot.scope.guard, life);
 
   const dmaCtx = fn?.dma ?? slot.scope.dmaContexts[0];
   const dma = dmaCtx === undefined ? undefined : dmaFacade(dmaCtx, life, arg);
@@ -401,52 +383,4 @@ export function createDeviceContext(inp: InstanceInputs): InstanceHandles {
     ) as DeviceContext,
   );
   return { ctx, regionOf };
-}
-
-/** A config-space access: an offset inside the 256 bytes, a size of 1, 2 or 4. */
-function configRange(arg: ArgChecks, offset: unknown, size: unknown, what: string): void {
-  arg.num(offset, `${what}: offset`);
-  arg.size(size, `${what}: size`, [1, 2, 4]);
-  if (
-    !Number.isInteger(offset) ||
-    (offset as number) < 0 ||
-    (offset as number) + (size as number) > 0x100
-  )
-    arg.fail(`${what}: offset`, 'inside config space (0..0xff)', offset);
-}
-
-/** Checks access rules as the plugin gave them (the object is kept: its methods may use `this`). */
-function checkRules(arg: ArgChecks, r: unknown): void {
-  if (r === undefined) return;
-  const o = arg.obj(r, 'mmio: rules');
-  for (const side of ['valid', 'impl'] as const) {
-    if (o[side] === undefined) continue;
-    const s = arg.obj(o[side], `mmio: rules.${side}`);
-    if (s.min !== undefined) arg.num(s.min, `mmio: rules.${side}.min`);
-    if (s.max !== undefined) arg.num(s.max, `mmio: rules.${side}.max`);
-    if (side === 'valid') arg.optFn(s.accepts, 'mmio: rules.valid.accepts');
-  }
-  if (o.endianness !== undefined)
-    arg.oneOf(o.endianness, 'mmio: rules.endianness', ['little', 'big', 'native'] as const);
-}
-
-/**
- * A promise a plugin callback returned (an async handler), at the trusted level, where the
- * kernel calls plugin code directly: its rejection faults the device with its error, as the
- * membrane arranges at the other levels. Callers check `typeof r === 'object'` first, so a
- * callback that returns a number pays one typeof.
- */
-function watchRejection(
-  r: unknown,
-  guard: DeviceGuard,
-  site: GuardSite,
-  detail: () => string,
-): void {
-  if (r === null) return;
-  const then = (r as { then?: unknown }).then;
-  if (typeof then !== 'function') return;
-  then.call(r, undefined, (e: unknown) => {
-    if (!guard.quarantined)
-      guard.fault(site, e, undefined, `${detail()}: a promise it returned was rejected`);
-  });
 }
