@@ -19,6 +19,7 @@ import {
   type Message,
   type Metafile,
   type Plugin,
+  stop,
 } from 'esbuild';
 import semver from 'semver';
 import { type Diagnostic, locateJsonKey, PluginLoadError } from './diagnostics.js';
@@ -195,4 +196,14 @@ function readText(file: string): string {
       { text: `no ${MANIFEST_FILE} in ${resolve(file, '..')}`, location: { file }, notes: [] },
     ]);
   }
+}
+
+/**
+ * Ends esbuild's service process now (synchronously: its pipes closed, the process killed).
+ * For a process about to exit without returning to its event loop (the CLI's exit guard): the
+ * service pings its host, and one that dies with a ping unanswered makes it print a Go
+ * deadlock trace on the way out. A later build starts a new service.
+ */
+export function stopBuildService(): void {
+  void stop();
 }

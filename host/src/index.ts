@@ -9,10 +9,18 @@
  *   in a machine,
  *   and the handles they receive; `emulator.ts` puts them together.
  * - `options.ts`, `log.ts`, `diagnostics.ts`, `hooks.ts`: the pieces around them.
+ * - `fault-report.ts`, `source-map.ts`: a device fault as its plugin's author reads it, with
+ *   the stack mapped to the plugin's sources.
  */
 
 export { bareMachine, bareMachineDefinition } from './bare-machine.js';
-export { type BuildResult, buildPlugin, createPluginBuilder, type PluginBuilder } from './build.js';
+export {
+  type BuildResult,
+  buildPlugin,
+  createPluginBuilder,
+  type PluginBuilder,
+  stopBuildService,
+} from './build.js';
 export { bundledPlugins, loadBundled } from './bundled.js';
 export { type AddCpuOptions, addCpu, type CpuTraceOptions, RunningCpu } from './cpu-host.js';
 export {
@@ -33,6 +41,17 @@ export {
   type EmulatorOptions,
   type ShutdownRequest,
 } from './emulator.js';
+export {
+  type DeviceStatus,
+  describeFault,
+  describeRunning,
+  deviceStatus,
+  type FaultReport,
+  faultReason,
+  formatFault,
+  pluginFrames,
+  watchFaults,
+} from './fault-report.js';
 export {
   createHostHooks,
   createReloadHooks,
@@ -92,4 +111,5 @@ export {
 } from './reload.js';
 export { currentSdkRuntime } from './sdk-runtime.js';
 export { SdkServer, type ServedSdk } from './sdk-server.js';
+export { BundleSourceMap, type SourceLocation } from './source-map.js';
 export { didYouMean, nearest } from './suggest.js';

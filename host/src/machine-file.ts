@@ -40,7 +40,7 @@ export interface PluginRef {
   readonly id?: string;
   /** ...or an external bundle by its built manifest's path (relative to the machine file). */
   readonly path?: string;
-  /** Default: trusted for bundled plugins, confined for external ones. */
+  /** Default: trusted for bundled plugins, isolated for external ones (see `defaultLevel`). */
   readonly level?: SandboxLevel;
 }
 

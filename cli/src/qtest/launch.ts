@@ -22,9 +22,11 @@ import {
   PluginHost,
   PluginLoadError,
   readMachineFile,
+  watchFaults,
 } from '@emuhost/host';
 import { definePlugin, EmuhostError, type OptionValue } from '@emuhost/sdk';
 import { type DevSession, startDev } from '../commands/dev.js';
+import { exitGuardMachine } from '../signals.js';
 import { traceMachine } from '../trace.js';
 import { VERSION } from '../version.js';
 import {
@@ -241,6 +243,9 @@ async function buildTarget(args: QemuArgs, stderr: Writable, host: PluginHost): 
     log: stderrLog(stderr),
     ...(base.machine === 'none' && { machine: noneMachine() }),
   });
+  // Every plugin fault on stderr, with its source-mapped stack; --trace adds its event line.
+  watchFaults(emu, (text) => stderr.write(text));
+  exitGuardMachine(emu);
   if (args.trace) traceMachine(emu.machine, (line) => stderr.write(`${line}\n`));
   return emu;
 }

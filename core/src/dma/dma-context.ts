@@ -658,7 +658,12 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
   ): ((m: DmaMapping) => void) | undefined {
     const g = this.requester.guard;
     return onInvalidate !== undefined && g !== undefined
-      ? (m: DmaMapping) => void g.run('dma', () => onInvalidate(m))
+      ? (m: DmaMapping) =>
+          void g.run(
+            'dma',
+            () => onInvalidate(m),
+            `the notifier of mapping 0x${m.addr.toString(16)}+0x${m.bytes.length.toString(16)}`,
+          )
       : onInvalidate;
   }
 

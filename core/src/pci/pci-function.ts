@@ -161,7 +161,12 @@ export class PciFunction {
     const w = this.hooks.write;
     if (w !== undefined) {
       if (this.guard === null) w(offset, n, value);
-      else this.guard.run('mmio-write', () => w(offset, n, value));
+      else
+        this.guard.run(
+          'config-write',
+          () => w(offset, n, value),
+          `0x${offset.toString(16)}, ${n} byte${n === 1 ? '' : 's'}, value 0x${value.toString(16)}`,
+        );
     }
   }
 

@@ -1,33 +1,35 @@
 /**
  * Builds the `DeviceContext` one device plugin instance receives: handles onto its device
- * slot, each behind the instance's lifetime and the plugin's declared capabilities.
+ * slot, each behind the instance's lifetime, the plugin's declared capabilities and the
+ * checks of its arguments (checks.ts: at the trusted level nothing else checks them).
  */
 import type { Machine } from '@emuhost/core';
-import {
-  type AccessSize,
-  type Capability,
-  type ClockHandle,
-  type DeviceContext,
-  EmuhostError,
-  type GuestPhysAddr,
-  type IoPortAddr,
-  type IrqHandle,
-  type Logger,
-  type MemTxAttrs,
-  type MmioAccessRules,
-  type MmioOps,
-  type MsiHandle,
-  type MsiSpec,
-  type Options,
-  type PciBarSpec,
-  type PciHandle,
-  type PlatformHandle,
-  type RegionHandle,
-  type TimerHandle,
+import type {
+  AccessSize,
+  Capability,
+  ClockHandle,
+  DeviceContext,
+  GuestPhysAddr,
+  IoPortAddr,
+  IrqHandle,
+  Logger,
+  MemTxAttrs,
+  MmioAccessRules,
+  MmioOps,
+  MsiHandle,
+  MsiSpec,
+  Options,
+  PciBarSpec,
+  PciHandle,
+  PlatformHandle,
+  RegionHandle,
+  TimerHandle,
 } from '@emuhost/sdk';
+import { ArgChecks, checkRules, configRange, pluginError, toPlugin } from './checks.js';
 import type { DeviceSlot, RegionEntry } from './device-slot.js';
 import { dmaFacade } from './dma-facade.js';
 import type { Lifetime } from './lifetime.js';
+import { hostFaultFor, watchRejection } from './rejections.js';
 
 /**
  * A region handle. A class, not a plain object: handles are identities the kernel checks on
@@ -60,19 +62,16 @@ export function createDeviceContext(inp: InstanceInputs): InstanceHandles {
   const { machine, slot, life, options, log } = inp;
   const caps = new Set(inp.capabilities);
   const who = { plugin: life.plugin, device: life.device };
+  const arg = new ArgChecks(who);
   const need = (c: Capability, what: string) => {
     if (!caps.has(c))
-      throw new EmuhostError(
-        'E_CAPABILITY',
-        `${what} needs the '${c}' capability in the manifest`,
-        who,
-      );
+      throw pluginError('E_CAPABILITY', `${what} needs the '${c}' capability in the manifest`, who);
   };
   const regionOf = new WeakMap<RegionHandle, RegionEntry>();
   const entryOf = (h: RegionHandle, what: string): RegionEntry => {
-    const e = regionOf.get(h);
+    const e = typeof h === 'object' && h !== null ? regionOf.get(h) : undefined;
     if (e === undefined)
-      throw new EmuhostError(
+      throw pluginError(
         'E_BAD_ARGUMENT',
         `${what}: not a region handle this device was given`,
         who,
@@ -87,10 +86,17 @@ export function createDeviceContext(inp: InstanceInputs): InstanceHandles {
     rules: MmioAccessRules = {},
   ): RegionHandle => {
     life.check('mmio');
+    arg.str(name, 'mmio: name');
+    arg.num(size, 'mmio: size');
+    // The object itself is kept (methods may use `this`); what it holds is checked here.
+    const given = arg.obj(ops, 'mmio: ops');
+    arg.fn(given.read, 'mmio: ops.read');
+    arg.fn(given.write, 'mmio: ops.write');
+    checkRules(arg, rules);
     let e = slot.regions.get(name);
     if (e !== undefined) {
       if (e.size !== size) {
-        throw new EmuhostError(
+        throw pluginError(
           'E_BAD_ARGUMENT',
           `region '${name}' exists with size ${e.size}, not ${size}`,
           who,
@@ -100,19 +106,24 @@ export function createDeviceContext(inp: InstanceInputs): InstanceHandles {
     } else {
       const entry: RegionEntry = { region: undefined as never, size, rules, ops };
       // The kernel region calls whatever instance currently serves the slot.
+      const g = slot.scope.guard;
+      const at = (o: number) => `region '${name}' offset 0x${o.toString(16)}`;
       const trampoline: MmioOps = {
-        read: (o: number, s: AccessSize, a: MemTxAttrs) => entry.ops.read(o, s, a),
-        write: (o: number, s: AccessSize, v: number | bigint, a: MemTxAttrs) =>
-          entry.ops.write(o, s, v, a),
-      };
-      (entry as { region: unknown }).region = machine.memorySystem.createMmio(
-        `${slot.id}.${name}`,
-        size,
-        trampoline,
-        rules,
-        {
-          guard: slot.scope.guard,
+        read: (o: number, s: AccessSize, a: MemTxAttrs) => {
+          const r = entry.ops.read(o, s, a);
+          if (typeof r === 'object') watchRejection(r, g, 'mmio-read', () => at(o));
+          return r;
         },
+        write: (o: number, s: AccessSize, v: number | bigint, a: MemTxAttrs) => {
+          const r = entry.ops.write(o, s, v, a);
+          if (typeof r === 'object') watchRejection(r, g, 'mmio-write', () => at(o));
+          return r;
+        },
+      };
+      (entry as { region: unknown }).region = toPlugin(() =>
+        machine.memorySystem.createMmio(`${slot.id}.${name}`, size, trampoline, rules, {
+          guard: slot.scope.guard,
+        }),
       );
       slot.regions.set(name, entry);
       e = entry;
@@ -130,13 +141,16 @@ export function createDeviceContext(inp: InstanceInputs): InstanceHandles {
     timer: (name: string, callback: () => void): TimerHandle => {
       life.check('clock.timer');
       need('timers', 'clock.timer');
+      arg.str(name, 'clock.timer: name');
+      arg.fn(callback, 'clock.timer: callback');
       let t = slot.timers.get(name);
       if (t === undefined) {
         const entry = { timer: undefined as never, callback: null as (() => void) | null };
-        (entry as { timer: unknown }).timer = slot.scope.createTimer(
-          () => entry.callback?.(),
-          name,
-        );
+        (entry as { timer: unknown }).timer = slot.scope.createTimer(() => {
+          const r: unknown = entry.callback?.();
+          if (typeof r === 'object')
+            watchRejection(r, slot.scope.guard, 'timer', () => `timer '${name}'`);
+        }, name);
         slot.timers.set(name, entry);
         t = entry;
       }
@@ -145,11 +159,11 @@ export function createDeviceContext(inp: InstanceInputs): InstanceHandles {
       return Object.freeze({
         armAt: (ns: number) => {
           life.check('timer.armAt');
-          timer.armAt(ns);
+          toPlugin(() => timer.armAt(arg.num(ns, 'timer.armAt: ns')));
         },
         armIn: (ns: number) => {
           life.check('timer.armIn');
-          timer.armIn(ns);
+          toPlugin(() => timer.armIn(arg.num(ns, 'timer.armIn: ns')));
         },
         cancel: () => {
           life.check('timer.cancel');
@@ -215,13 +229,21 @@ export function createDeviceContext(inp: InstanceInputs): InstanceHandles {
         },
         notify: (vector?: number) => {
           life.check('msi.notify');
-          return slot.msi!.notify(vector ?? 0);
+          return slot.msi!.notify(arg.optNum(vector, 'msi.notify: vector') ?? 0);
         },
       });
     pci = Object.freeze({
       requesterId: fn.dma.requester.requesterId,
-      bar: (index: number, spec: PciBarSpec, region: RegionHandle) => {
+      bar: (index: number, specIn: PciBarSpec, region: RegionHandle) => {
         life.check('pci.bar');
+        arg.num(index, 'pci.bar: index');
+        const s = arg.obj(specIn, 'pci.bar: spec');
+        const spec: PciBarSpec = {
+          kind: arg.oneOf(s.kind, 'pci.bar: spec.kind', ['memory', 'io'] as const),
+          size: arg.num(s.size, 'pci.bar: spec.size'),
+          ...(s.is64 !== undefined && { is64: s.is64 === true }),
+          ...(s.prefetchable !== undefined && { prefetchable: s.prefetchable === true }),
+        };
         const e = entryOf(region, 'pci.bar');
         const had = slot.bars.get(index);
         if (had !== undefined) {
@@ -230,37 +252,39 @@ export function createDeviceContext(inp: InstanceInputs): InstanceHandles {
             had.spec.size !== spec.size ||
             had.spec.kind !== spec.kind
           ) {
-            throw new EmuhostError(
-              'E_BAD_ARGUMENT',
-              `BAR${index} already decodes '${had.region}'`,
-              who,
-            );
+            throw pluginError('E_BAD_ARGUMENT', `BAR${index} already decodes '${had.region}'`, who);
           }
           return;
         }
-        fn.addBar(index, spec, e.region);
+        toPlugin(() => fn.addBar(index, spec, e.region));
         slot.bars.set(index, { spec, region: region.name });
       },
       addMsi: (spec?: MsiSpec) => {
         life.check('pci.addMsi');
         need('msi', 'pci.addMsi');
-        slot.msi ??= fn.addMsi(spec);
+        arg.optObj(spec, 'pci.addMsi: spec');
+        slot.msi ??= toPlugin(() => fn.addMsi(spec));
         return msiHandle();
       },
       configRead: (offset: number, size: 1 | 2 | 4) => {
         life.check('pci.configRead');
+        configRange(arg, offset, size, 'pci.configRead');
         return fn.configRead(offset, size);
       },
       configSet: (offset: number, size: 1 | 2 | 4, value: number) => {
         life.check('pci.configSet');
+        configRange(arg, offset, size, 'pci.configSet');
+        arg.num(value, 'pci.configSet: value');
         if (size === 1) fn.config.set8(offset, value);
         else if (size === 2) fn.config.set16(offset, value);
         else fn.config.set32(offset, value);
       },
       configSetWritable: (offset: number, size: 1 | 2 | 4, mask: number) => {
         life.check('pci.configSetWritable');
+        configRange(arg, offset, size, 'pci.configSetWritable');
+        arg.num(mask, 'pci.configSetWritable: mask');
         if (offset < 0x40 || offset + size > 0x100) {
-          throw new EmuhostError(
+          throw pluginError(
             'E_BAD_ARGUMENT',
             'only device-specific config space (0x40..0xff) can change its write mask',
             who,
@@ -270,7 +294,17 @@ export function createDeviceContext(inp: InstanceInputs): InstanceHandles {
       },
       onConfigWrite: (cb: (offset: number, size: number, value: number) => void) => {
         life.check('pci.onConfigWrite');
-        slot.configWriteListeners.push(cb);
+        const f = arg.fn(cb, 'pci.onConfigWrite: callback');
+        slot.configWriteListeners.push((o, s, v) => {
+          const r: unknown = f(o, s, v);
+          if (typeof r === 'object')
+            watchRejection(
+              r,
+              slot.scope.guard,
+              'config-write',
+              () => `config write at 0x${o.toString(16)}`,
+            );
+        });
       },
     });
   }
@@ -281,24 +315,31 @@ export function createDeviceContext(inp: InstanceInputs): InstanceHandles {
       map: (region: RegionHandle, addr: GuestPhysAddr, priority = 0) => {
         life.check('platform.map');
         const e = entryOf(region, 'platform.map');
+        arg.num(addr, 'platform.map: addr');
+        arg.num(priority, 'platform.map: priority');
         if (e.region.parent === null)
-          slot.scope.mapRegion(machine.systemMemory, e.region, addr, priority);
+          toPlugin(() => slot.scope.mapRegion(machine.systemMemory, e.region, addr, priority));
       },
       mapIo: (region: RegionHandle, port: IoPortAddr) => {
         life.check('platform.mapIo');
         const e = entryOf(region, 'platform.mapIo');
-        if (e.region.parent === null) slot.scope.mapRegion(machine.systemIo, e.region, port);
+        arg.num(port, 'platform.mapIo: port');
+        if (e.region.parent === null)
+          toPlugin(() => slot.scope.mapRegion(machine.systemIo, e.region, port));
       },
       irq: (name: string) => {
         life.check('platform.irq');
         need('irq', 'platform.irq');
-        return platformIrq(name);
+        return platformIrq(arg.str(name, 'platform.irq: name'));
       },
     });
   }
 
+  // Not in the SDK: how the membrane reports a rejected promise of a callback (rejections.ts).
+  const hostFault = hostFaultFor(slot.scope.guard, life);
+
   const dmaCtx = fn?.dma ?? slot.scope.dmaContexts[0];
-  const dma = dmaCtx === undefined ? undefined : dmaFacade(dmaCtx, life);
+  const dma = dmaCtx === undefined ? undefined : dmaFacade(dmaCtx, life, arg);
   let irq: IrqHandle | undefined;
 
   // A granted handle is a plain data property: plugins read `ctx.dma` on every transfer, and
@@ -334,7 +375,11 @@ export function createDeviceContext(inp: InstanceInputs): InstanceHandles {
         pci,
         platform,
       },
-      { clock: granted('timers', 'clock', clock), dma: granted('dma', 'dma', dma) },
+      {
+        clock: granted('timers', 'clock', clock),
+        dma: granted('dma', 'dma', dma),
+        hostFault: { value: hostFault, enumerable: false },
+      },
     ) as DeviceContext,
   );
   return { ctx, regionOf };
