@@ -84,14 +84,15 @@ describe('emuhost dev', () => {
   });
 
   it('reports a fault in the watched plugin at its source line; saving a fix restarts the quarantined device', async () => {
-    const dir = scaffold(
+    const { dir, deviceId } = scaffold(
       'device',
       'fix-dev',
       join(mkdtempSync(join(tmpdir(), 'emuhost-dev-')), 'p'),
     );
+    const idLine = `return 0x${deviceId!.toString(16).padStart(4, '0')}0001;`;
     const src = join(dir, 'src', 'index.ts');
     const orig = readFileSync(src, 'utf8');
-    const bug = orig.replace('return 0x4d440001;', "throw new Error('not yet');");
+    const bug = orig.replace(idLine, "throw new Error('not yet');");
     expect(bug).not.toBe(orig);
     writeFileSync(src, bug);
     const out = new PassThrough();
@@ -100,7 +101,7 @@ describe('emuhost dev', () => {
     const stderr = text(err);
     session = await startDev({ watch: [dir], out, err, debounceMs: 10 });
     const d = createDriver(session.emu);
-    const dev = d.pciFind(0x1234, 0x4d44)!;
+    const dev = d.pciFind(0x1234, deviceId!)!;
     const bar = dev.iomap(0).addr;
     dev.enable();
     expect(d.readl(bar)).toBe(0xffffffff);
@@ -128,6 +129,6 @@ describe('emuhost dev', () => {
     expect(session.emu.devices.get('fix-dev0')!.slot.scope.guard.quarantined).toBe(false);
     // Enumerated again (a reset device keeps its BAR but not the guest's command bits).
     dev.enable();
-    expect(d.readl(bar)).toBe(0x4d440001);
+    expect(d.readl(bar)).toBe(((deviceId! << 16) | 1) >>> 0);
   });
 });
