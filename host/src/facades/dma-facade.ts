@@ -59,8 +59,22 @@ function mappingHandle(m: DmaMapping, life: Lifetime): MappingHandle {
 const isMapping = (r: DmaMapping | DmaError): r is DmaMapping =>
   typeof (r as DmaMapping).release === 'function';
 
-export function dmaFacade(ctx: KernelDma, life: Lifetime): DMAContext {
+/**
+ * `bypass`, when given, carries out `bypassIommu` (the registry's per-context bypass, after
+ * the capability check); without it the facade has no `bypassIommu` (an IOMMU's own memory).
+ */
+export function dmaFacade(
+  ctx: KernelDma,
+  life: Lifetime,
+  bypass?: (on: boolean) => void,
+): DMAContext {
   return Object.freeze({
+    ...(bypass !== undefined && {
+      bypassIommu(on: boolean): void {
+        life.check('dma.bypassIommu');
+        bypass(on === true);
+      },
+    }),
     read(a: Iova, into: Uint8Array): DmaResult {
       life.check('dma.read');
       return ctx.read(a, into);
