@@ -8,12 +8,23 @@
  * - `device-host.ts`, `iommu-host.ts`, `cpu-host.ts`, `machine-host.ts`, `facades/`: plugins
  *   in a machine,
  *   and the handles they receive; `emulator.ts` puts them together.
+ * - `backends/`: drives, entropy sources and the other host backends devices name.
  * - `options.ts`, `log.ts`, `diagnostics.ts`, `hooks.ts`: the pieces around them.
  */
 
+export {
+  type BackendsSpec,
+  BUILTIN_RNG,
+  builtinEntropy,
+  type DriveSpec,
+  FileBlockBackend,
+  FileEntropy,
+  HostBackends,
+  type RngSpec,
+} from './backends/index.js';
 export { bareMachine, bareMachineDefinition } from './bare-machine.js';
 export { type BuildResult, buildPlugin, createPluginBuilder, type PluginBuilder } from './build.js';
-export { bundledPlugins, loadBundled } from './bundled.js';
+export { bundledAlias, bundledPlugins, type DeviceAlias, loadBundled } from './bundled.js';
 export { type AddCpuOptions, addCpu, type CpuTraceOptions, RunningCpu } from './cpu-host.js';
 export {
   type AddDeviceOptions,
@@ -55,6 +66,7 @@ export {
 export type { LoadedPlugin } from './loaded-plugin.js';
 export { createLogger, type LogLevel, type LogSink, stderrSink } from './log.js';
 export {
+  aliasOf,
   buildMachineSpec,
   type DeviceSpec,
   type IommuSpec,

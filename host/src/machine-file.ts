@@ -11,12 +11,20 @@
  *     "devices": [{ "plugin": "edu", "id": "edu0", "addr": "03.0", "options": { "dma_mask": "0xffffffff" } }],
  *     "iommus": [{ "plugin": "vtd", "id": "vtd0", "bind": [{ "bus": "pcie.0" }] }],
  *     "bios": "firmware/bios.bin",
- *     "pflash": ["firmware/code.fd"]
+ *     "pflash": ["firmware/code.fd"],
+ *     "drives": [{ "id": "d0", "file": "disk.img", "format": "raw", "readonly": false }],
+ *     "rngs": [{ "id": "rng0", "kind": "rng-random", "filename": "/dev/urandom" }],
+ *     "seed": 42
  *   }
  *
  * `"bios"` and `"pflash"` (paths relative to the file, as QEMU's `-bios` and
  * `-drive if=pflash`) are read by the host when the machine is built, and handed to the
- * machine plugin as `ctx.firmware`.
+ * machine plugin as `ctx.firmware`. `"drives"` are QEMU's `-drive if=none,id=...` (a device
+ * names one with its `drive` option; `discard` is `ignore` or `unmap`), `"rngs"` its
+ * `-object rng-builtin|rng-random,id=...` (a virtio-rng's `rng` option), `"seed"` its
+ * `-seed` (the built-in entropy sources' seed in deterministic mode). A device's `plugin` may
+ * be an alias a plugin declares (`virtio-blk-device`: the `virtio-blk-pci` plugin on the
+ * platform bus).
  *
  * The QEMU command line (`-machine q35 -device edu`) is turned into the same spec, so both
  * build the same kind of machine through `buildMachineSpec`.
@@ -26,7 +34,9 @@ import { dirname, resolve } from 'node:path';
 import type { IommuBindingTarget } from '@emuhost/core';
 import type { SandboxLevel } from '@emuhost/sandbox';
 import { EmuhostError, type MachineFirmware, type OptionValue } from '@emuhost/sdk';
-import { bundledPlugins, loadBundled } from './bundled.js';
+import type { RngSpec } from './backends/entropy.js';
+import type { DriveSpec } from './backends/file-block.js';
+import { bundledAlias, bundledPlugins, loadBundled } from './bundled.js';
 import { Emulator } from './emulator.js';
 import type { LoadedPlugin } from './loaded-plugin.js';
 import type { LogSink } from './log.js';
@@ -73,6 +83,12 @@ export interface MachineSpec {
   readonly bios?: string;
   /** Flash images' paths (`-drive if=pflash`), unit 0 first, relative to `base`. */
   readonly pflash?: readonly string[];
+  /** `-drive if=none` drives; files relative to `base`. */
+  readonly drives?: readonly DriveSpec[];
+  /** `-object rng-*` entropy sources. */
+  readonly rngs?: readonly RngSpec[];
+  /** `-seed`: the built-in entropy sources' seed. */
+  readonly seed?: number;
   /** Directory relative paths are resolved against. */
   readonly base: string;
 }
@@ -113,6 +129,9 @@ export function validateMachineSpec(raw: unknown, file: string): MachineSpec {
     'iommus',
     'bios',
     'pflash',
+    'drives',
+    'rngs',
+    'seed',
     '$schema',
     'description',
   ]);
@@ -235,6 +254,34 @@ export function validateMachineSpec(raw: unknown, file: string): MachineSpec {
     if (!Array.isArray(r.pflash)) at('pflash', 'must be an array of file paths, unit 0 first');
     else pflash = r.pflash.map((p: unknown, i: number) => str(p, `pflash[${i}]`, true)!);
   }
+  const drives = list('drives', (d, path): DriveSpec => {
+    const id = str(d.id, `${path}.id`, true)!;
+    const f = str(d.file, `${path}.file`, true)!;
+    if (d.format !== undefined && d.format !== 'raw')
+      at(`${path}.format`, 'only "raw" is supported');
+    if (d.readonly !== undefined && typeof d.readonly !== 'boolean')
+      at(`${path}.readonly`, 'must be true or false');
+    if (d.discard !== undefined && d.discard !== 'ignore' && d.discard !== 'unmap')
+      at(`${path}.discard`, 'must be "ignore" or "unmap"');
+    return {
+      id,
+      file: f,
+      ...(d.readonly === true && { readOnly: true }),
+      ...(d.discard !== undefined && { discard: d.discard as 'ignore' | 'unmap' }),
+    };
+  });
+  const rngs = list('rngs', (g, path): RngSpec => {
+    const id = str(g.id, `${path}.id`, true)!;
+    if (g.kind !== 'rng-random' && g.kind !== 'rng-builtin')
+      at(`${path}.kind`, 'must be "rng-random" or "rng-builtin"');
+    const filename = str(g.filename, `${path}.filename`);
+    return {
+      id,
+      kind: g.kind as RngSpec['kind'],
+      ...(filename !== undefined && { filename }),
+    };
+  });
+  if (r.seed !== undefined && !Number.isSafeInteger(r.seed)) at('seed', 'must be an integer');
   if (problems.length > 0)
     throw new EmuhostError('E_MACHINE_FILE', `${file}:\n  ${problems.join('\n  ')}`);
   return {
@@ -246,6 +293,9 @@ export function validateMachineSpec(raw: unknown, file: string): MachineSpec {
     iommus,
     ...(bios !== undefined && { bios }),
     ...(pflash !== undefined && { pflash }),
+    ...(drives.length > 0 && { drives }),
+    ...(rngs.length > 0 && { rngs }),
+    ...(r.seed !== undefined && { seed: r.seed as number }),
     base: dirname(resolve(file)),
   };
 }
@@ -278,6 +328,11 @@ export async function buildMachineSpec(
     ...(spec.machineOptions !== undefined && { machineOptions: spec.machineOptions }),
     ...(opts.log !== undefined && { log: opts.log }),
     firmware: readFirmware(spec),
+    backends: {
+      drives: (spec.drives ?? []).map((d) => ({ ...d, file: resolve(spec.base, d.file) })),
+      rngs: spec.rngs ?? [],
+    },
+    ...(spec.seed !== undefined && { seed: spec.seed }),
   });
   for (const [i, m] of spec.iommus.entries()) {
     const plugin = await load(m.plugin, `iommus[${i}]`);
@@ -300,13 +355,14 @@ export async function buildMachineSpec(
     for (const t of targets) emu.machine.dma.bind(t, r.id);
   }
   for (const [i, d] of spec.devices.entries()) {
-    const plugin = await load(d.plugin, `devices[${i}]`);
+    const alias = host.get(d.plugin) === undefined ? aliasOf(host, d.plugin) : undefined;
+    const plugin = await load(alias?.plugin ?? d.plugin, `devices[${i}]`);
     try {
       emu.addDevice(plugin, {
         ...(d.id !== undefined && { id: d.id }),
         ...(d.bus !== undefined && { bus: d.bus }),
         ...(d.addr !== undefined && { devfn: parseAddr(d.addr) }),
-        ...(d.platform === true && { platform: true }),
+        ...((d.platform === true || alias?.bus === 'platform') && { platform: true }),
         ...(d.options !== undefined && { options: d.options }),
       });
     } catch (e) {
@@ -336,6 +392,21 @@ export function readFirmware(spec: MachineSpec): MachineFirmware {
     ...(spec.bios !== undefined && { bios: read(spec.bios, 'PC BIOS') }),
     pflash: (spec.pflash ?? []).map((p, i) => read(p, `pflash${i}`)),
   };
+}
+
+/**
+ * The plugin a device name is an alias of: a loaded plugin's manifest `aliases`, else a
+ * bundled plugin's; undefined when the name is no alias.
+ */
+export function aliasOf(
+  host: PluginHost,
+  name: string,
+): { readonly plugin: string; readonly bus: 'pci' | 'platform' } | undefined {
+  for (const p of host.list()) {
+    const bus = p.manifest.aliases?.[name];
+    if (bus !== undefined) return { plugin: p.manifest.id, bus };
+  }
+  return bundledAlias(name);
 }
 
 /** QEMU's `addr=SLOT[.FN]`, in hex. */

@@ -576,7 +576,9 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
   const blockBackend = (b: any): any =>
     harden({
       id: String(b.id),
-      size: Number(b.size),
+      get size() {
+        return Number(call(() => b.size));
+      },
       readOnly: b.readOnly === true,
       discard: String(b.discard),
       read: (o: any, into: any) =>
@@ -586,6 +588,10 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
       flush: () => String(call(() => b.flush())),
       discardRange: (o: any, len: any) =>
         String(call(() => b.discardRange(num(o, 'offset'), num(len, 'len')))),
+      onResize: (cb: any) => {
+        const f = fn(cb, 'callback');
+        call(() => b.onResize(() => void guarded(() => f())));
+      },
     });
   const entropySource = (e: any): any =>
     harden({

@@ -1065,7 +1065,7 @@ export type BlockResult = 'ok' | BlockError;
 export interface BlockBackend {
   /** The drive's id (`-drive id=d0`). */
   readonly id: string;
-  /** The image's size in bytes, fixed for the drive's life. */
+  /** The image's size in bytes; it changes only by a resize (see `onResize`). */
   readonly size: number;
   /** True for `readonly=on` (or a file the host could open only for reading). */
   readonly readOnly: boolean;
@@ -1086,6 +1086,11 @@ export interface BlockBackend {
   flush(): BlockResult;
   /** Tells the drive `len` bytes at `offset` are no longer needed (see `discard`). */
   discardRange(offset: number, len: number): BlockResult;
+  /**
+   * Calls `callback` after the image was resized (the monitor's `block_resize`): `size` has
+   * its new value then. A device calls it once; a reloaded instance's call replaces it.
+   */
+  onResize(callback: () => void): void;
 }
 
 /**
@@ -1436,6 +1441,13 @@ export interface PluginManifest {
   readonly entry: string;
   readonly capabilities: readonly Capability[];
   readonly description?: string;
+  /**
+   * Other names `-device` knows this device by, and the bus each puts it on: QEMU's
+   * `virtio-blk-pci` and `virtio-blk-device` are one model on two transports, so the
+   * `virtio-blk-pci` plugin says `{ "virtio-blk-device": "platform" }`.
+   * @since 1.4
+   */
+  readonly aliases?: Readonly<Record<string, 'pci' | 'platform'>>;
   /** Set by `emuhost build`. */
   readonly builtWithSdk?: string;
 }

@@ -7,7 +7,15 @@
  * Failures are results (`io-error`), never exceptions: a full disk or a failing device is
  * what the guest sees as VIRTIO_BLK_S_IOERR, not a crash of emuhost.
  */
-import { closeSync, fstatSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fstatSync,
+  fsyncSync,
+  ftruncateSync,
+  openSync,
+  readSync,
+  writeSync,
+} from 'node:fs';
 import { type BlockBackend, type BlockResult, EmuhostError } from '@emuhost/sdk';
 
 /** A `-drive` as the user gave it (a machine file's `"drives"` entry). */
@@ -29,12 +37,13 @@ const ZERO_CHUNK = 1 << 20;
 
 export class FileBlockBackend implements BlockBackend {
   readonly id: string;
-  readonly size: number;
+  size: number;
   readonly readOnly: boolean;
   readonly discard: 'ignore' | 'unmap';
   /** How many `flush` calls reached `fsync` (tests check a FLUSH request really syncs). */
   syncs = 0;
   private fd: number | null;
+  private resized: (() => void) | undefined;
 
   /** Opens the image; throws `E_BAD_ARGUMENT` worded as QEMU's "Could not open". */
   constructor(spec: DriveSpec) {
@@ -111,6 +120,35 @@ export class FileBlockBackend implements BlockBackend {
       if (r !== 'ok') return r;
     }
     return 'ok';
+  }
+
+  onResize(callback: () => void): void {
+    this.resized = callback;
+  }
+
+  /**
+   * The monitor's `block_resize`: truncates or extends the image to `size` bytes (a multiple
+   * of 512, as QEMU requires) and tells the device. Throws `E_BAD_ARGUMENT` for a bad size,
+   * a read-only drive or a file that cannot be resized.
+   */
+  resize(size: number): void {
+    if (!Number.isSafeInteger(size) || size < 0 || size % 512 !== 0)
+      throw new EmuhostError(
+        'E_BAD_ARGUMENT',
+        `block_resize: size ${size} is not a multiple of 512`,
+      );
+    if (this.readOnly || this.fd === null)
+      throw new EmuhostError('E_BAD_ARGUMENT', `block_resize: drive '${this.id}' is read-only`);
+    try {
+      ftruncateSync(this.fd, size);
+    } catch (e) {
+      throw new EmuhostError(
+        'E_BAD_ARGUMENT',
+        `block_resize: ${this.id}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+      );
+    }
+    this.size = size;
+    this.resized?.();
   }
 
   /** Closes the file; later requests answer `io-error`. Idempotent. */

@@ -413,7 +413,9 @@ export function createDeviceContext(inp: InstanceInputs): InstanceHandles {
     const b = backend('block', 'block', (x) => x.block(String(id), slot.id));
     return Object.freeze({
       id: b.id,
-      size: b.size,
+      get size() {
+        return b.size;
+      },
       readOnly: b.readOnly,
       discard: b.discard,
       read: (offset: number, into: Uint8Array) => {
@@ -431,6 +433,15 @@ export function createDeviceContext(inp: InstanceInputs): InstanceHandles {
       discardRange: (offset: number, len: number) => {
         life.check('block.discardRange');
         return b.discardRange(offset, len);
+      },
+      onResize: (cb: () => void) => {
+        life.check('block.onResize');
+        if (typeof cb !== 'function')
+          throw new EmuhostError('E_BAD_ARGUMENT', 'onResize needs a function', who);
+        // The device's code, called from the monitor: under its guard, and only while current.
+        b.onResize(() => {
+          if (!life.revoked) slot.scope.guard.run('deferred', cb);
+        });
       },
     });
   };
