@@ -35,6 +35,16 @@ export {
 } from './iommu-conformance.js';
 export { loadPluginDir, type PluginSource, resolvePlugin } from './load.js';
 export {
+  GuestQueue,
+  type RawDesc,
+  VIRTIO_F,
+  VIRTIO_STATUS,
+  type VirtioBuffer,
+  VirtioGuest,
+  virtioMmioGuest,
+  virtioPciGuest,
+} from './virtio.js';
+export {
   BASE as VTD_BASE,
   type GuestOptions as VtdGuestOptions,
   type Perm as VtdPerm,

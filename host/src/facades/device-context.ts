@@ -229,13 +229,14 @@ export function createDeviceContext(inp: InstanceInputs): InstanceHandles {
       });
     const addCapability = (spec: PciCapabilitySpec): number => {
       life.check('pci.addCapability');
-      const body = spec?.body;
-      if (
-        !(body instanceof Uint8Array) ||
-        !Number.isInteger(spec.id) ||
-        spec.id < 0 ||
-        spec.id > 0xff
-      )
+      // The plugin's realm has its own Uint8Array: check the tag, not the constructor.
+      const isBytes = (x: unknown): x is Uint8Array =>
+        Object.prototype.toString.call(x) === '[object Uint8Array]';
+      const raw = spec?.body;
+      const body = isBytes(raw)
+        ? new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength)
+        : undefined;
+      if (body === undefined || !Number.isInteger(spec.id) || spec.id < 0 || spec.id > 0xff)
         throw new EmuhostError(
           'E_BAD_ARGUMENT',
           'addCapability needs an id (0..255) and a body (bytes)',
@@ -257,7 +258,7 @@ export function createDeviceContext(inp: InstanceInputs): InstanceHandles {
       const c = fn.config;
       const at = c.addCapability(spec.id, size, spec.offset);
       c.bytes.set(body, at + 2);
-      const w = spec.writable;
+      const w = isBytes(spec.writable) ? spec.writable : undefined;
       if (w !== undefined) for (let i = 0; i < body.length; i++) c.wmask[at + 2 + i] = w[i] ?? 0;
       slot.capabilities.push({ id: spec.id, size, offset: at });
       return at;

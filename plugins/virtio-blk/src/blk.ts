@@ -213,7 +213,11 @@ export function createBlk(
 
   /** GET_ID: the serial and its NUL, at most 20 bytes (QEMU's answer). */
   const getId = (c: Chain): number => {
-    const id = new TextEncoder().encode(o.serial);
+    // Plugin realms have no TextEncoder; a serial is ASCII (others become '?').
+    const id = Uint8Array.from(o.serial, (ch) => {
+      const c = ch.charCodeAt(0);
+      return c < 0x80 ? c : 0x3f;
+    });
     const n = Math.min(id.length + 1, c.inLen - 1, ID_BYTES);
     const out = new Uint8Array(n);
     out.set(id.subarray(0, n));
