@@ -20,6 +20,9 @@ export {
   FileBlockBackend,
   FileEntropy,
   HostBackends,
+  type HostDrive,
+  NULL_CO,
+  NullBlockBackend,
   type RngSpec,
 } from './backends/index.js';
 export { bareMachine, bareMachineDefinition } from './bare-machine.js';

@@ -36,6 +36,7 @@ import type { SandboxLevel } from '@emuhost/sandbox';
 import { EmuhostError, type MachineFirmware, type OptionValue } from '@emuhost/sdk';
 import type { RngSpec } from './backends/entropy.js';
 import type { DriveSpec } from './backends/file-block.js';
+import { NULL_CO } from './backends/null-block.js';
 import { bundledAlias, bundledPlugins, loadBundled } from './bundled.js';
 import { Emulator } from './emulator.js';
 import type { LoadedPlugin } from './loaded-plugin.js';
@@ -329,7 +330,10 @@ export async function buildMachineSpec(
     ...(opts.log !== undefined && { log: opts.log }),
     firmware: readFirmware(spec),
     backends: {
-      drives: (spec.drives ?? []).map((d) => ({ ...d, file: resolve(spec.base, d.file) })),
+      drives: (spec.drives ?? []).map((d) => ({
+        ...d,
+        file: d.file.startsWith(NULL_CO) ? d.file : resolve(spec.base, d.file),
+      })),
       rngs: spec.rngs ?? [],
     },
     ...(spec.seed !== undefined && { seed: spec.seed }),

@@ -23,7 +23,7 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const WORK = process.env.EMUHOST_QEMU_DIR ?? path.join(os.homedir(), '.cache/emuhost-qemu');
 const TIMEOUT_MS = Number(process.env.EMUHOST_QEMU_TIMEOUT ?? 120) * 1000;
 const VERBOSE = process.env.EMUHOST_QEMU_VERBOSE === '1';
-const PROGRAMS = ['i440fx-test', 'endianness-test'];
+const PROGRAMS = ['i440fx-test', 'endianness-test', 'qos-test'];
 const filters = process.argv.slice(2);
 
 function die(code, message) {

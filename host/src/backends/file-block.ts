@@ -30,6 +30,8 @@ export interface DriveSpec {
   readonly readOnly?: boolean;
   /** `discard=ignore|unmap` (QEMU's default: ignore). */
   readonly discard?: 'ignore' | 'unmap';
+  /** `null-co://` drives only: their size in bytes (QEMU's `file.size`, default 1 GiB). */
+  readonly size?: number;
 }
 
 /** The largest chunk one zeroing write uses (a discard with `unmap`). */

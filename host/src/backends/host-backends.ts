@@ -15,6 +15,10 @@ import {
 } from '@emuhost/sdk';
 import { BUILTIN_RNG, builtinEntropy, FileEntropy, type RngSpec } from './entropy.js';
 import { type DriveSpec, FileBlockBackend } from './file-block.js';
+import { NULL_CO, NullBlockBackend } from './null-block.js';
+
+/** A drive the monitor can resize (`block_resize`). */
+export type HostDrive = FileBlockBackend | NullBlockBackend;
 
 export interface BackendsSpec {
   readonly drives?: readonly DriveSpec[];
@@ -37,7 +41,7 @@ const WHAT: Record<Kind, string> = {
 };
 
 export class HostBackends {
-  readonly drives = new Map<string, FileBlockBackend>();
+  readonly drives = new Map<string, HostDrive>();
   private readonly rngs = new Map<string, EntropySource>();
   private readonly files: { close(): void }[] = [];
   /** Which device uses each backend, keyed `kind:id`. */
@@ -50,7 +54,9 @@ export class HostBackends {
       for (const d of spec.drives ?? []) {
         if (this.drives.has(d.id))
           throw new EmuhostError('E_DUPLICATE_ID', `-drive: duplicate id '${d.id}'`);
-        const b = new FileBlockBackend(d);
+        const b = d.file.startsWith(NULL_CO)
+          ? new NullBlockBackend(d.id, d.size, d.readOnly === true)
+          : new FileBlockBackend(d);
         this.files.push(b);
         this.drives.set(d.id, b);
       }
