@@ -732,6 +732,17 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
                   return r === undefined ? undefined : dmaResult(r);
                 },
                 masked: (v: any) => call(() => m.masked(num(v, 'vector'))) === true,
+                save: () => {
+                  const st = call(() => m.save());
+                  return harden({ table: typedCopy(st.table), pba: typedCopy(st.pba) });
+                },
+                restore: (st: any) =>
+                  call(() =>
+                    m.restore({
+                      table: typedCopy(bytes(st?.table, 'table')),
+                      pba: typedCopy(bytes(st?.pba, 'pba')),
+                    }),
+                  ),
               });
             },
             addCapability: (spec: any) => {

@@ -510,6 +510,19 @@ export interface MsixHandle {
   notify(vector: number): DmaResult | undefined;
   /** Whether `vector` is masked now (its own mask bit or the function mask). */
   masked(vector: number): boolean;
+  /**
+   * The table and the pending bits as plain data, for the device's saved state: they are
+   * guest-visible registers, so a device restored elsewhere restores them (`restore`).
+   */
+  save(): MsixState;
+  /** Puts back what `save` returned (the table's and PBA's sizes must match). */
+  restore(state: MsixState): void;
+}
+
+/** The MSI-X table (16 bytes per vector) and pending-bit array, as saved. @since 1.4 */
+export interface MsixState {
+  readonly table: Uint8Array;
+  readonly pba: Uint8Array;
 }
 
 /** The MSI-X capability's shape. @since 1.4 */

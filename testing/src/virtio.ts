@@ -211,8 +211,12 @@ export class VirtioGuest {
     this.status = this.status | VIRTIO_STATUS.DRIVER_OK;
   }
 
-  /** Lays out queue `q` (size: the device's maximum unless given) and enables it. */
-  setupQueue(q: number, size?: number): GuestQueue {
+  /**
+   * Lays out queue `q` (size: the device's maximum unless given) and enables it. With
+   * `iovaOffset` the device is given the rings' addresses plus that offset (an IOMMU maps them
+   * back); the guest itself keeps using guest-physical addresses.
+   */
+  setupQueue(q: number, size?: number, iovaOffset = 0): GuestQueue {
     this.t.selectQueue(q);
     const n = size ?? this.t.queueMax();
     const desc = this.alloc(16 * n, 4096);
@@ -221,7 +225,7 @@ export class VirtioGuest {
     this.d.memwrite(desc, new Uint8Array(16 * n));
     this.d.memwrite(avail, new Uint8Array(6 + 2 * n));
     this.d.memwrite(used, new Uint8Array(6 + 8 * n));
-    this.t.setQueue(n, desc, avail, used);
+    this.t.setQueue(n, desc + iovaOffset, avail + iovaOffset, used + iovaOffset);
     return new GuestQueue(this.d, q, n, desc, avail, used);
   }
 

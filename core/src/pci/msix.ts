@@ -139,6 +139,19 @@ export class MsixCapability {
     this.resetTable();
   }
 
+  /** The table and PBA as plain data (guest-visible registers: a device saves them). */
+  save(): { table: Uint8Array; pba: Uint8Array } {
+    return { table: new Uint8Array(this.table.buffer.slice(0)), pba: this.pba.slice() };
+  }
+
+  /** Restores what `save` returned; a table of another size is refused (E_BAD_ARGUMENT). */
+  restore(s: { table: Uint8Array; pba: Uint8Array }): void {
+    if (s.table.length !== this.table.byteLength || s.pba.length !== this.pba.length)
+      throw new EmuhostError('E_BAD_ARGUMENT', 'MSI-X state of another table size');
+    new Uint8Array(this.table.buffer).set(s.table);
+    this.pba.set(s.pba);
+  }
+
   private resetTable(): void {
     new Uint8Array(this.table.buffer).fill(0);
     for (let v = 0; v < this.vectors; v++)

@@ -21,6 +21,7 @@ import {
   type MsiSpec,
   type MsixHandle,
   type MsixSpec,
+  type MsixState,
   type Options,
   type PciBarSpec,
   type PciCapabilitySpec,
@@ -226,6 +227,15 @@ export function createDeviceContext(inp: InstanceInputs): InstanceHandles {
           return m.notify(vector);
         },
         masked: (vector: number) => m.masked(vector),
+        save: () => m.save(),
+        restore: (st: MsixState) => {
+          life.check('msix.restore');
+          const isBytes = (x: unknown): x is Uint8Array =>
+            Object.prototype.toString.call(x) === '[object Uint8Array]';
+          if (!isBytes(st?.table) || !isBytes(st?.pba))
+            throw new EmuhostError('E_BAD_ARGUMENT', 'MSI-X state needs table and pba bytes', who);
+          m.restore({ table: new Uint8Array(st.table), pba: new Uint8Array(st.pba) });
+        },
       });
     const addCapability = (spec: PciCapabilitySpec): number => {
       life.check('pci.addCapability');

@@ -11,7 +11,7 @@
  * on. Accesses follow QEMU's region rules: 1, 2 or 4 bytes (wider ones are split), fields
  * decoded by their exact offset.
  */
-import type { DeviceContext, MsixHandle, PciHandle } from '@emuhost/sdk';
+import type { DeviceContext, MsixHandle, MsixState, PciHandle } from '@emuhost/sdk';
 import { NO_VECTOR } from './constants.js';
 import type { VirtioCore, VirtioSignals } from './core.js';
 
@@ -58,6 +58,8 @@ export interface PciTransportState {
   readonly queueVectors: readonly number[];
   /** Per queue: the desc, driver and device addresses as the guest wrote them (lo, hi). */
   readonly addrs: readonly (readonly number[])[];
+  /** The MSI-X table and pending bits, when the function has MSI-X. */
+  readonly msix?: MsixState;
 }
 
 export class PciTransport implements VirtioSignals {
@@ -112,6 +114,7 @@ export class PciTransport implements VirtioSignals {
     pci.onConfigWrite((o, s) => this.cfgWindowWrite(o, s));
     pci.onConfigRead?.((o, s, v) => this.cfgWindowRead(o, s, v));
     this.msix = vectors > 0 ? pci.addMsix?.({ vectors, bar: MSIX_BAR }) : undefined;
+    if (saved?.msix !== undefined) this.msix?.restore(saved.msix);
     core.signals = this;
   }
 
@@ -151,6 +154,7 @@ export class PciTransport implements VirtioSignals {
       configVector: this.configVector,
       queueVectors: this.queueVectors.slice(),
       addrs: this.addrs.map((a) => a.slice()),
+      ...(this.msix !== undefined && { msix: this.msix.save() }),
     };
   }
 
