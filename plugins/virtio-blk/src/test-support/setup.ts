@@ -18,7 +18,9 @@ import {
   virtioPciGuest,
 } from '@emuhost/testing';
 
-export const PLUGIN_DIR = fileURLToPath(new URL('../..', import.meta.url));
+/** The plugin's directory (a bundled child process, whose import.meta.url is its bundle's, sets it). */
+export const PLUGIN_DIR =
+  process.env.EMUHOST_BLK_PLUGIN_DIR ?? fileURLToPath(new URL('../..', import.meta.url));
 export const SECTOR = 512;
 export const T = { IN: 0, OUT: 1, FLUSH: 4, GET_ID: 8, DISCARD: 11, WRITE_ZEROES: 13 } as const;
 export const S = { OK: 0, IOERR: 1, UNSUPP: 2 } as const;
