@@ -45,6 +45,12 @@ export {
   virtioPciGuest,
 } from './virtio.js';
 export {
+  type VirtioCase,
+  type VirtioConformanceOptions,
+  virtioCases,
+  virtioConformance,
+} from './virtio-conformance.js';
+export {
   BASE as VTD_BASE,
   type GuestOptions as VtdGuestOptions,
   type Perm as VtdPerm,

@@ -41,6 +41,7 @@ export interface RawDesc {
 
 /** The transport-specific accesses a virtio guest needs. */
 interface Transport {
+  common16(off: number): number;
   common32(off: number): number;
   setCommon32(off: number, v: number): void;
   readStatus(): number;
@@ -263,6 +264,10 @@ export class VirtioGuest {
   setConfigVector(v: number): void {
     this.t.setConfigVector?.(v);
   }
+  /** A 2-byte read of the common configuration (virtio-pci) or a register (virtio-mmio). */
+  common16(off: number): number {
+    return this.t.common16(off);
+  }
   common32(off: number): number {
     return this.t.common32(off);
   }
@@ -300,6 +305,7 @@ export function virtioPciGuest(d: Driver, dev: PciDeviceRef, ramFrom: number): V
   const common = (off: number) => at(1, off);
   let sel = 0;
   const t: Transport = {
+    common16: (off) => d.readw(common(off)),
     common32: (off) => d.readl(common(off)),
     setCommon32: (off, v) => d.writel(common(off), v),
     readStatus: () => d.readb(common(0x14)),
@@ -353,6 +359,7 @@ export function virtioMmioGuest(d: Driver, base: number, ramFrom: number): Virti
   const r = (off: number) => d.readl(base + off);
   const w = (off: number, v: number) => d.writel(base + off, v);
   const t: Transport = {
+    common16: (off) => d.readw(base + off),
     common32: r,
     setCommon32: w,
     readStatus: () => r(0x70),

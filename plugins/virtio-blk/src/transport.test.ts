@@ -11,6 +11,7 @@ import {
   deviceConformance,
   VIRTIO_F,
   VIRTIO_STATUS,
+  virtioConformance,
   virtioMmioGuest,
   virtioPciGuest,
 } from '@emuhost/testing';
@@ -337,9 +338,11 @@ describe('virtio-mmio and reload', { timeout: 60_000 }, () => {
 });
 
 describe('conformance', () => {
-  deviceConformance({
+  const kit = {
     plugin: PLUGIN_DIR,
     options: { drive: 'd0' },
     backends: { drives: [{ id: 'd0', file: makeImage(1 << 20) }] },
-  });
+  };
+  deviceConformance(kit);
+  virtioConformance(kit);
 });

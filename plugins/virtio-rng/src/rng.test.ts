@@ -14,6 +14,7 @@ import {
   deviceConformance,
   loadPluginDir,
   VIRTIO_F,
+  virtioConformance,
   virtioPciGuest,
 } from '@emuhost/testing';
 import { describe, expect, it } from 'vitest';
@@ -111,4 +112,5 @@ describe('virtio-rng-pci', { timeout: 60_000 }, () => {
 
 describe('conformance', () => {
   deviceConformance({ plugin: PLUGIN_DIR });
+  virtioConformance({ plugin: PLUGIN_DIR });
 });
