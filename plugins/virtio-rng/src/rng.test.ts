@@ -110,6 +110,34 @@ describe('virtio-rng-pci', { timeout: 60_000 }, () => {
   });
 });
 
+describe('sandbox levels', { timeout: 60_000 }, () => {
+  it.each(['confined', 'isolated'] as const)(
+    'works %s (the membrane carries every handle)',
+    async (level) => {
+      const p = await loadPluginDir(PLUGIN_DIR, { level });
+      const emu = new Emulator({
+        machine: bareMachine(),
+        ramSize: 64 << 20,
+        log: () => {},
+        seed: 3,
+      });
+      emu.addDevice(p, { id: 'rng0' });
+      const d = createDriver(emu);
+      const g = virtioPciGuest(d, d.pciFind(0x1af4, 0x1044)!, 0x100000);
+      expect(g.negotiate(1n << BigInt(VIRTIO_F.VERSION_1))).toBe(true);
+      const q = g.setupQueue(0);
+      g.driverOk();
+      const buf = g.alloc(48);
+      q.add([{ addr: buf, len: 48, write: true }]);
+      g.notify(0);
+      expect(q.takeUsed()).toMatchObject({ len: 48 });
+      const ref = await setup({ emu: { seed: 3 } });
+      expect([...d.memread(buf, 48)]).toEqual([...ref.take(48).bytes]);
+      expect(emu.machine.dma.info().find((c) => c.device === 'rng0')!.bypass).toBe(true);
+    },
+  );
+});
+
 describe('conformance', () => {
   deviceConformance({ plugin: PLUGIN_DIR });
   virtioConformance({ plugin: PLUGIN_DIR });
