@@ -10,9 +10,11 @@ import { FULL_OPTIONS, measure, QUICK_OPTIONS, sinkValue } from './harness.js';
 import type { Metric } from './metrics.js';
 import { formatMetrics, formatTable, formatValue, toJson } from './report.js';
 import type { Suite, SuiteContext } from './suite.js';
+import { cliSuite } from './suites/cli.js';
 import { clockSuite } from './suites/clock.js';
 import { dmaSuite } from './suites/dma.js';
 import { fuzzSuite } from './suites/fuzz.js';
+import { guestSuite } from './suites/guest.js';
 import { iommuPluginsSuite } from './suites/iommu-plugins.js';
 import { memorySuite } from './suites/memory.js';
 import { pciSuite } from './suites/pci.js';
@@ -37,6 +39,8 @@ const SUITES: readonly Suite[] = [
   reloadSuite,
   virtioSuite,
   fuzzSuite,
+  guestSuite,
+  cliSuite,
 ];
 
 const USAGE = `usage: npm run bench -- [--json] [--quick] [--filter <substring>]

@@ -61,8 +61,11 @@ else
   echo "$M disk absent (virtio block device: $has_disk, waited $i polls)"
 fi
 
-if [ -c /dev/hwrng ]; then
-  echo "$M hwrng" $(timeout 40 od -A n -t x1 -N 16 /dev/hwrng)
+# /dev/hwrng exists whenever the core is built in; a source is there only if one probed
+rng=$(cat /sys/class/misc/hw_random/rng_current 2>/dev/null)
+if [ -c /dev/hwrng ] && [ -n "$rng" ] && [ "$rng" != none ]; then
+  bytes=$(timeout 40 od -A n -t x1 -N 16 /dev/hwrng)
+  if [ -n "$bytes" ]; then echo "$M hwrng" $bytes; else echo "$M hwrng FAILED ($rng)"; fi
 else
   echo "$M hwrng absent"
 fi

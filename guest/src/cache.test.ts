@@ -44,12 +44,15 @@ describe('files in the cache', { timeout: 60_000 }, () => {
     expect(fileIntact(dir, { ...rec, path: 'nope' }, false)).toBe(false);
   });
 
-  it('leftovers of an interrupted write are swept, other files kept', () => {
+  it('leftovers of an interrupted run (half files, scratch, apt state) are swept, other files kept', () => {
     mkdirSync(join(dir, 'k'));
     writeFileSync(join(dir, 'k', '.Image.tmp-123-456'), 'half');
     writeFileSync(join(dir, 'k', 'Image'), 'whole');
+    mkdirSync(join(dir, 'work-abc', 'kernel'), { recursive: true });
+    mkdirSync(join(dir, 'apt', 'lists'), { recursive: true });
     sweepTemporaries(dir);
     expect(readdirSync(join(dir, 'k'))).toEqual(['Image']);
+    expect(readdirSync(dir)).toEqual(['k']);
   });
 });
 

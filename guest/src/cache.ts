@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import {
+  type Dirent,
   mkdirSync,
   readdirSync,
   readFileSync,
@@ -66,9 +67,13 @@ export function fileIntact(dir: string, rec: FileRecord, verify: boolean): boole
   }
 }
 
-/** Removes leftovers of interrupted writes (`.*.tmp-*`) under `dir`, recursively. */
-export function sweepTemporaries(dir: string): void {
-  let entries: import('node:fs').Dirent[];
+/**
+ * Removes leftovers of interrupted runs under `dir`: files being written (`.*.tmp-*`, at any
+ * depth), and at the top the scratch (`work-*`) and apt state of a fetch. Call it holding the
+ * lock: no other run can be using them then.
+ */
+export function sweepTemporaries(dir: string, top = true): void {
+  let entries: Dirent[];
   try {
     entries = readdirSync(dir, { withFileTypes: true });
   } catch {
@@ -76,7 +81,9 @@ export function sweepTemporaries(dir: string): void {
   }
   for (const e of entries) {
     const path = join(dir, e.name);
-    if (e.isDirectory() && e.name !== 'apt') sweepTemporaries(path);
+    if (top && e.isDirectory() && (e.name === 'apt' || /^work-/.test(e.name))) {
+      rmSync(path, { recursive: true, force: true });
+    } else if (e.isDirectory()) sweepTemporaries(path, false);
     else if (e.isFile() && /^\..*\.tmp-\d+-\d+$/.test(e.name)) rmSync(path, { force: true });
   }
 }

@@ -30,7 +30,7 @@ import {
   withLock,
 } from './cache.js';
 import { diskImage } from './disk.js';
-import { fetchFromDebian } from './fetch.js';
+import { type Fetched, fetchFromDebian } from './fetch.js';
 import { buildInitramfs, flavourModules, initFlavours, initramfsInputsHash } from './initramfs.js';
 import { GUEST_DRIVERS } from './kconfig.js';
 import { parseAbi } from './kernel-abi.js';
@@ -118,7 +118,7 @@ export async function ensureGuest(opts: EnsureOptions = {}): Promise<GuestFiles>
       const archive = opts.archive
         ? await opts.archive(join(dir, 'apt'), { mirror, securityMirror, keyring })
         : await realArchive(join(dir, 'apt'), { mirror, securityMirror, keyring });
-      let fetched: Awaited<ReturnType<typeof fetchFromDebian>>;
+      let fetched: Fetched;
       try {
         fetched = await fetchFromDebian({
           archive,

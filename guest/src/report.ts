@@ -38,7 +38,7 @@ export interface GuestReport {
   readonly disk?:
     | { readonly present: true; readonly sector0: string; readonly write?: 'ok' | 'FAILED' }
     | { readonly present: false };
-  /** 16 random bytes in hex, or `absent`. */
+  /** 16 random bytes in hex, `absent` (no source probed), or `FAILED (<source>)`. */
   readonly hwrng?: string;
   /** The script reached `poweroff -f`. */
   readonly poweroff: boolean;

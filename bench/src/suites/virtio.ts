@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bareMachine, Emulator, loadBundled, PluginHost } from '@emuhost/host';
 import type { GuestPhysAddr } from '@emuhost/sdk';
-import { createDriver, VIRTIO_F, virtioPciGuest } from '@emuhost/testing';
+import { createDriver, VIRTIO_F, virtioPciGuest } from '@emuhost/testing/drivers';
 import type { BenchCase } from '../harness.js';
 import { costRatio, type Metric } from '../metrics.js';
 import type { Suite } from '../suite.js';

@@ -4,14 +4,14 @@
  * the qtest stream and the QMP monitor the way QEMU does (client sockets unless
  * `server=on`), and serves them until the client goes away or a signal ends it.
  */
-import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import {
   aliasOf,
   buildMachineSpec,
   bundledPlugins,
   type DeviceSpec,
+  didYouMean,
   type Emulator,
   formatDiagnostics,
   type IommuSpec,
@@ -30,15 +30,20 @@ import { type DevSession, startDev } from '../commands/dev.js';
 import { traceMachine } from '../trace.js';
 import { VERSION } from '../version.js';
 import { machineCommand } from './commands.js';
+import {
+  DEVICE_ALIASES,
+  deviceHelp,
+  deviceOptionsHelp,
+  knownManifests,
+  machineHelp,
+} from './help.js';
 import { infoView } from './info.js';
-import { ArgvError, parseQemuArgs, type QemuArgs } from './qemu-argv.js';
+import { ArgvError, type DeviceArg, parseQemuArgs, type QemuArgs } from './qemu-argv.js';
 import { serveQmp } from './qmp.js';
 import { open, qtestLog, type Stdio, serveQtest } from './serve.js';
 
 export type { Stdio } from './serve.js';
 
-/** QEMU device names that are emuhost plugins of another id. */
-const DEVICE_ALIASES: Readonly<Record<string, string>> = { 'intel-iommu': 'vtd' };
 /** -device properties the host handles itself; the rest are the plugin's options. */
 const PLACEMENT_PROPS = new Set(['id', 'bus', 'addr']);
 /** The QEMU version reported in QMP and -version: the protocol emuhost follows. */
@@ -66,8 +71,18 @@ export async function runQtest(argv: readonly string[], stdio: Stdio): Promise<n
     stdio.stdout.write(`${HELP}\n`);
     return 0;
   }
-  let emu: Emulator;
   let host = new PluginHost();
+  try {
+    const listed = await helpRequested(args, host);
+    if (listed !== undefined) {
+      stdio.stdout.write(listed);
+      return 0;
+    }
+  } catch (e) {
+    stdio.stderr.write(`emuhost: ${describe(e)}\n`);
+    return 1;
+  }
+  let emu: Emulator;
   // `--watch DIR`: the watched plugins are built and loaded first, so `-device` and the
   // machine file find them, and every source change reloads their live instances.
   let dev: DevSession | undefined;
@@ -106,7 +121,7 @@ export async function runQtest(argv: readonly string[], stdio: Stdio): Promise<n
         reset: () => emu.reset(),
         quit: () => setImmediate(() => quit(0)),
         machines: () => machineList(),
-        types: () => typeList(),
+        types: () => typeList(host),
         info: (what) => infoView(emu, what),
         command: (name, a) => machineCommand(emu, host, name, a),
       });
@@ -129,6 +144,45 @@ export async function runQtest(argv: readonly string[], stdio: Stdio): Promise<n
 }
 
 /**
+ * `-machine help`, `-device help` (or `?`) and `-device NAME,help`: what to print instead of
+ * running, with the `--plugin` plugins loaded first so that they are listed too.
+ */
+async function helpRequested(args: QemuArgs, host: PluginHost): Promise<string | undefined> {
+  const isHelp = (s: string | undefined) => s === 'help' || s === '?';
+  const devices = args.devices.some((d) => isHelp(d.driver));
+  const options = args.devices.find((d) => d.props.help !== undefined);
+  if (!isHelp(args.machine.type) && !devices && options === undefined) return undefined;
+  for (const p of args.plugins) host.loadFile(p);
+  if (isHelp(args.machine.type)) return machineHelp(host);
+  if (devices) return deviceHelp(host);
+  const id =
+    DEVICE_ALIASES[options!.driver] ?? aliasOf(host, options!.driver)?.plugin ?? options!.driver;
+  if (host.get(id) === undefined && !bundledPlugins().has(id)) throw unknownDevice(options!, host);
+  return deviceOptionsHelp(host, id);
+}
+
+/** An unknown `-device` driver: QEMU's words, the nearest name, and how to load a plugin. */
+function unknownDevice(dev: DeviceArg, host: PluginHost): EmuhostError {
+  const names = [
+    ...knownManifests(host)
+      .filter((m) => m.kind !== 'machine')
+      .map((m) => m.id),
+    ...Object.keys(DEVICE_ALIASES),
+  ];
+  return new EmuhostError(
+    'E_UNKNOWN_ID',
+    `-device ${deviceText(dev)}: '${dev.driver}' is not a valid device model name${didYouMean(dev.driver, names)}. ` +
+      `Known: ${names.sort().join(', ')} (-device help lists them); a plugin of your own: ` +
+      '`emuhost build DIR`, then --plugin DIR/dist/emuhost.plugin.json',
+  );
+}
+
+/** The `-device` argument as given (driver and properties), to name it in messages. */
+function deviceText(dev: DeviceArg): string {
+  return [dev.driver, ...Object.entries(dev.props).map(([k, v]) => `${k}=${v}`)].join(',');
+}
+
+/**
  * QEMU's command line and emuhost's machine files build machines the same way: both become a
  * `MachineSpec` for `buildMachineSpec`. `--machine FILE` gives the base, and each `-device`
  * adds to it (an IOMMU plugin goes to the IOMMUs, bound to the machine's IOMMU slot).
@@ -142,14 +196,18 @@ async function buildTarget(args: QemuArgs, stderr: Writable, host: PluginHost): 
         'E_BAD_ARGUMENT',
         `-machine ${args.machine.type} and --machine ${args.machineFile} both name the machine: use one`,
       );
-    base = readMachineFile(args.machineFile);
+    base = readMachineFile(args.machineFile, { known: host.list().map((p) => p.manifest.id) });
   } else {
     const type = args.machine.type ?? 'pc';
-    if (type !== 'none' && host.get(type) === undefined && !bundledPlugins().has(type))
+    if (type !== 'none' && host.get(type) === undefined && !bundledPlugins().has(type)) {
+      const machines = knownManifests(host)
+        .filter((m) => m.kind === 'machine')
+        .map((m) => m.id);
       throw new EmuhostError(
         'E_UNKNOWN_ID',
-        `unsupported machine type '${type}' (use -machine help)`,
+        `unsupported machine type '${type}'${didYouMean(type, [...machines, 'none'])} (use -machine help)`,
       );
+    }
     base = {
       machine: type,
       ram: args.ramSize,
@@ -171,15 +229,16 @@ async function buildTarget(args: QemuArgs, stderr: Writable, host: PluginHost): 
     const id = alias?.plugin ?? DEVICE_ALIASES[dev.driver] ?? dev.driver;
     const plugin =
       host.get(id) ?? (bundledPlugins().has(id) ? await loadBundled(host, id) : undefined);
-    if (plugin === undefined)
-      throw new EmuhostError('E_UNKNOWN_ID', `'${dev.driver}' is not a valid device model name`);
+    if (plugin === undefined) throw unknownDevice(dev, host);
+    const label = `-device ${deviceText(dev)}`;
     const options: Record<string, string> = {};
     for (const [k, v] of Object.entries(dev.props)) if (!PLACEMENT_PROPS.has(k)) options[k] = v;
     const named = dev.props.id !== undefined ? { id: dev.props.id } : {};
-    if (plugin.manifest.kind === 'iommu') iommus.push({ plugin: id, ...named, options });
+    if (plugin.manifest.kind === 'iommu') iommus.push({ plugin: id, label, ...named, options });
     else
       devices.push({
         plugin: id,
+        label,
         ...named,
         ...(dev.props.bus !== undefined && { bus: dev.props.bus }),
         ...(dev.props.addr !== undefined && { addr: dev.props.addr }),
@@ -318,22 +377,10 @@ function machineList() {
   ];
 }
 
-function typeList(): string[] {
-  const aliases = [...bundledPlugins().keys()].flatMap((id) => Object.keys(readAliases(id)));
+function typeList(host: PluginHost): string[] {
+  // A plugin's manifest aliases are QEMU device names too (virtio-blk-device).
+  const aliases = knownManifests(host).flatMap((m) => Object.keys(m.aliases ?? {}));
   return [...bundledPlugins().keys(), ...aliases, ...Object.keys(DEVICE_ALIASES)].sort();
-}
-
-/** A bundled plugin's manifest aliases (virtio-blk-pci's virtio-blk-device). */
-function readAliases(id: string): Record<string, string> {
-  try {
-    const dir = bundledPlugins().get(id)!;
-    const m = JSON.parse(readFileSync(join(dir, 'emuhost.plugin.json'), 'utf8')) as {
-      aliases?: Record<string, string>;
-    };
-    return m.aliases ?? {};
-  } catch {
-    return {};
-  }
 }
 
 function describe(e: unknown): string {
@@ -351,4 +398,5 @@ emuhost takes the options a qtest harness passes to qemu-system-x86_64:
   -bios FILE    -drive if=pflash,format=raw,file=FILE[,unit=N]
 emuhost's own: --machine FILE (a JSON machine file), --plugin MANIFEST (an external plugin's manifest), --trace,
   --watch DIR (build a plugin's sources, run them, reload its live devices on every change)
-  -version, --version: one line, the QEMU version emuhost speaks and its own`;
+  -version, --version: one line, the QEMU version emuhost speaks and its own
+  -machine help, -device help, -device NAME,help: the machines, devices and a device's options`;

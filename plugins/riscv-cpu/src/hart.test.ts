@@ -16,7 +16,7 @@ function machineWith(words: number[], state?: SavedState) {
   const m = bareRiscvMachine();
   const bytes = new Uint8Array(words.length * 4);
   const v = new DataView(bytes.buffer);
-  words.forEach((w, i) => v.setUint32(i * 4, w >>> 0, true));
+  for (const [i, w] of words.entries()) v.setUint32(i * 4, w >>> 0, true);
   m.memory.loadImage(RAM as GuestPhysAddr, bytes);
   const halts: string[] = [];
   const cpu = addCpu(m, rv64, {

@@ -56,6 +56,9 @@ import {
 import { type HartState, restoreState, saveState } from './state.js';
 import { disassembleBlock, hexPair } from './trace.js';
 
+/** Builtins bound once: a global lookup in a `node:vm` context goes through its interceptors. */
+const { floor, imul } = Math;
+
 const TWO32 = 4294967296;
 /** Region compilations per page before its new hot blocks stay interpreted. */
 const MAX_COMPILES = 16;
@@ -193,8 +196,8 @@ export class Hart implements CpuModel {
       fw: this.fw,
       DT: dt,
       helpers: {
-        FLOOR: Math.floor,
-        IMUL: Math.imul,
+        FLOOR: floor,
+        IMUL: imul,
         LOAD: load,
         STORE: store,
         AMO: amo,
@@ -287,8 +290,9 @@ export class Hart implements CpuModel {
     this.runBase = 0;
     this.k = 0;
     this.runRetired = 0;
-    // Other harts and devices run now: a reservation cannot be trusted past this point.
-    this.reservation = -1;
+    // The reservation survives the end of the turn: where its turns end must not be visible
+    // to the guest (the host slices runs by wall time, snapshots resume mid-stream), and SC
+    // compares the value LR read, so another hart's or a device's write in between fails it.
     return executed;
   }
 
@@ -325,7 +329,7 @@ export class Hart implements CpuModel {
   private step(): number {
     try {
       const pc = this.pc;
-      const n = this.interp(this.uncached(pc | 0, Math.floor(pc / TWO32)));
+      const n = this.interp(this.uncached(pc | 0, floor(pc / TWO32)));
       this.runRetired += n;
       return n;
     } catch (e) {
@@ -507,7 +511,7 @@ export class Hart implements CpuModel {
     this.syncClock();
     const ns = this.clock.now();
     const per = 1e9 / this.opts.timebase;
-    if (Number.isInteger(per)) return BigInt(Math.floor(ns / per));
+    if (Number.isInteger(per)) return BigInt(floor(ns / per));
     return (BigInt(ns) * BigInt(this.opts.timebase)) / 1_000_000_000n;
   }
 
@@ -516,7 +520,7 @@ export class Hart implements CpuModel {
   private lookup(): Block {
     const pc = this.pc;
     const lo = pc | 0;
-    const hi = Math.floor(pc / TWO32);
+    const hi = floor(pc / TWO32);
     const ft = this.code.fetch[this.fetchRegime]!;
     const e = (lo >>> 12) & 255;
     const page =
@@ -644,7 +648,7 @@ export class Hart implements CpuModel {
 
 function hex(v: number): string {
   const lo = v | 0;
-  const hi = Math.floor(v / TWO32);
+  const hi = floor(v / TWO32);
   return `${(hi >>> 0).toString(16).padStart(8, '0')}${(lo >>> 0).toString(16).padStart(8, '0')}`;
 }
 

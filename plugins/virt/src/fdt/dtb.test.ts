@@ -269,11 +269,16 @@ describe('what older and looser blobs may hold', { timeout: 60_000 }, () => {
     expect(parseDtb(blob)).toEqual(fdt(node('', { a: true }, [node('c')])));
   });
 
-  it('copies values out of the blob: editing the blob later changes nothing', () => {
-    const blob = toDtb(node('', { a: 0x11223344 }));
-    const t = parseDtb(blob);
-    blob.fill(0);
-    expect(getProp(t.root, 'a')).toEqual(u32(0x11223344));
+  it('copies values out of the blob, a Node Buffer too: editing the blob later changes nothing', () => {
+    for (const blob of [
+      toDtb(node('', { a: 0x11223344 })),
+      Buffer.from(toDtb(node('', { a: 0x11223344 }))),
+    ]) {
+      const t = parseDtb(blob);
+      blob.fill(0);
+      expect(getProp(t.root, 'a')).toEqual(u32(0x11223344));
+      expect(Object.getPrototypeOf(getProp(t.root, 'a'))).toBe(Uint8Array.prototype);
+    }
   });
 });
 

@@ -209,7 +209,8 @@ class Reader {
           }
           if (len > end - at)
             refuse('truncated', at, `a ${len}-byte property value runs past the block`);
-          const value = this.blob.slice(at, at + len);
+          // A copy, and a plain Uint8Array even from a Node Buffer (whose slice is a view).
+          const value = new Uint8Array(this.blob.subarray(at, at + len));
           at = align(at + len, 4);
           owner.props.push({ name: this.string(strStart + nameOff, strEnd, tokenAt), value });
           break;
