@@ -229,6 +229,59 @@ describe('interrupts', { timeout: 60_000 }, () => {
     expect(t.d.readl(pba) & 2).toBe(0);
   });
 
+  it('without an MSI window (RISC-V virt with a PLIC) there is no MSI-X, and INTx serves', async () => {
+    const noMsi = inProcessPlugin(
+      {
+        id: 'no-msi',
+        version: '1.0.0',
+        kind: 'machine',
+        sdk: '^1.4.0',
+        entry: '<in-process>',
+        capabilities: [],
+      },
+      definePlugin({
+        kind: 'machine',
+        create(ctx) {
+          const plic = ctx.interruptController('plic', 16);
+          const pciMemory = ctx.container('pci-memory', 2 ** 53);
+          ctx.place(ctx.system, ctx.ram('ram', ctx.ramSize), 0);
+          ctx.place(ctx.system, pciMemory, 0, -1);
+          ctx.pciHost({
+            name: 'pcie.0',
+            memory: pciMemory,
+            io: ctx.io,
+            firstSlot: 1,
+            setIrq: (line, level) => plic.setInput(3 + line, level),
+          });
+          return { defaultPciBus: 'pcie.0' };
+        },
+      }),
+    );
+    const emu = new Emulator({
+      machine: noMsi,
+      ramSize: 64 << 20,
+      log: () => {},
+      backends: { drives: [{ id: 'd0', file: makeImage(1 << 20) }] },
+    });
+    emu.addDevice(await loadBlk(), { id: 'blk0', options: { drive: 'd0' } });
+    const d = createDriver(emu);
+    const dev = d.pciFind(0x1af4, 0x1042)!;
+    const caps: number[] = [];
+    for (let p = dev.configRead(0x34, 1); p !== 0; p = dev.configRead(p + 1, 1))
+      caps.push(dev.configRead(p, 1));
+    expect(caps).not.toContain(0x11);
+    const g = virtioPciGuest(d, dev, 0x100000);
+    expect(g.negotiate(FEATURES)).toBe(true);
+    const q = g.setupQueue(0);
+    g.driverOk();
+    const buf = g.alloc(SECTOR);
+    request({ emu, d, g, q, file: '' }, T.IN, 0, { addr: buf, len: SECTOR, write: true });
+    // INTA of slot 1 swizzles to line 1: PLIC source 4.
+    expect(d.irqLevel(4, 'plic')).toBe(1);
+    expect(g.isr() & 1).toBe(1);
+    expect(d.irqLevel(4, 'plic')).toBe(0);
+  });
+
   it('INTx follows the ISR, and reading the ISR lowers it', async () => {
     const t = await setup();
     const buf = t.g.alloc(SECTOR);
