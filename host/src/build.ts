@@ -55,14 +55,18 @@ const importPolicy: Plugin = {
         errors: [
           {
             text: `'${p}' cannot be imported by a plugin: ${why}`,
-            notes: [{ text: 'a plugin may import only @emuhost/sdk (and code it bundles)' }],
+            notes: [
+              {
+                text: 'a plugin may import only @emuhost/sdk (and code it bundles: its own, packages, plugin libraries such as @emuhost/virtio)',
+              },
+            ],
           },
         ],
       });
       if (BUILTINS.has(p) || p.startsWith('node:')) return refuse('it is a Node builtin');
       if (p.startsWith('@emuhost/')) {
         if (isPluginLibrary(p, args.resolveDir)) return undefined;
-        return refuse('plugins depend on the SDK only (and on plugin libraries)');
+        return refuse('plugins depend on the SDK only');
       }
       return undefined;
     });
