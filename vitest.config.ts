@@ -11,6 +11,7 @@ export default defineConfig({
   test: {
     include: [
       '{sdk,core,sandbox,host,testing,cli,bench,guest}/src/**/*.test.ts',
+      'lib/*/src/**/*.test.ts',
       'plugins/*/src/**/*.test.ts',
       'cli/templates/*/src/**/*.test.ts',
     ],

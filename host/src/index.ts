@@ -8,11 +8,25 @@
  * - `device-host.ts`, `iommu-host.ts`, `cpu-host.ts`, `machine-host.ts`, `facades/`: plugins
  *   in a machine,
  *   and the handles they receive; `emulator.ts` puts them together.
+ * - `backends/`: drives, entropy sources and the other host backends devices name.
  * - `options.ts`, `log.ts`, `diagnostics.ts`, `hooks.ts`: the pieces around them.
  * - `fault-report.ts`, `source-map.ts`: a device fault as its plugin's author reads it, with
  *   the stack mapped to the plugin's sources.
  */
 
+export {
+  type BackendsSpec,
+  BUILTIN_RNG,
+  builtinEntropy,
+  type DriveSpec,
+  FileBlockBackend,
+  FileEntropy,
+  HostBackends,
+  type HostDrive,
+  NULL_CO,
+  NullBlockBackend,
+  type RngSpec,
+} from './backends/index.js';
 export { bareMachine, bareMachineDefinition } from './bare-machine.js';
 export {
   type BuildResult,
@@ -21,7 +35,7 @@ export {
   type PluginBuilder,
   stopBuildService,
 } from './build.js';
-export { bundledPlugins, loadBundled } from './bundled.js';
+export { bundledAlias, bundledPlugins, type DeviceAlias, loadBundled } from './bundled.js';
 export { type AddCpuOptions, addCpu, type CpuTraceOptions, RunningCpu } from './cpu-host.js';
 export {
   type AddDeviceOptions,
@@ -79,7 +93,7 @@ export {
 } from './json-source.js';
 export type { LoadedPlugin } from './loaded-plugin.js';
 export { createLogger, type LogLevel, type LogSink, stderrSink } from './log.js';
-export { buildMachineSpec, parseAddr, readFirmware } from './machine-build.js';
+export { aliasOf, buildMachineSpec, parseAddr, readFirmware } from './machine-build.js';
 export {
   type DeviceSpec,
   type IommuSpec,

@@ -448,6 +448,9 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
         }
         return harden(out);
       },
+      ...(typeof h.bypassIommu === 'function' && {
+        bypassIommu: (on: any) => call(() => h.bypassIommu(on === true)),
+      }),
       readSg: (list: any, into: any) =>
         sgResult(call(() => h.readSg(sg(list, 'sg'), bytes(into, 'into')))),
       writeSg: (list: any, data: any) =>
@@ -620,7 +623,70 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
           mapIo: (t: any, port: any) =>
             call(() => h.mapIo(regions.host(t, 'mapIo'), num(port, 'port'))),
           irq: (name: any) => irq(call(() => h.irq(str(name, 'name')))),
+          slot: (kind: any) => {
+            const got = call(() => h.slot(str(kind, 'kind')));
+            return got === undefined
+              ? undefined
+              : harden({ base: Number(got.base), size: Number(got.size), irq: irq(got.irq) });
+          },
         });
+  /** Block, entropy, network and character backends: wrapped like the other handles. */
+  const blockBackend = (b: any): any =>
+    harden({
+      id: String(b.id),
+      get size() {
+        return Number(call(() => b.size));
+      },
+      readOnly: b.readOnly === true,
+      discard: String(b.discard),
+      read: (o: any, into: any) =>
+        String(call(() => b.read(num(o, 'offset'), bytes(into, 'into')))),
+      write: (o: any, data: any) =>
+        String(call(() => b.write(num(o, 'offset'), bytes(data, 'data')))),
+      flush: () => String(call(() => b.flush())),
+      discardRange: (o: any, len: any) =>
+        String(call(() => b.discardRange(num(o, 'offset'), num(len, 'len')))),
+      onResize: (cb: any) => {
+        const f = fn(cb, 'callback');
+        call(() => b.onResize(() => void guarded(() => f())));
+      },
+    });
+  const entropySource = (e: any): any =>
+    harden({
+      id: String(e.id),
+      fill: (into: any) => Number(call(() => e.fill(bytes(into, 'into')))),
+    });
+  const netBackend = (n: any): any =>
+    harden({
+      id: String(n.id),
+      send: (frame: any) => call(() => n.send(bytes(frame, 'frame'))),
+      connect: (fe: any) => {
+        const can = fn(fe?.canReceive, 'canReceive');
+        const recv = fn(fe?.receive, 'receive');
+        call(() =>
+          n.connect({
+            canReceive: () => guarded(() => can()) === true,
+            receive: (frame: Uint8Array) => void guarded(() => recv(typedCopy(frame))),
+          }),
+        );
+      },
+      ready: () => call(() => n.ready()),
+    });
+  const charBackend = (c: any): any =>
+    harden({
+      write: (data: any) => call(() => c.write(bytes(data, 'bytes'))),
+      connect: (fe: any) => {
+        const can = fn(fe?.canReceive, 'canReceive');
+        const recv = fn(fe?.receive, 'receive');
+        call(() =>
+          c.connect({
+            canReceive: () => Number(guarded(() => can())) || 0,
+            receive: (data: Uint8Array) => void guarded(() => recv(typedCopy(data))),
+          }),
+        );
+      },
+      ready: () => call(() => c.ready()),
+    });
   const mmio =
     (h: any, regions: ReturnType<typeof makeRegions>, rejected: OnRejected) =>
     (name: any, size: any, ops: any, r?: any) => {
@@ -717,6 +783,53 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
                 ),
               );
             },
+            addMsix: (spec: any) => {
+              const sp = { vectors: num(spec?.vectors, 'vectors'), bar: num(spec?.bar, 'bar') };
+              const m = call(() => pciH.addMsix(sp));
+              if (m === undefined) return undefined;
+              return harden({
+                get enabled() {
+                  return m.enabled === true;
+                },
+                vectors: Number(m.vectors),
+                notify: (v: any) => {
+                  const r = call(() => m.notify(num(v, 'vector')));
+                  return r === undefined ? undefined : dmaResult(r);
+                },
+                masked: (v: any) => call(() => m.masked(num(v, 'vector'))) === true,
+                save: () => {
+                  const st = call(() => m.save());
+                  return harden({ table: typedCopy(st.table), pba: typedCopy(st.pba) });
+                },
+                restore: (st: any) =>
+                  call(() =>
+                    m.restore({
+                      table: typedCopy(bytes(st?.table, 'table')),
+                      pba: typedCopy(bytes(st?.pba, 'pba')),
+                    }),
+                  ),
+              });
+            },
+            addCapability: (spec: any) => {
+              const sp = {
+                id: num(spec?.id, 'id'),
+                body: typedCopy(bytes(spec?.body, 'body')),
+                ...(spec?.writable !== undefined && {
+                  writable: typedCopy(bytes(spec.writable, 'writable')),
+                }),
+                ...(spec?.offset !== undefined && { offset: num(spec.offset, 'offset') }),
+              };
+              return Number(call(() => pciH.addCapability(sp)));
+            },
+            onConfigRead: (cb: any) => {
+              const f = fn(cb, 'callback');
+              call(() =>
+                pciH.onConfigRead((o: number, s: number, v: number) => {
+                  const r = guarded(() => f(o, s, v));
+                  return typeof r === 'number' ? r : v;
+                }),
+              );
+            },
           });
     const getIrq = lazy(() => irq(call(() => h.irq)));
     // Granted handles are plain data properties (plugins read `ctx.dma` per transfer); one
@@ -740,6 +853,11 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
           mmio: mmio(h, regions, rejected),
           pci,
           platform: platform(h.platform, regions),
+          block: (id: any) => blockBackend(call(() => h.block(str(id, 'id')))),
+          entropy: (id?: any) =>
+            entropySource(call(() => h.entropy(id === undefined ? undefined : str(id, 'id')))),
+          netdev: (id: any) => netBackend(call(() => h.netdev(str(id, 'id')))),
+          chardev: (id: any) => charBackend(call(() => h.chardev(str(id, 'id')))),
         },
         {
           clock: granted(() =>

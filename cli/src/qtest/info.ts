@@ -52,7 +52,7 @@ export function infoView(emu: Emulator, what: string): string | undefined {
       for (const c of m.dma.info()) {
         const t = c.iotlb;
         out.push(
-          `  ${c.device} (${c.bus} requester ${formatDevfn(c.requesterId & 0xff, c.requesterId >> 8)}): ${c.iommu ?? 'no IOMMU (identity)'}${c.blocked ? `, DMA refused: ${c.blocked}` : ''}`,
+          `  ${c.device} (${c.bus} requester ${formatDevfn(c.requesterId & 0xff, c.requesterId >> 8)}): ${c.iommu ?? (c.bypass ? `IOMMU bypassed at the device's request (${c.boundIommu ?? 'none bound'}; no ACCESS_PLATFORM)` : 'no IOMMU (identity)')}${c.blocked ? `, DMA refused: ${c.blocked}` : ''}`,
           `    IOTLB ${t.entries}/${t.capacity} entries, ${t.hits} hits, ${t.misses} misses, ${t.invalidations} invalidations, ${t.evictions} evictions; ${c.liveMappings} live mappings`,
         );
       }

@@ -60,6 +60,11 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
   private master = true;
   private suspended = false;
   private revoked = false;
+  /**
+   * Whether the device asked to bypass the IOMMU (`DmaRegistry.setBypass`); the registry
+   * then resolves this context to no IOMMU, whatever its bindings say.
+   */
+  bypass = false;
   /** The IOMMU translating this requester now, or null (identity). Set by the registry. */
   iommu: IommuInstance | null = null;
   readonly iotlb: Iotlb;

@@ -4,26 +4,33 @@
  * checks of its arguments (checks.ts: at the trusted level nothing else checks them).
  */
 import type { Machine } from '@emuhost/core';
-import type {
-  AccessSize,
-  Capability,
-  ClockHandle,
-  DeviceContext,
-  GuestPhysAddr,
-  IoPortAddr,
-  IrqHandle,
-  Logger,
-  MemTxAttrs,
-  MmioAccessRules,
-  MmioOps,
-  MsiHandle,
-  MsiSpec,
-  Options,
-  PciBarSpec,
-  PciHandle,
-  PlatformHandle,
-  RegionHandle,
-  TimerHandle,
+import {
+  type AccessSize,
+  type BlockBackend,
+  type Capability,
+  type ClockHandle,
+  type DeviceContext,
+  EmuhostError,
+  type GuestPhysAddr,
+  type IoPortAddr,
+  type IrqHandle,
+  type Logger,
+  type MemTxAttrs,
+  type MmioAccessRules,
+  type MmioOps,
+  type MsiHandle,
+  type MsiSpec,
+  type MsixHandle,
+  type MsixSpec,
+  type MsixState,
+  type Options,
+  type PciBarSpec,
+  type PciCapabilitySpec,
+  type PciHandle,
+  type PlatformHandle,
+  type PlatformSlot,
+  type RegionHandle,
+  type TimerHandle,
 } from '@emuhost/sdk';
 import { ArgChecks, checkRules, configRange, pluginError, toPlugin } from './checks.js';
 import type { DeviceSlot, RegionEntry } from './device-slot.js';
@@ -221,7 +228,66 @@ export function createDeviceContext(inp: InstanceInputs): InstanceHandles {
 
   let pci: PciHandle | undefined;
   const fn = slot.pci;
+  /** How many capabilities this instance added: the nth finds the slot's nth again on a reload. */
+  let capabilitiesAdded = 0;
   if (fn !== undefined) {
+    const msixHandle = (m: NonNullable<typeof slot.msix>): MsixHandle =>
+      Object.freeze({
+        get enabled() {
+          return m.enabled;
+        },
+        vectors: m.vectors,
+        notify: (vector: number) => {
+          life.check('msix.notify');
+          return m.notify(vector);
+        },
+        masked: (vector: number) => m.masked(vector),
+        save: () => m.save(),
+        restore: (st: MsixState) => {
+          life.check('msix.restore');
+          const isBytes = (x: unknown): x is Uint8Array =>
+            Object.prototype.toString.call(x) === '[object Uint8Array]';
+          if (!isBytes(st?.table) || !isBytes(st?.pba))
+            throw new EmuhostError('E_BAD_ARGUMENT', 'MSI-X state needs table and pba bytes', who);
+          m.restore({ table: new Uint8Array(st.table), pba: new Uint8Array(st.pba) });
+        },
+      });
+    const addCapability = (spec: PciCapabilitySpec): number => {
+      life.check('pci.addCapability');
+      // The plugin's realm has its own Uint8Array: check the tag, not the constructor.
+      const isBytes = (x: unknown): x is Uint8Array =>
+        Object.prototype.toString.call(x) === '[object Uint8Array]';
+      const raw = spec?.body;
+      const body = isBytes(raw)
+        ? new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength)
+        : undefined;
+      if (body === undefined || !Number.isInteger(spec.id) || spec.id < 0 || spec.id > 0xff)
+        throw new EmuhostError(
+          'E_BAD_ARGUMENT',
+          'addCapability needs an id (0..255) and a body (bytes)',
+          who,
+        );
+      const size = body.length + 2;
+      const n = capabilitiesAdded++;
+      const had = slot.capabilities[n];
+      if (had !== undefined) {
+        // A reloaded instance asking again: the capability is there, with what the guest wrote.
+        if (had.id !== spec.id || had.size !== size)
+          throw new EmuhostError(
+            'E_BAD_ARGUMENT',
+            `capability ${n} exists as id 0x${had.id.toString(16)}, ${had.size} bytes`,
+            who,
+          );
+        return had.offset;
+      }
+      const c = fn.config;
+      const at = c.addCapability(spec.id, size, spec.offset);
+      c.bytes.set(body, at + 2);
+      const w = isBytes(spec.writable) ? spec.writable : undefined;
+      if (w !== undefined) for (let i = 0; i < body.length; i++) c.wmask[at + 2 + i] = w[i] ?? 0;
+      slot.capabilities.push({ id: spec.id, size, offset: at });
+      return at;
+    };
     const msiHandle = (): MsiHandle =>
       Object.freeze({
         get enabled() {
@@ -306,6 +372,28 @@ export function createDeviceContext(inp: InstanceInputs): InstanceHandles {
             );
         });
       },
+      addMsix: (spec: MsixSpec) => {
+        life.check('pci.addMsix');
+        need('msi', 'pci.addMsix');
+        // QEMU's msi_nonbroken: without an MSI controller the device goes on with INTx.
+        if (!machine.msiAvailable) return undefined;
+        if (slot.msix === undefined)
+          slot.msix = fn.addMsix(machine.memorySystem, spec.vectors, spec.bar);
+        else if (slot.msix.vectors !== spec.vectors)
+          throw new EmuhostError(
+            'E_BAD_ARGUMENT',
+            `MSI-X exists with ${slot.msix.vectors} vectors`,
+            who,
+          );
+        return msixHandle(slot.msix);
+      },
+      addCapability,
+      onConfigRead: (cb: (offset: number, size: number, value: number) => number) => {
+        life.check('pci.onConfigRead');
+        if (typeof cb !== 'function')
+          throw new EmuhostError('E_BAD_ARGUMENT', 'onConfigRead needs a function', who);
+        slot.configReadListeners.push(cb);
+      },
     });
   }
 
@@ -332,14 +420,108 @@ export function createDeviceContext(inp: InstanceInputs): InstanceHandles {
         need('irq', 'platform.irq');
         return platformIrq(arg.str(name, 'platform.irq: name'));
       },
+      slot: (kind: string): PlatformSlot | undefined => {
+        life.check('platform.slot');
+        const p = slot.placement;
+        let held = slot.platformSlots.get(kind);
+        if (!slot.platformSlots.has(kind) && p.kind === 'platform') {
+          const got = p.slot?.(kind);
+          if (got !== undefined) {
+            const line = slot.scope.createIrqLine(`slot-${kind}`);
+            line.connect((level) => got.irq(level));
+            slot.scope.onRelease(() => got.release?.());
+            held = { base: got.base, size: got.size, line };
+          }
+          slot.platformSlots.set(kind, held);
+        }
+        if (held === undefined) return undefined;
+        const l = held.line;
+        return Object.freeze({
+          base: held.base as GuestPhysAddr,
+          size: held.size,
+          irq: irqHandle(
+            (v) => l.set(v),
+            () => l.level,
+          ),
+        });
+      },
     });
   }
 
   // Not in the SDK: how the membrane reports a rejected promise of a callback (rejections.ts).
   const hostFault = hostFaultFor(slot.scope.guard, life);
 
+  const backend = <T>(
+    c: Capability,
+    what: string,
+    get: (b: NonNullable<typeof slot.backends>) => T,
+  ): T => {
+    life.check(what);
+    need(c, what);
+    if (slot.backends === undefined)
+      throw new EmuhostError('E_UNKNOWN_ID', `${what}: this machine has no backends`, who);
+    return get(slot.backends);
+  };
+  const block = (id: string): BlockBackend => {
+    const b = backend('block', 'block', (x) => x.block(String(id), slot.id));
+    return Object.freeze({
+      id: b.id,
+      get size() {
+        return b.size;
+      },
+      readOnly: b.readOnly,
+      discard: b.discard,
+      read: (offset: number, into: Uint8Array) => {
+        life.check('block.read');
+        return b.read(offset, into);
+      },
+      write: (offset: number, data: Uint8Array) => {
+        life.check('block.write');
+        return b.write(offset, data);
+      },
+      flush: () => {
+        life.check('block.flush');
+        return b.flush();
+      },
+      discardRange: (offset: number, len: number) => {
+        life.check('block.discardRange');
+        return b.discardRange(offset, len);
+      },
+      onResize: (cb: () => void) => {
+        life.check('block.onResize');
+        if (typeof cb !== 'function')
+          throw new EmuhostError('E_BAD_ARGUMENT', 'onResize needs a function', who);
+        // The device's code, called from the monitor: under its guard, and only while current.
+        b.onResize(() => {
+          if (!life.revoked) slot.scope.guard.run('deferred', cb);
+        });
+      },
+    });
+  };
+  const entropy = (id?: string) => {
+    const e = backend('entropy', 'entropy', (x) =>
+      x.entropy(id === undefined ? undefined : String(id), slot.id),
+    );
+    return Object.freeze({
+      id: e.id,
+      fill: (into: Uint8Array) => {
+        life.check('entropy.fill');
+        return e.fill(into);
+      },
+    });
+  };
+  const netdev = (id: string) => backend('net', 'netdev', (x) => x.netdev(String(id), slot.id));
+  const chardev = (id: string) =>
+    backend('chardev', 'chardev', (x) => x.chardev(String(id), slot.id));
+
   const dmaCtx = fn?.dma ?? slot.scope.dmaContexts[0];
-  const dma = dmaCtx === undefined ? undefined : dmaFacade(dmaCtx, life, arg);
+  const dma =
+    dmaCtx === undefined
+      ? undefined
+      : dmaFacade(dmaCtx, life, arg, (on) => {
+          need('iommu-bypass', 'dma.bypassIommu');
+          machine.dma.setBypass(dmaCtx, on);
+        });
   let irq: IrqHandle | undefined;
 
   // A granted handle is a plain data property: plugins read `ctx.dma` on every transfer, and
@@ -374,6 +556,10 @@ export function createDeviceContext(inp: InstanceInputs): InstanceHandles {
         mmio,
         pci,
         platform,
+        block,
+        entropy,
+        netdev,
+        chardev,
       },
       {
         clock: granted('timers', 'clock', clock),

@@ -81,9 +81,22 @@ function sgList(arg: ArgChecks, sg: unknown, what: string): DmaSgEntry[] {
 /**
  * The DMA context facade. Each method checks the lifetime, then its arguments (`arg`; the
  * checks of the other handles of the same instance, so errors name the plugin and device).
+ * `bypass`, when given, carries out `bypassIommu` (the registry's per-context bypass, after
+ * the capability check); without it the facade has no `bypassIommu` (an IOMMU's own memory).
  */
-export function dmaFacade(ctx: KernelDma, life: Lifetime, arg: ArgChecks): DMAContext {
+export function dmaFacade(
+  ctx: KernelDma,
+  life: Lifetime,
+  arg: ArgChecks,
+  bypass?: (on: boolean) => void,
+): DMAContext {
   return Object.freeze({
+    ...(bypass !== undefined && {
+      bypassIommu(on: boolean): void {
+        life.check('dma.bypassIommu');
+        bypass(on === true);
+      },
+    }),
     read(a: Iova, into: Uint8Array): DmaResult {
       life.check('dma.read');
       return ctx.read(arg.num(a, 'dma.read: addr') as Iova, arg.bytes(into, 'dma.read: into'));
