@@ -4,8 +4,8 @@
  * output collected: for tests of the machine and the reference guest.
  */
 
-import { Emulator, loadBundled, PluginHost } from '@emuhost/host';
-import type { CharBackend, CharFrontend, CpuTraceKind } from '@emuhost/sdk';
+import { type BackendsSpec, Emulator, loadBundled, PluginHost } from '@emuhost/host';
+import type { CharBackend, CharFrontend, CpuTraceKind, OptionValue } from '@emuhost/sdk';
 
 export interface BootOptions {
   readonly bios?: Uint8Array;
@@ -28,6 +28,17 @@ export interface BootOptions {
     sink: (cpu: string, kind: CpuTraceKind, text: string) => void;
   };
   readonly cpuOptions?: Readonly<Record<string, string | number | boolean>>;
+  /** `-device` devices: a bundled plugin id, or an alias (`virtio-blk-device`) with its placement. */
+  readonly devices?: readonly {
+    readonly plugin: string;
+    readonly id?: string;
+    readonly platform?: boolean;
+    readonly options?: Readonly<Record<string, OptionValue>>;
+  }[];
+  /** Drives and entropy sources the devices name. */
+  readonly backends?: Omit<BackendsSpec, 'seed'>;
+  /** Machine options (`-machine virt,key=value`). */
+  readonly machineOptions?: Readonly<Record<string, OptionValue>>;
 }
 
 export interface BootResult {
@@ -83,9 +94,19 @@ export async function bootVirt(opts: BootOptions): Promise<BootResult> {
       ...(opts.cmdline !== undefined && { cmdline: opts.cmdline }),
     },
     serial: (i) => (i === 0 ? serial : undefined),
+    ...(opts.backends !== undefined && { backends: opts.backends }),
+    ...(opts.machineOptions !== undefined && { machineOptions: opts.machineOptions }),
     ...(opts.trace !== undefined && { trace: opts.trace }),
   });
   emuRef = emu;
+  for (const d of opts.devices ?? []) {
+    const plugin = await loadBundled(host, d.plugin);
+    emu.addDevice(plugin, {
+      ...(d.id !== undefined && { id: d.id }),
+      ...(d.platform === true && { platform: true }),
+      ...(d.options !== undefined && { options: d.options }),
+    });
+  }
   emu.ready();
   const max = opts.maxInstructions ?? 4e9;
   const sched = emu.machine.cpus;
