@@ -67,6 +67,7 @@ export class Machine implements KernelServices {
   /** Where CPUs' page watches meet the memory system. */
   readonly watchHub: WatchHub;
   private readonly devices = new Map<string, AttachedDevice>();
+  private readonly cpuMemories = new Map<ScheduledCpu, KernelCpuMemory>();
 
   constructor(opts: MachineOptions = {}) {
     this.name = opts.name ?? 'machine';
@@ -93,15 +94,22 @@ export class Machine implements KernelServices {
     id: string,
     create: (env: { memory: KernelCpuMemory; clock: ScheduledCpu['clock'] }) => CpuModel,
   ): ScheduledCpu {
-    const memory = new KernelCpuMemory(this.memory, this.watchHub);
+    const memory = new KernelCpuMemory(
+      this.memory,
+      this.watchHub,
+      () => this.memorySystem.wasmRam,
+    );
     const cpu = this.cpus.add(id, (s) => create({ memory, clock: s.clock }));
     this.watchHub.add(cpu.model);
+    this.cpuMemories.set(cpu, memory);
     return cpu;
   }
 
   removeCpu(cpu: ScheduledCpu): void {
     this.cpus.remove(cpu);
     this.watchHub.remove(cpu.model);
+    this.cpuMemories.get(cpu)?.dispose();
+    this.cpuMemories.delete(cpu);
   }
 
   /** Adds an interrupt controller with `inputs` numbered inputs (e.g. `ioapic`, 24). */

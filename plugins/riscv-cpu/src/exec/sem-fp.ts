@@ -12,7 +12,7 @@ const fsCheck = (o: Operands) => `if(h.fsOff){${retiredSoFar(o)}ILLEGAL(h,${o.pc
 const dirty = `h.mstatus|=${FS_DIRTY};`;
 
 const tlbHit = (tag: 'R' | 'W', size: number) =>
-  `const e_=(al>>>12)&255;if(${tag}LO[e_]===(al&-4096)&&${tag}HI[e_]===ah&&(al&4095)<=${4096 - size})`;
+  `const e_=(al>>>12)&255;if(${tag}T[e_*2]===(al&-4096)&&${tag}T[e_*2+1]===ah&&(al&4095)<=${4096 - size})`;
 
 const flw: Semantics = {
   gen: (o) =>

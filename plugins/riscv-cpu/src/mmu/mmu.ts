@@ -9,6 +9,7 @@
  */
 import type { CpuAccess, CpuMemory, GuestPhysAddr } from '@emuhost/sdk';
 import { PRV_M } from '../priv/causes.js';
+import type { Scratch } from '../scratch.js';
 import { PMP_R, PMP_W, PMP_X, type Pmp } from './pmp.js';
 import { Tlb } from './tlb.js';
 import {
@@ -63,8 +64,12 @@ export class Mmu {
     private readonly memory: CpuMemory,
     private readonly pmp: Pmp,
     readonly empty: DataView,
+    scratch: Scratch,
   ) {
-    this.tlbs = Array.from({ length: 6 }, () => new Tlb(empty));
+    this.tlbs = Array.from(
+      { length: 6 },
+      (_, i) => new Tlb(empty, scratch.buffer, scratch.tlbBase(i), scratch.wasm?.buffer),
+    );
     this.found = { view: empty, off: 0 };
   }
 

@@ -1,37 +1,59 @@
 /**
- * A software TLB: direct-mapped, 256 entries, for one kind of access (read, write or fetch)
- * in one translation regime (U, S or M). As in TinyEMU, only RAM is entered; MMIO, PMP-split
- * pages and watched pages always take the slow path.
+ * A software TLB: direct-mapped, 256 entries, for one kind of access (read or write) in one
+ * translation regime (U, S or M). As in TinyEMU, only RAM is entered; MMIO, PMP-split pages
+ * and watched pages always take the slow path.
  *
- * Virtual addresses arrive as two int32 halves (the register representation), so a hit is
- * two integer compares: `tagLo[e] === (lo & -4096) && tagHi[e] === hi`, with
- * `e = (lo >>> 12) & 255`. An entry gives the page's DataView and the byte offset of the page
- * in it. An invalid entry's low tag is 1, which no page-aligned address equals.
+ * The arrays live in the hart's scratch area (`scratch.ts`), shared by the interpreter and
+ * the WebAssembly tier. Virtual addresses arrive as two int32 halves (the register
+ * representation), so a hit in JavaScript is two integer compares:
+ * `tag[2e] === (lo & -4096) && tag[2e+1] === hi` with `e = (lo >>> 12) & 255`, and the same
+ * eight bytes are one i64 compare in WebAssembly. An entry gives the page's DataView and the
+ * byte offset of the page in it; for a page in the WebAssembly memory that offset is its
+ * linear-memory address. `wtag` is the tag the WebAssembly tier tests: the same as `tag` for
+ * a page in its memory, invalid for one elsewhere (ROM, other RAM), which it must not touch.
+ * An invalid entry's low tag is 1, which no page-aligned address equals.
  */
+import { TLB_OFF, TLB_TAG, TLB_WTAG } from '../scratch.js';
+
 export const TLB_BITS = 8;
 export const TLB_SIZE = 1 << TLB_BITS;
 export const TLB_MASK = TLB_SIZE - 1;
 const INVALID = 1;
 
 export class Tlb {
-  readonly tagLo = new Int32Array(TLB_SIZE).fill(INVALID);
-  readonly tagHi = new Int32Array(TLB_SIZE);
+  /** Tags as (low, high) word pairs. */
+  readonly tag: Int32Array;
+  /** The WebAssembly tier's tags (see above). */
+  readonly wtag: Int32Array;
   /** Byte offset of the page in `view[e]`. */
-  readonly off = new Int32Array(TLB_SIZE);
+  readonly off: Int32Array;
   readonly view: DataView[];
   /** The guest-physical page each entry maps (for evicting by physical page). */
   readonly phys = new Float64Array(TLB_SIZE).fill(-1);
   /** Whether an entry came from a superpage (sfence.vma by address must then flush all). */
   superpages = false;
 
-  constructor(empty: DataView) {
+  constructor(
+    empty: DataView,
+    buffer: ArrayBuffer,
+    base: number,
+    /** The WebAssembly memory's buffer, if any. */
+    private readonly wasmBuffer: ArrayBuffer | undefined,
+  ) {
+    this.tag = new Int32Array(buffer, base + TLB_TAG, 2 * TLB_SIZE);
+    this.wtag = new Int32Array(buffer, base + TLB_WTAG, 2 * TLB_SIZE);
+    this.off = new Int32Array(buffer, base + TLB_OFF, TLB_SIZE);
     this.view = new Array<DataView>(TLB_SIZE).fill(empty);
+    this.flush();
   }
 
   set(lo: number, hi: number, view: DataView, off: number, phys: number, superpage: boolean): void {
     const e = (lo >>> 12) & TLB_MASK;
-    this.tagLo[e] = lo & -4096;
-    this.tagHi[e] = hi;
+    this.tag[2 * e] = lo & -4096;
+    this.tag[2 * e + 1] = hi;
+    const inWasm = view.buffer === this.wasmBuffer;
+    this.wtag[2 * e] = inWasm ? lo & -4096 : INVALID;
+    this.wtag[2 * e + 1] = hi;
     this.view[e] = view;
     this.off[e] = off;
     this.phys[e] = phys;
@@ -39,27 +61,29 @@ export class Tlb {
   }
 
   flush(): void {
-    this.tagLo.fill(INVALID);
+    for (let e = 0; e < TLB_SIZE; e++) {
+      this.tag[2 * e] = INVALID;
+      this.wtag[2 * e] = INVALID;
+    }
     this.phys.fill(-1);
     this.superpages = false;
+  }
+
+  private drop(e: number): void {
+    this.tag[2 * e] = INVALID;
+    this.wtag[2 * e] = INVALID;
+    this.phys[e] = -1;
   }
 
   /** Drops the entry for the virtual page containing (lo, hi). */
   flushPage(lo: number, hi: number): void {
     const e = (lo >>> 12) & TLB_MASK;
-    if (this.tagLo[e] === (lo & -4096) && this.tagHi[e] === hi) {
-      this.tagLo[e] = INVALID;
-      this.phys[e] = -1;
-    }
+    if (this.tag[2 * e] === (lo & -4096) && this.tag[2 * e + 1] === hi) this.drop(e);
   }
 
   /** Drops every entry mapping the guest-physical page `phys`. */
   flushPhys(phys: number): void {
     const p = this.phys;
-    for (let e = 0; e < TLB_SIZE; e++)
-      if (p[e] === phys) {
-        this.tagLo[e] = INVALID;
-        p[e] = -1;
-      }
+    for (let e = 0; e < TLB_SIZE; e++) if (p[e] === phys) this.drop(e);
   }
 }

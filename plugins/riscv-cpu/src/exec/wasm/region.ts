@@ -1,0 +1,441 @@
+/**
+ * Tier 2: a hot guest page's blocks compiled into one WebAssembly function (v86 compiles per
+ * hot page the same way). V8 compiles the module with its baseline compiler (Liftoff) at
+ * once and tiers hot functions up to TurboFan in the background.
+ *
+ * `run(off, budget)` starts at the block at byte `off` of the page and goes on block after
+ * block through a dispatch loop (a `br_table` over the page's halfword offsets) while control
+ * stays on the region's blocks and fewer than `budget` instructions ran; it leaves the next pc
+ * in the scratch area and returns the instructions it retired.
+ *
+ * The registers the region's native code uses live in wasm locals from entry to exit; they
+ * are written back at every exit and before every call into JavaScript (a helper may read
+ * them, or trap: a trap is a JavaScript `throw TRAP` that unwinds through the wasm frames,
+ * after the helper set `h.k` to the instructions retired before the faulting one).
+ */
+import type { CpuWasm } from '@emuhost/sdk';
+import { SCRATCH_PC, SCRATCH_TMP, SCRATCH_X, TLB_OFF, TLB_WTAG } from '../../scratch.js';
+import type { Block } from '../block.js';
+import { F_CODE, F_IMM, F_LEN, F_PCOFF, F_RD, F_RS1, F_RS2, FIELDS } from '../operands.js';
+import { assemble, F64, FuncWriter, I32, I64, type Label, OP } from './emitter.js';
+import { type RegionWriter, WASM_SEMANTICS, type WasmSemantics } from './wsem.js';
+
+/** What a region calls back into: the hart's slow paths (see `Tier2` in `tier2.ts`). */
+export interface RegionHelpers {
+  /** A load the TLB missed: leaves the value (extended to 64 bits) in the scratch TMP. */
+  ld(lo: number, hi: number, size: number, signed: number, pc: number, k: number): void;
+  /** A store the TLB missed: returns 1 when the block must leave (a device was touched). */
+  st(lo: number, hi: number, size: number, vlo: number, vhi: number, pc: number, k: number): number;
+  /** jalr to a faulting target: raises the fault. */
+  badJump(lo: number, hi: number, k: number): void;
+  /** Runs `insns[idx]` with tier 1; returns 0 (next), 1 (jumped), 2 (leave); the pc in PC. */
+  slow(insns: readonly Block[], leaves: Uint8Array, idx: number, k: number): number;
+}
+
+/** How each instruction code compiles: native semantics, or undefined for tier 1's. */
+export type NativeTable = readonly (WasmSemantics | undefined)[];
+
+/** Builds the native table from instruction names by code. */
+export function nativeTable(names: readonly string[]): NativeTable {
+  return names.map((n) => WASM_SEMANTICS[n]);
+}
+
+const IMP_LD = 0;
+const IMP_ST = 1;
+const IMP_SLOW = 2;
+const IMP_BADJUMP = 3;
+const FN_MULHU = 5;
+
+/**
+ * Compiles `blocks` (all in the virtual page at `vbase`, one data regime whose read and write
+ * TLBs are at `rtlb` and `wtlb`) into a region; `run(off, budget)`.
+ */
+export function compileRegion(
+  wasm: CpuWasm,
+  helpers: RegionHelpers,
+  native: NativeTable,
+  blocks: readonly Block[],
+  vbase: number,
+  rtlb: number,
+  wtlb: number,
+  leavesAlways: (code: number) => boolean,
+): (off: number, budget: number) => number {
+  const c = new RegionCompiler(wasm.scratch, native, blocks, vbase, rtlb, wtlb);
+  const bytes = c.module();
+  const insns = c.slowInsns;
+  const leaves = Uint8Array.from(insns, (b) => (leavesAlways(b.ops[F_CODE]!) ? 1 : 0));
+  const exports = wasm.instantiate(bytes, {
+    ld: helpers.ld,
+    st: helpers.st,
+    badJump: helpers.badJump,
+    slow: (idx: number, k: number) => helpers.slow(insns, leaves, idx, k),
+  });
+  return exports.run as (off: number, budget: number) => number;
+}
+
+class RegionCompiler implements RegionWriter {
+  readonly f = new FuncWriter(2);
+  private readonly n: number;
+  private readonly pcL: number;
+  private readonly a: number;
+  private readonly e: number;
+  private readonly v: number;
+  readonly t0: number;
+  readonly t1: number;
+  readonly mulhu = FN_MULHU;
+  /** Local of register r (1..32), or -1 where the region's native code does not use it. */
+  private readonly reg: number[] = new Array<number>(33).fill(-1);
+  private readonly written: number[] = [];
+  /** Instructions that run through tier 1, as one-instruction blocks. */
+  readonly slowInsns: Block[] = [];
+  private loop: Label = 0;
+  private exit: Label = 0;
+  private readonly starts = new Map<number, number>();
+  // The instruction being compiled.
+  rd = 0;
+  rs1 = 0;
+  rs2 = 0;
+  imm = 0;
+  pc = 0;
+  next = 0;
+  private k = 0;
+  private ops: Int32Array = new Int32Array(0);
+
+  constructor(
+    private readonly scratch: number,
+    private readonly native: NativeTable,
+    private readonly blocks: readonly Block[],
+    private readonly vbase: number,
+    private readonly rtlb: number,
+    private readonly wtlb: number,
+  ) {
+    const f = this.f;
+    this.n = f.local(I32);
+    this.e = f.local(I32);
+    this.pcL = f.local(I64);
+    this.a = f.local(I64);
+    this.v = f.local(I64);
+    this.t0 = f.local(I64);
+    this.t1 = f.local(I64);
+    const isWritten = new Array<boolean>(33).fill(false);
+    for (const b of blocks)
+      for (let j = 0; j < b.n; j++) {
+        const i = j * FIELDS;
+        if (native[b.ops[i + F_CODE]!] === undefined) continue;
+        for (const r of [b.ops[i + F_RS1]!, b.ops[i + F_RS2]!, b.ops[i + F_RD]!])
+          if (r > 0 && r < 32 && this.reg[r] === -1) this.reg[r] = f.local(I64);
+        const rd = b.ops[i + F_RD]!;
+        if (rd > 0 && rd < 32) isWritten[rd] = true;
+      }
+    for (let r = 1; r < 32; r++) if (isWritten[r]) this.written.push(r);
+    blocks.forEach((b, i) => {
+      this.starts.set(b.pc - vbase, i);
+    });
+  }
+
+  module(): Uint8Array {
+    this.body();
+    return assemble({
+      imports: [
+        { name: 'ld', type: { params: [I32, I32, I32, I32, F64, I32], results: [] } },
+        { name: 'st', type: { params: [I32, I32, I32, I32, I32, F64, I32], results: [I32] } },
+        { name: 'slow', type: { params: [I32, I32], results: [I32] } },
+        { name: 'badJump', type: { params: [I32, I32, I32], results: [] } },
+      ],
+      funcs: [
+        { type: { params: [I32, I32], results: [I32] }, body: this.f },
+        { type: { params: [I64, I64], results: [I64] }, body: mulhuBody() },
+      ],
+      memoryPages: 0,
+    });
+  }
+
+  private body(): void {
+    const f = this.f;
+    for (let r = 1; r < 32; r++)
+      if (this.reg[r]! >= 0) f.i32(0).mem(OP.i64_load, this.scratch + SCRATCH_X + 8 * r).set(this.reg[r]!);
+    this.exit = f.open(OP.block);
+    this.loop = f.open(OP.loop);
+    // Interrupts and the clock are looked at between blocks: the budget bounds a region's turn.
+    f.get(this.n).get(1).op(OP.i32_ge_s);
+    f.open(OP.if);
+    this.pcAtOff();
+    f.br(this.exit);
+    f.end();
+    const k = this.blocks.length;
+    const labels: Label[] = [];
+    for (let i = k - 1; i >= 0; i--) labels[i] = f.open(OP.block);
+    const dflt = f.open(OP.block);
+    // br_table over halfword offsets: block i's label, or the default (leave at that pc).
+    f.get(0).i32(1).op(OP.i32_shr_u).i32(2047).op(OP.i32_and);
+    f.byte(OP.br_table).u32(2048);
+    for (let s = 0; s < 2048; s++) {
+      const i = this.starts.get(s * 2);
+      f.u32(i === undefined ? 0 : f.depth(labels[i]!));
+    }
+    f.u32(0);
+    f.end();
+    void dflt;
+    this.pcAtOff();
+    f.br(this.exit);
+    for (let i = 0; i < k; i++) {
+      f.end();
+      this.block(this.blocks[i]!);
+    }
+    f.end(); // loop
+    f.end(); // exit block
+    this.flush();
+    f.i32(0).get(this.pcL).mem(OP.i64_store, this.scratch + SCRATCH_PC);
+    f.get(this.n);
+  }
+
+  /** pc = vbase + off. */
+  private pcAtOff(): void {
+    this.f.i64(this.vbase).get(0).op(OP.i64_extend_i32_u).op(OP.i64_add).set(this.pcL);
+  }
+
+  private block(b: Block): void {
+    this.ops = b.ops;
+    for (let j = 0; j < b.n; j++) {
+      const i = j * FIELDS;
+      const code = b.ops[i + F_CODE]!;
+      this.k = j;
+      this.rd = b.ops[i + F_RD]!;
+      this.rs1 = b.ops[i + F_RS1]!;
+      this.rs2 = b.ops[i + F_RS2]!;
+      this.imm = b.ops[i + F_IMM]!;
+      this.pc = b.pc + b.ops[i + F_PCOFF]!;
+      this.next = this.pc + b.ops[i + F_LEN]!;
+      const sem = this.native[code];
+      if (sem !== undefined) sem(this);
+      else this.slowInsn(b, j);
+    }
+    this.k = b.n - 1;
+    this.jump(b.pc + b.endOff);
+  }
+
+  get(r: number): void {
+    if (r === 0 || r === 32) this.f.i64(0);
+    else this.f.get(this.reg[r]!);
+  }
+
+  set(rd: number): void {
+    if (rd === 0 || rd === 32) this.f.op(OP.drop);
+    else this.f.set(this.reg[rd]!);
+  }
+
+  ea(): void {
+    this.get(this.rs1);
+    if (this.imm !== 0) this.f.i64(this.imm).op(OP.i64_add);
+  }
+
+  /** n += k + 1 (this instruction retires). */
+  private retire(): void {
+    this.f.get(this.n).i32(this.k + 1).op(OP.i32_add).set(this.n);
+  }
+
+  jump(target: number): void {
+    const f = this.f;
+    this.retire();
+    const off = target - this.vbase;
+    if (off >= 0 && off < 4096 && this.starts.has(off)) {
+      f.i32(off).set(0);
+      f.br(this.loop);
+    } else {
+      f.i64(target).set(this.pcL);
+      f.br(this.exit);
+    }
+  }
+
+  jumpDynamic(): void {
+    this.f.set(this.t1);
+    this.retire();
+    this.dispatch(this.t1);
+  }
+
+  /** Continues at the pc in i64 local `t`: inside the page through the loop, else leaves. */
+  private dispatch(t: number): void {
+    const f = this.f;
+    f.get(t).i64(this.vbase).op(OP.i64_sub).i64(4096).op(OP.i64_lt_u);
+    f.open(OP.if);
+    f.get(t).i64(this.vbase).op(OP.i64_sub).op(OP.i32_wrap_i64).set(0);
+    f.br(this.loop);
+    f.end();
+    f.get(t).set(this.pcL);
+    f.br(this.exit);
+  }
+
+  /** Writes back every register the region's native code writes. */
+  private flush(): void {
+    for (const r of this.written)
+      this.f.i32(0).get(this.reg[r]!).mem(OP.i64_store, this.scratch + SCRATCH_X + 8 * r);
+  }
+
+  /** Pushes n + k: the instructions retired in this run before the current one. */
+  private retiredSoFar(): void {
+    this.f.get(this.n).i32(this.k).op(OP.i32_add);
+  }
+
+  /** e = the TLB entry's index times 8 for the address in local `a`. */
+  private tlbHit(tlb: number, size: number): void {
+    const f = this.f;
+    f.get(this.a).op(OP.i32_wrap_i64).i32(9).op(OP.i32_shr_u).i32(0x7f8).op(OP.i32_and).tee(this.e);
+    f.mem(OP.i64_load, tlb + TLB_WTAG);
+    f.get(this.a).i64(-4096).op(OP.i64_and).op(OP.i64_eq);
+    if (size > 1) {
+      f.get(this.a).op(OP.i32_wrap_i64).i32(4095).op(OP.i32_and).i32(4096 - size).op(OP.i32_le_u);
+      f.op(OP.i32_and);
+    }
+  }
+
+  /** Pushes the linear-memory address of the access at `a` through entry `e` of `tlb`. */
+  private hostAddress(tlb: number): void {
+    const f = this.f;
+    f.get(this.e).i32(1).op(OP.i32_shr_u).mem(OP.i32_load, tlb + TLB_OFF);
+    f.get(this.a).op(OP.i32_wrap_i64).i32(4095).op(OP.i32_and).op(OP.i32_add);
+  }
+
+  private addressHalves(): void {
+    const f = this.f;
+    f.get(this.a).op(OP.i32_wrap_i64);
+    f.get(this.a).i64(32).op(OP.i64_shr_u).op(OP.i32_wrap_i64);
+  }
+
+  load(size: 1 | 2 | 4 | 8, signed: boolean): void {
+    const f = this.f;
+    f.set(this.a);
+    this.tlbHit(this.rtlb, size);
+    f.open(OP.if, I64);
+    this.hostAddress(this.rtlb);
+    const op =
+      size === 8
+        ? OP.i64_load
+        : size === 4
+          ? signed
+            ? OP.i64_load32_s
+            : OP.i64_load32_u
+          : size === 2
+            ? signed
+              ? OP.i64_load16_s
+              : OP.i64_load16_u
+            : signed
+              ? OP.i64_load8_s
+              : OP.i64_load8_u;
+    f.mem(op, 0);
+    f.else_();
+    this.flush();
+    this.addressHalves();
+    f.i32(size).i32(signed ? 1 : 0).f64(this.pc);
+    this.retiredSoFar();
+    f.call(IMP_LD);
+    f.i32(0).mem(OP.i64_load, this.scratch + SCRATCH_TMP);
+    f.end();
+  }
+
+  store(size: 1 | 2 | 4 | 8): void {
+    const f = this.f;
+    f.set(this.v);
+    f.set(this.a);
+    this.tlbHit(this.wtlb, size);
+    f.open(OP.if);
+    this.hostAddress(this.wtlb);
+    f.get(this.v);
+    f.mem(
+      size === 8 ? OP.i64_store : size === 4 ? OP.i64_store32 : size === 2 ? OP.i64_store16 : OP.i64_store8,
+      0,
+    );
+    f.else_();
+    this.flush();
+    this.addressHalves();
+    f.i32(size);
+    f.get(this.v).op(OP.i32_wrap_i64);
+    f.get(this.v).i64(32).op(OP.i64_shr_u).op(OP.i32_wrap_i64);
+    f.f64(this.pc);
+    this.retiredSoFar();
+    f.call(IMP_ST);
+    // A device was touched: back to the run loop after this instruction.
+    f.open(OP.if);
+    this.retire();
+    f.i64(this.next).set(this.pcL);
+    f.br(this.exit);
+    f.end();
+    f.end();
+  }
+
+  badJump(): void {
+    const f = this.f;
+    this.flush();
+    f.get(this.t0).op(OP.i32_wrap_i64);
+    f.get(this.t0).i64(32).op(OP.i64_shr_u).op(OP.i32_wrap_i64);
+    f.i32(this.k + 1);
+    f.get(this.n).op(OP.i32_add);
+    f.call(IMP_BADJUMP);
+    f.op(OP.unreachable);
+  }
+
+  /** An instruction tier 1 runs: registers written back, rd reloaded, control as it says. */
+  private slowInsn(b: Block, j: number): void {
+    const f = this.f;
+    const i = j * FIELDS;
+    const one = new (b.constructor as typeof Block)(
+      this.pc,
+      b.regime,
+      this.ops.slice(i, i + FIELDS),
+      1,
+      this.ops[i + F_LEN]!,
+    );
+    one.ops[F_PCOFF] = 0;
+    const idx = this.slowInsns.length;
+    this.slowInsns.push(one);
+    this.flush();
+    f.i32(idx);
+    this.retiredSoFar();
+    f.call(IMP_SLOW);
+    f.set(this.e);
+    const rd = this.rd;
+    if (rd > 0 && rd < 32 && this.reg[rd]! >= 0)
+      f.i32(0).mem(OP.i64_load, this.scratch + SCRATCH_X + 8 * rd).set(this.reg[rd]!);
+    f.get(this.e);
+    f.open(OP.if);
+    this.retire();
+    f.i32(0).mem(OP.i64_load, this.scratch + SCRATCH_PC).set(this.t1);
+    f.get(this.e).i32(2).op(OP.i32_eq);
+    f.open(OP.if);
+    f.get(this.t1).set(this.pcL);
+    f.br(this.exit);
+    f.end();
+    this.dispatch(this.t1);
+    f.end();
+  }
+}
+
+/** The high 64 bits of the unsigned 128-bit product of two i64 (four 32x32 partial products). */
+function mulhuBody(): FuncWriter {
+  const f = new FuncWriter(2);
+  const [al, ah, bl, bh, mid, p1, p2] = [I64, I64, I64, I64, I64, I64, I64].map((t) => f.local(t)) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const lo32 = (x: number, into: number) => f.get(x).i64(0xffffffff).op(OP.i64_and).set(into);
+  const hi32 = (x: number, into: number) => f.get(x).i64(32).op(OP.i64_shr_u).set(into);
+  lo32(0, al);
+  hi32(0, ah);
+  lo32(1, bl);
+  hi32(1, bh);
+  f.get(al).get(bh).op(OP.i64_mul).set(p1);
+  f.get(ah).get(bl).op(OP.i64_mul).set(p2);
+  // mid = (al*bl >> 32) + lo32(p1) + lo32(p2): below 3 * 2^32, no overflow.
+  f.get(al).get(bl).op(OP.i64_mul).i64(32).op(OP.i64_shr_u);
+  f.get(p1).i64(0xffffffff).op(OP.i64_and).op(OP.i64_add);
+  f.get(p2).i64(0xffffffff).op(OP.i64_and).op(OP.i64_add).set(mid);
+  f.get(ah).get(bh).op(OP.i64_mul);
+  f.get(p1).i64(32).op(OP.i64_shr_u).op(OP.i64_add);
+  f.get(p2).i64(32).op(OP.i64_shr_u).op(OP.i64_add);
+  f.get(mid).i64(32).op(OP.i64_shr_u).op(OP.i64_add);
+  return f;
+}
