@@ -262,7 +262,7 @@ export class Hart implements CpuModel {
             this.tier2 !== undefined &&
             this.lastPage !== null
           )
-            this.tier2.compile(b, this.lastPage, this.opts.jitThreshold);
+            this.tier2.compile(b, this.lastPage);
         }
         executed += n;
         this.runRetired += n;
@@ -516,9 +516,21 @@ export class Hart implements CpuModel {
   }
 
   private decodeAt(page: PageCode, slot: number, lo: number, hi: number, regime: number): Block {
-    const off = lo & 4095;
-    const b = decodeBlock(DECODE_TABLE, page.view, page.off + off, 4096 - off, this.pc, regime);
-    if (b === undefined) return this.crossing(page, lo, hi, regime);
+    return this.blockAt(page, this.pc, regime) ?? this.crossing(page, lo, hi, regime);
+  }
+
+  /**
+   * The cached block at virtual `pc` on `page` for `regime`, decoded (and cached) if needed;
+   * undefined where its first instruction crosses the page. Decoding never faults: tier 2
+   * calls this for code it only expects to run.
+   */
+  blockAt(page: PageCode, pc: number, regime: number): Block | undefined {
+    const off = ((pc % 4096) + 4096) % 4096;
+    const slot = off >>> 1;
+    for (let x = page.slots[slot]; x !== undefined; x = x.next)
+      if (x.pc === pc && x.regime === regime) return x;
+    const b = decodeBlock(DECODE_TABLE, page.view, page.off + off, 4096 - off, pc, regime);
+    if (b === undefined) return undefined;
     b.next = page.slots[slot];
     page.slots[slot] = b;
     markCode(page, off, off + b.endOff);

@@ -98,6 +98,9 @@ export const OP = {
   i64_extend_i32_u: 0xad,
 } as const;
 
+const F64_SCRATCH = new Float64Array(1);
+const F64_BYTES = new Uint8Array(F64_SCRATCH.buffer);
+
 /** A growable byte buffer with the binary format's integer encodings. */
 export class Bytes {
   buf = new Uint8Array(4096);
@@ -114,7 +117,23 @@ export class Bytes {
   }
 
   bytes(b: ArrayLike<number>): this {
-    for (let i = 0; i < b.length; i++) this.byte(b[i]!);
+    this.reserve(b.length);
+    for (let i = 0; i < b.length; i++) this.buf[this.len++] = b[i]!;
+    return this;
+  }
+
+  private reserve(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    const grown = new Uint8Array(Math.max(this.buf.length * 2, this.len + n));
+    grown.set(this.buf.subarray(0, this.len));
+    this.buf = grown;
+  }
+
+  /** Appends another buffer's bytes. */
+  append(b: Bytes): this {
+    this.reserve(b.len);
+    this.buf.set(b.buf.subarray(0, b.len), this.len);
+    this.len += b.len;
     return this;
   }
 
@@ -149,9 +168,7 @@ export class Bytes {
 
   /** A length-prefixed copy of `b`. */
   vec(b: Bytes): this {
-    this.u32(b.len);
-    for (let i = 0; i < b.len; i++) this.byte(b.buf[i]!);
-    return this;
+    return this.u32(b.len).append(b);
   }
 
   result(): Uint8Array {
@@ -230,11 +247,8 @@ export class FuncWriter extends Bytes {
   }
 
   f64(v: number): this {
-    this.byte(OP.f64_const);
-    const d = new DataView(new ArrayBuffer(8));
-    d.setFloat64(0, v, true);
-    for (let i = 0; i < 8; i++) this.byte(d.getUint8(i));
-    return this;
+    F64_SCRATCH[0] = v;
+    return this.byte(OP.f64_const).bytes(F64_BYTES);
   }
 
   /** A memory access `o` at constant `offset` (alignment hint 0: accesses may be misaligned). */
@@ -251,7 +265,7 @@ export class FuncWriter extends Bytes {
     const out = new Bytes();
     out.u32(this.localTypes.length);
     for (const t of this.localTypes) out.u32(1).byte(t);
-    for (let i = 0; i < this.len; i++) out.byte(this.buf[i]!);
+    out.append(this);
     out.byte(OP.end);
     return out;
   }
@@ -268,7 +282,7 @@ export interface ModuleSpec {
   readonly imports: readonly { name: string; type: FuncType }[];
   /** Defined functions, indexes after the imports; the first is exported as `run`. */
   readonly funcs: readonly { type: FuncType; body: FuncWriter }[];
-  /** The imported memory's minimum size in 64 KiB pages. */
+  /** The imported memory's size in 64 KiB pages (minimum and maximum: it never grows). */
   readonly memoryPages: number;
 }
 
@@ -300,7 +314,7 @@ export function assemble(spec: ModuleSpec): Uint8Array {
   spec.imports.forEach((imp, i) => {
     im.name('env').name(imp.name).byte(0x00).u32(importTypes[i]!);
   });
-  im.name('env').name('memory').byte(0x02).byte(0x00).u32(spec.memoryPages);
+  im.name('env').name('memory').byte(0x02).byte(0x01).u32(spec.memoryPages).u32(spec.memoryPages);
   section(out, 2, im);
   const fn = new Bytes().u32(funcTypes.length);
   for (const ti of funcTypes) fn.u32(ti);

@@ -11,6 +11,7 @@ import type { Block } from '../block.js';
 import type { PageCode } from '../code-cache.js';
 import { codeName, type Interpreter, semanticsOf } from '../codegen.js';
 import { load, store } from '../memops.js';
+import { F_CODE, F_IMM, F_LEN, F_PCOFF, F_RD, FIELDS } from '../operands.js';
 import { compileRegion, type NativeTable, nativeTable, type RegionHelpers } from './region.js';
 
 /** Region compilations per page before its new hot blocks stay interpreted. */
@@ -90,33 +91,37 @@ export class Tier2 {
   }
 
   /**
-   * Block `b` (on `page`) got hot: compile the warm blocks of its virtual page and regime into
-   * a region, hottest first. A page whose hot set keeps growing is recompiled at most
-   * `MAX_COMPILES` times; after that its new blocks stay interpreted.
+   * Block `b` (on `page`) got hot: compile its virtual page's code into a region. The region
+   * holds the page's blocks of the same data regime that ran, and what they lead to on the page
+   * (branch and jump targets, the return address after a call, the fall-through), decoded now,
+   * the hot ones first, so that one compilation usually covers the page. A page whose code
+   * keeps growing is recompiled at most `MAX_COMPILES` times; after that its new blocks stay
+   * interpreted.
    */
-  compile(b: Block, page: PageCode, threshold: number): void {
+  compile(b: Block, page: PageCode): void {
     if (page.compiles >= MAX_COMPILES) return;
     page.compiles++;
+    const t0 = performance.now();
     const vbase = b.pc - (((b.pc % 4096) + 4096) % 4096);
-    const warm: Block[] = [];
+    const ran: Block[] = [];
     for (const head of page.slots)
       for (let x = head; x !== undefined; x = x.next)
-        if (
-          x.regime === b.regime &&
-          x.pc - vbase >= 0 &&
-          x.pc - vbase < 4096 &&
-          (x === b || x.count >= threshold >> 2)
-        )
-          warm.push(x);
-    warm.sort((p, q) => q.count - p.count);
-    const blocks: Block[] = [];
+        if (x.regime === b.regime && x.pc - vbase >= 0 && x.pc - vbase < 4096 && x.count > 0)
+          ran.push(x);
+    ran.sort((p, q) => q.count - p.count);
+    const chosen = new Map<number, Block>();
+    const queue: number[] = [b.pc, ...ran.map((x) => x.pc)];
     let insns = 0;
-    for (const x of warm) {
-      if (insns + x.n > MAX_REGION_INSNS && blocks.length > 0) break;
-      blocks.push(x);
+    for (let qi = 0; qi < queue.length; qi++) {
+      const pc = queue[qi]!;
+      if (chosen.has(pc) || pc - vbase < 0 || pc - vbase >= 4096) continue;
+      const x = this.h.blockAt(page, pc, b.regime);
+      if (x === undefined || (insns + x.n > MAX_REGION_INSNS && chosen.size > 0)) continue;
+      chosen.set(pc, x);
       insns += x.n;
+      for (const t of successors(x)) queue.push(t);
     }
-    const t0 = performance.now();
+    const blocks = [...chosen.values()];
     const s = this.h.scratch;
     const fn = compileRegion(
       this.wasm,
@@ -132,4 +137,21 @@ export class Tier2 {
     this.compiled++;
     this.stats.compileMs += performance.now() - t0;
   }
+}
+
+const BRANCHES = new Set(['beq', 'bne', 'blt', 'bge', 'bltu', 'bgeu', 'jal']);
+const CALLS = new Set(['jal', 'jalr']);
+
+/** Where control may go from block `b`: static targets, return addresses, the fall-through. */
+function successors(b: Block): number[] {
+  const out: number[] = [];
+  for (let j = 0; j < b.n; j++) {
+    const i = j * FIELDS;
+    const name = codeName(b.ops[i + F_CODE]!);
+    const pc = b.pc + b.ops[i + F_PCOFF]!;
+    if (BRANCHES.has(name)) out.push(pc + b.ops[i + F_IMM]!);
+    if (CALLS.has(name) && b.ops[i + F_RD]! !== 32) out.push(pc + b.ops[i + F_LEN]!);
+  }
+  if (semanticsOf(b.ops[(b.n - 1) * FIELDS + F_CODE]!)?.ends !== true) out.push(b.pc + b.endOff);
+  return out;
 }
