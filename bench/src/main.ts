@@ -11,6 +11,7 @@ import type { Metric } from './metrics.js';
 import { formatMetrics, formatTable, formatValue, toJson } from './report.js';
 import type { Suite, SuiteContext } from './suite.js';
 import { clockSuite } from './suites/clock.js';
+import { cpuSuite } from './suites/cpu.js';
 import { dmaSuite } from './suites/dma.js';
 import { fuzzSuite } from './suites/fuzz.js';
 import { iommuPluginsSuite } from './suites/iommu-plugins.js';
@@ -35,6 +36,7 @@ const SUITES: readonly Suite[] = [
   qtestSuite,
   reloadSuite,
   fuzzSuite,
+  cpuSuite,
 ];
 
 const USAGE = `usage: npm run bench -- [--json] [--quick] [--filter <substring>]

@@ -94,11 +94,7 @@ export class Machine implements KernelServices {
     id: string,
     create: (env: { memory: KernelCpuMemory; clock: ScheduledCpu['clock'] }) => CpuModel,
   ): ScheduledCpu {
-    const memory = new KernelCpuMemory(
-      this.memory,
-      this.watchHub,
-      () => this.memorySystem.wasmRam,
-    );
+    const memory = new KernelCpuMemory(this.memory, this.watchHub, () => this.memorySystem.wasmRam);
     const cpu = this.cpus.add(id, (s) => create({ memory, clock: s.clock }));
     this.watchHub.add(cpu.model);
     this.cpuMemories.set(cpu, memory);

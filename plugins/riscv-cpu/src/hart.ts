@@ -22,12 +22,7 @@ import { R64, R64_COUNT } from './csr/regs64.js';
 import { HartDebug } from './debug.js';
 import { type Block, decodeBlock, decodeOne } from './exec/block.js';
 import { CodeCache, type FetchTlb, markCode, type PageCode } from './exec/code-cache.js';
-import {
-  DECODE_TABLE,
-  type Interpreter,
-  interpreter,
-  type RegimeTlbs,
-} from './exec/codegen.js';
+import { DECODE_TABLE, type Interpreter, interpreter, type RegimeTlbs } from './exec/codegen.js';
 import { amo, load, lr, sc, store } from './exec/memops.js';
 import { div64, mul128, mulhu32 } from './exec/muldiv.js';
 import { Tier2 } from './exec/wasm/tier2.js';
@@ -248,11 +243,7 @@ export class Hart implements CpuModel {
         if (traceExec) this.traceExec(b);
         let n: number;
         if (b.region !== null) {
-          const t0 = performance.now();
           n = b.region(this.pc & 4095, budget - executed);
-          this.tier2!.stats.runMs += performance.now() - t0;
-          this.tier2!.stats.calls++;
-          this.tier2!.stats.insns += n;
           const pw = this.scratch.pc;
           this.pc = pw[1]! * TWO32 + (pw[0]! >>> 0);
         } else {
@@ -491,7 +482,7 @@ export class Hart implements CpuModel {
     const regime = this.dataRegime;
     let b = page.slots[slot];
     while (b !== undefined && (b.pc !== pc || b.regime !== regime)) b = b.next;
-    return b ?? this.decodeAt(page, slot, lo, hi, regime);
+    return b ?? this.decodeAt(page, lo, hi, regime);
   }
 
   /** Translates the pc's page for fetching; null when PMP splits the page (no caching). */
@@ -515,7 +506,7 @@ export class Hart implements CpuModel {
     return code;
   }
 
-  private decodeAt(page: PageCode, slot: number, lo: number, hi: number, regime: number): Block {
+  private decodeAt(page: PageCode, lo: number, hi: number, regime: number): Block {
     return this.blockAt(page, this.pc, regime) ?? this.crossing(page, lo, hi, regime);
   }
 

@@ -61,9 +61,7 @@ export function compileRegion(
   leavesAlways: (code: number) => boolean,
 ): (off: number, budget: number) => number {
   const c = new RegionCompiler(wasm.scratch, native, blocks, vbase, rtlb, wtlb);
-  const t0 = performance.now();
   const bytes = c.module(wasm.buffer.byteLength / 65536);
-  const t1 = performance.now();
   const insns = c.slowInsns;
   const leaves = Uint8Array.from(insns, (b) => (leavesAlways(b.ops[F_CODE]!) ? 1 : 0));
   const exports = wasm.instantiate(bytes, {
@@ -72,7 +70,6 @@ export function compileRegion(
     badJump: helpers.badJump,
     slow: (idx: number, k: number) => helpers.slow(insns, leaves, idx, k),
   });
-  if (process.env.WJ_DEBUG) console.log('region', blocks.length, 'blocks', bytes.length, 'bytes', (t1 - t0).toFixed(1), 'ms encode', (performance.now() - t1).toFixed(1), 'ms instantiate');
   return exports.run as (off: number, budget: number) => number;
 }
 
@@ -173,7 +170,9 @@ class RegionCompiler implements RegionWriter {
     }
     f.end(); // loop
     f.end(); // exit block
-    f.i32(0).get(this.pcL).mem(OP.i64_store, this.scratch + SCRATCH_PC);
+    f.i32(0)
+      .get(this.pcL)
+      .mem(OP.i64_store, this.scratch + SCRATCH_PC);
     f.get(this.n);
   }
 
@@ -210,7 +209,11 @@ class RegionCompiler implements RegionWriter {
   set(rd: number): void {
     if (rd === 0 || rd === 32) this.f.op(OP.drop);
     else
-      this.f.set(this.v2).i32(0).get(this.v2).mem(OP.i64_store, this.scratch + SCRATCH_X + 8 * rd);
+      this.f
+        .set(this.v2)
+        .i32(0)
+        .get(this.v2)
+        .mem(OP.i64_store, this.scratch + SCRATCH_X + 8 * rd);
   }
 
   ea(): void {
@@ -220,7 +223,11 @@ class RegionCompiler implements RegionWriter {
 
   /** n += k + 1 (this instruction retires). */
   private retire(): void {
-    this.f.get(this.n).i32(this.k + 1).op(OP.i32_add).set(this.n);
+    this.f
+      .get(this.n)
+      .i32(this.k + 1)
+      .op(OP.i32_add)
+      .set(this.n);
   }
 
   jump(target: number): void {
@@ -266,7 +273,12 @@ class RegionCompiler implements RegionWriter {
     f.mem(OP.i64_load, tlb + TLB_WTAG);
     f.get(this.a).i64(-4096).op(OP.i64_and).op(OP.i64_eq);
     if (size > 1) {
-      f.get(this.a).op(OP.i32_wrap_i64).i32(4095).op(OP.i32_and).i32(4096 - size).op(OP.i32_le_u);
+      f.get(this.a)
+        .op(OP.i32_wrap_i64)
+        .i32(4095)
+        .op(OP.i32_and)
+        .i32(4096 - size)
+        .op(OP.i32_le_u);
       f.op(OP.i32_and);
     }
   }
@@ -274,7 +286,10 @@ class RegionCompiler implements RegionWriter {
   /** Pushes the linear-memory address of the access at `a` through entry `e` of `tlb`. */
   private hostAddress(tlb: number): void {
     const f = this.f;
-    f.get(this.e).i32(1).op(OP.i32_shr_u).mem(OP.i32_load, tlb + TLB_OFF);
+    f.get(this.e)
+      .i32(1)
+      .op(OP.i32_shr_u)
+      .mem(OP.i32_load, tlb + TLB_OFF);
     f.get(this.a).op(OP.i32_wrap_i64).i32(4095).op(OP.i32_and).op(OP.i32_add);
   }
 
@@ -307,7 +322,9 @@ class RegionCompiler implements RegionWriter {
     f.mem(op, 0);
     f.else_();
     this.addressHalves();
-    f.i32(size).i32(signed ? 1 : 0).f64(this.pc);
+    f.i32(size)
+      .i32(signed ? 1 : 0)
+      .f64(this.pc);
     this.retiredSoFar();
     f.call(IMP_LD);
     f.i32(0).mem(OP.i64_load, this.scratch + SCRATCH_TMP);
@@ -323,7 +340,13 @@ class RegionCompiler implements RegionWriter {
     this.hostAddress(this.wtlb);
     f.get(this.v);
     f.mem(
-      size === 8 ? OP.i64_store : size === 4 ? OP.i64_store32 : size === 2 ? OP.i64_store16 : OP.i64_store8,
+      size === 8
+        ? OP.i64_store
+        : size === 4
+          ? OP.i64_store32
+          : size === 2
+            ? OP.i64_store16
+            : OP.i64_store8,
       0,
     );
     f.else_();
@@ -373,7 +396,9 @@ class RegionCompiler implements RegionWriter {
     f.tee(this.e);
     f.open(OP.if);
     this.retire();
-    f.i32(0).mem(OP.i64_load, this.scratch + SCRATCH_PC).set(this.t1);
+    f.i32(0)
+      .mem(OP.i64_load, this.scratch + SCRATCH_PC)
+      .set(this.t1);
     f.get(this.e).i32(2).op(OP.i32_eq);
     f.open(OP.if);
     f.get(this.t1).set(this.pcL);
@@ -387,15 +412,9 @@ class RegionCompiler implements RegionWriter {
 /** The high 64 bits of the unsigned 128-bit product of two i64 (four 32x32 partial products). */
 function mulhuBody(): FuncWriter {
   const f = new FuncWriter(2);
-  const [al, ah, bl, bh, mid, p1, p2] = [I64, I64, I64, I64, I64, I64, I64].map((t) => f.local(t)) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
+  const [al, ah, bl, bh, mid, p1, p2] = [I64, I64, I64, I64, I64, I64, I64].map((t) =>
+    f.local(t),
+  ) as [number, number, number, number, number, number, number];
   const lo32 = (x: number, into: number) => f.get(x).i64(0xffffffff).op(OP.i64_and).set(into);
   const hi32 = (x: number, into: number) => f.get(x).i64(32).op(OP.i64_shr_u).set(into);
   lo32(0, al);

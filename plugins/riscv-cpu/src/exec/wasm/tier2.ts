@@ -35,7 +35,8 @@ export class Tier2 {
   readonly helpers: RegionHelpers;
   /** Regions compiled so far. */
   compiled = 0;
-  readonly stats = { calls: 0, insns: 0, slow: 0, ld: 0, st: 0, compileMs: 0, runMs: 0 };
+  /** Calls into JavaScript from regions: slow-path loads and stores, tier-1 instructions. */
+  readonly stats = { ld: 0, st: 0, slow: 0 };
 
   constructor(
     private readonly h: Hart,
@@ -101,7 +102,6 @@ export class Tier2 {
   compile(b: Block, page: PageCode): void {
     if (page.compiles >= MAX_COMPILES) return;
     page.compiles++;
-    const t0 = performance.now();
     const vbase = b.pc - (((b.pc % 4096) + 4096) % 4096);
     const ran: Block[] = [];
     for (const head of page.slots)
@@ -135,7 +135,6 @@ export class Tier2 {
     );
     for (const x of blocks) x.region = fn;
     this.compiled++;
-    this.stats.compileMs += performance.now() - t0;
   }
 }
 

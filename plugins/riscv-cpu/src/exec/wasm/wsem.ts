@@ -131,7 +131,9 @@ function divide(kind: 'div' | 'divu' | 'rem' | 'remu', is32: boolean): WasmSeman
     const operand = (r: number) => {
       w.get(r);
       if (is32) {
-        f.op(OP.i32_wrap_i64).op(kind === 'div' || kind === 'rem' ? OP.i64_extend_i32_s : OP.i64_extend_i32_u);
+        f.op(OP.i32_wrap_i64).op(
+          kind === 'div' || kind === 'rem' ? OP.i64_extend_i32_s : OP.i64_extend_i32_u,
+        );
       }
     };
     operand(w.rs1);
@@ -150,9 +152,14 @@ function divide(kind: 'div' | 'divu' | 'rem' | 'remu', is32: boolean): WasmSeman
       if (kind === 'div') f.i64(0).get(w.t0).op(OP.i64_sub);
       else f.i64(0);
       f.else_();
-      f.get(w.t0).get(w.t1).op(kind === 'div' ? OP.i64_div_s : OP.i64_rem_s);
+      f.get(w.t0)
+        .get(w.t1)
+        .op(kind === 'div' ? OP.i64_div_s : OP.i64_rem_s);
       f.end();
-    } else f.get(w.t0).get(w.t1).op(kind === 'divu' ? OP.i64_div_u : OP.i64_rem_u);
+    } else
+      f.get(w.t0)
+        .get(w.t1)
+        .op(kind === 'divu' ? OP.i64_div_u : OP.i64_rem_u);
     f.end();
     if (is32) f.op(OP.i32_wrap_i64).op(OP.i64_extend_i32_s);
     w.set(w.rd);
