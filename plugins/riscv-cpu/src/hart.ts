@@ -100,7 +100,6 @@ export class Hart implements CpuModel {
   readonly fw: Int32Array;
   pc = 0;
   priv = PRV_M;
-  frm = 0;
   mstatus = 0;
   medeleg = 0;
   mideleg = 0;
@@ -129,6 +128,15 @@ export class Hart implements CpuModel {
   /** Counter values frozen by mcountinhibit, or undefined. */
   private frozenCycle: bigint | undefined;
   private frozenInstret: bigint | undefined;
+
+  /** The dynamic rounding mode, kept in the scratch area for compiled code. */
+  get frm(): number {
+    return this.scratch.fs[1]!;
+  }
+
+  set frm(v: number) {
+    this.scratch.fs[1] = v;
+  }
 
   // ---- derived and run state ----
   /** mstatus.FS is Off: FP instructions are illegal. */
@@ -372,6 +380,7 @@ export class Hart implements CpuModel {
     const old = this.mstatus;
     this.mstatus = v | 0;
     this.fsOff = (v & MSTATUS.FS) === 0;
+    this.scratch.fs[0] = this.fsOff ? 0 : (v & MSTATUS.FS) === FS_DIRTY ? 2 : 1;
     if ((old ^ v) & (MSTATUS.SUM | MSTATUS.MXR)) {
       this.mmu.sum = (v & MSTATUS.SUM) !== 0;
       this.mmu.mxr = (v & MSTATUS.MXR) !== 0;

@@ -8,6 +8,8 @@
  * int32 words `w[2i]` low, `w[2i+1]` high is the same bytes as an i64):
  * - `X`: the 32 integer registers and the scratch pair 32 (rd = x0 writes there), 66 words.
  * - `PC`: the pc a compiled region leaves at (i64). `TMP`: a helper's 64-bit result (i64).
+ * - `FS`: mstatus.FS as compiled code tests it (0 Off, 1 on and not Dirty, 2 Dirty), and
+ *   `FRM`, the dynamic rounding mode (the hart's `frm` lives here).
  * - `FW`: the 32 f registers, 64 words.
  * - `TLB`: the six data TLBs (`mmu/tlb.ts`), `TLB_BYTES` each.
  */
@@ -16,6 +18,8 @@ import { CPU_SCRATCH_SIZE, type CpuWasm } from '@emuhost/sdk';
 export const SCRATCH_X = 0;
 export const SCRATCH_PC = 272;
 export const SCRATCH_TMP = 280;
+export const SCRATCH_FS = 288;
+export const SCRATCH_FRM = 292;
 export const SCRATCH_FW = 512;
 export const SCRATCH_TLB = 1024;
 /** A TLB's arrays: tag (256 i64), wasm tag (256 i64), page offset (256 i32). */
@@ -36,6 +40,8 @@ export class Scratch {
   /** The exit pc and a helper's 64-bit result, as words. */
   readonly pc: Int32Array;
   readonly tmp: Int32Array;
+  /** [FS state, frm] (see above). */
+  readonly fs: Int32Array;
 
   constructor(readonly wasm: CpuWasm | undefined) {
     this.buffer = wasm?.buffer ?? new ArrayBuffer(CPU_SCRATCH_SIZE);
@@ -43,6 +49,7 @@ export class Scratch {
     this.x = new Int32Array(this.buffer, this.base + SCRATCH_X, 66);
     this.pc = new Int32Array(this.buffer, this.base + SCRATCH_PC, 2);
     this.tmp = new Int32Array(this.buffer, this.base + SCRATCH_TMP, 2);
+    this.fs = new Int32Array(this.buffer, this.base + SCRATCH_FS, 2);
     this.f = new Float64Array(this.buffer, this.base + SCRATCH_FW, 32);
     this.fw = new Int32Array(this.buffer, this.base + SCRATCH_FW, 64);
   }

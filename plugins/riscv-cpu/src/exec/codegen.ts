@@ -23,6 +23,8 @@ import { ILLEGAL_SEM, SYSTEM } from './sem-system.js';
 /** Semantics by code; code 0 is the illegal instruction. */
 const SEMS: Semantics[] = [ILLEGAL_SEM];
 const NAMES: string[] = ['(illegal)'];
+/** The softfloat operation (fpu FP_OPS key) and operand format of FP computational codes. */
+const FP_CALLS: ({ name: string; format: string } | undefined)[] = [undefined];
 const CODE_OF = new Map<string, number>();
 
 for (const spec of OPCODES) {
@@ -36,6 +38,11 @@ for (const spec of OPCODES) {
       ? fpCompute(spec.name, spec.format)
       : undefined);
   if (sem === undefined) throw new Error(`no semantics for '${spec.name}'`);
+  const computes =
+    FP_MEMORY[spec.name] === undefined &&
+    (spec.ext === 'F' || spec.ext === 'D') &&
+    !RV64I[spec.name];
+  FP_CALLS.push(computes ? { name: fpHelper(spec.name).slice(3), format: spec.format } : undefined);
   CODE_OF.set(spec.name, SEMS.length);
   SEMS.push(sem);
   NAMES.push(spec.name);
@@ -52,6 +59,9 @@ export const DECODE_TABLE: DecodeTable = {
   codeOf: (spec: OpcodeSpec) => CODE_OF.get(spec.name) ?? 0,
   ends: (code: number) => SEMS[code]?.ends === true,
 };
+
+/** For an F or D computational instruction code: its softfloat operation and format. */
+export const fpCallOf = (code: number) => FP_CALLS[code];
 
 /** The name of instruction code `code`. */
 export const codeName = (code: number) => NAMES[code] ?? '?';

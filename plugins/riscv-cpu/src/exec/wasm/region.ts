@@ -14,11 +14,32 @@
  * JavaScript `throw TRAP` from a helper, after it set `h.k`) unwinds through the wasm frames.
  */
 import type { CpuWasm } from '@emuhost/sdk';
-import { SCRATCH_PC, SCRATCH_TMP, SCRATCH_X, TLB_OFF, TLB_WTAG } from '../../scratch.js';
+import {
+  SCRATCH_FRM,
+  SCRATCH_FS,
+  SCRATCH_FW,
+  SCRATCH_PC,
+  SCRATCH_TMP,
+  SCRATCH_X,
+  TLB_OFF,
+  TLB_WTAG,
+} from '../../scratch.js';
 import type { Block } from '../block.js';
-import { F_CODE, F_IMM, F_LEN, F_PCOFF, F_RD, F_RS1, F_RS2, FIELDS } from '../operands.js';
+import {
+  F_AUX,
+  F_CODE,
+  F_IMM,
+  F_LEN,
+  F_PCOFF,
+  F_RD,
+  F_RS1,
+  F_RS2,
+  F_RS3,
+  FIELDS,
+} from '../operands.js';
 import { assemble, F64, FuncWriter, I32, I64, type Label, OP } from './emitter.js';
 import { type RegionWriter, WASM_SEMANTICS, type WasmSemantics } from './wsem.js';
+import { type FpShape, fpCall, WASM_FP_SEMANTICS } from './wsem-fp.js';
 
 /** What a region calls back into: the hart's slow paths (see `Tier2` in `tier2.ts`). */
 export interface RegionHelpers {
@@ -30,21 +51,37 @@ export interface RegionHelpers {
   badJump(lo: number, hi: number, k: number): void;
   /** Runs `insns[idx]` with tier 1; returns 0 (next), 1 (jumped), 2 (leave); the pc in PC. */
   slow(insns: readonly Block[], leaves: Uint8Array, idx: number, k: number): number;
+  /** The softfloat operation `name` (fpu FP_OPS), called as (rd, rs1, rs2, rs3, rm). */
+  fp(
+    name: string,
+    shape: FpShape,
+  ): (rd: number, a: number, b: number, c: number, m: number) => void;
 }
 
-/** How each instruction code compiles: native semantics, or undefined for tier 1's. */
-export type NativeTable = readonly (WasmSemantics | undefined)[];
+/** How an instruction code compiles: native semantics, a softfloat call, or tier 1's (neither). */
+export interface NativeEntry {
+  readonly sem?: WasmSemantics;
+  readonly fp?: { readonly name: string; readonly shape: FpShape };
+}
+export type NativeTable = readonly NativeEntry[];
 
-/** Builds the native table from instruction names by code. */
-export function nativeTable(names: readonly string[]): NativeTable {
-  return names.map((n) => WASM_SEMANTICS[n]);
+/** Builds the native table from instructions by code: name, and the softfloat call if any. */
+export function nativeTable(
+  insns: readonly { name: string; fp?: { name: string; shape: FpShape } }[],
+): NativeTable {
+  return insns.map((i) => {
+    const sem = WASM_SEMANTICS[i.name] ?? WASM_FP_SEMANTICS[i.name];
+    if (sem !== undefined) return { sem };
+    return i.fp === undefined ? {} : { fp: i.fp };
+  });
 }
 
 const IMP_LD = 0;
 const IMP_ST = 1;
 const IMP_SLOW = 2;
 const IMP_BADJUMP = 3;
-const FN_MULHU = 5;
+/** The softfloat imports follow; then `run`, then mulhu. */
+const IMP_FP = 4;
 
 /**
  * Compiles `blocks` (all in the virtual page at `vbase`, one data regime whose read and write
@@ -64,12 +101,14 @@ export function compileRegion(
   const bytes = c.module(wasm.buffer.byteLength / 65536);
   const insns = c.slowInsns;
   const leaves = Uint8Array.from(insns, (b) => (leavesAlways(b.ops[F_CODE]!) ? 1 : 0));
-  const exports = wasm.instantiate(bytes, {
+  const imports: Record<string, (...args: never[]) => unknown> = {
     ld: helpers.ld,
     st: helpers.st,
     badJump: helpers.badJump,
     slow: (idx: number, k: number) => helpers.slow(insns, leaves, idx, k),
-  });
+  };
+  for (const [name, i] of c.fpImports) imports[`fp${i}`] = helpers.fp(name, c.fpShapes.get(name)!);
+  const exports = wasm.instantiate(bytes, imports);
   return exports.run as (off: number, budget: number) => number;
 }
 
@@ -83,7 +122,10 @@ class RegionCompiler implements RegionWriter {
   readonly t0: number;
   readonly t1: number;
   private readonly v2: number;
-  readonly mulhu = FN_MULHU;
+  readonly mulhu: number;
+  /** Softfloat operations the region calls, by name: their import index. */
+  readonly fpImports = new Map<string, number>();
+  readonly fpShapes = new Map<string, FpShape>();
   /** Instructions that run through tier 1, as one-instruction blocks. */
   readonly slowInsns: Block[] = [];
   private loop: Label = 0;
@@ -93,10 +135,14 @@ class RegionCompiler implements RegionWriter {
   rd = 0;
   rs1 = 0;
   rs2 = 0;
+  rs3 = 0;
+  aux = 0;
   imm = 0;
   pc = 0;
   next = 0;
   private k = 0;
+  private j = 0;
+  private block_: Block | undefined;
   private ops: Int32Array = new Int32Array(0);
 
   constructor(
@@ -119,6 +165,14 @@ class RegionCompiler implements RegionWriter {
     blocks.forEach((b, i) => {
       this.starts.set(b.pc - vbase, i);
     });
+    for (const b of blocks)
+      for (let j = 0; j < b.n; j++) {
+        const fp = native[b.ops[j * FIELDS + F_CODE]!]?.fp;
+        if (fp === undefined || this.fpImports.has(fp.name)) continue;
+        this.fpImports.set(fp.name, IMP_FP + this.fpImports.size);
+        this.fpShapes.set(fp.name, fp.shape);
+      }
+    this.mulhu = IMP_FP + this.fpImports.size + 1;
   }
 
   module(pages: number): Uint8Array {
@@ -129,6 +183,10 @@ class RegionCompiler implements RegionWriter {
         { name: 'st', type: { params: [I32, I32, I32, I32, I32, F64, I32], results: [I32] } },
         { name: 'slow', type: { params: [I32, I32], results: [I32] } },
         { name: 'badJump', type: { params: [I32, I32, I32], results: [] } },
+        ...[...this.fpImports.values()].map((i) => ({
+          name: `fp${i}`,
+          type: { params: [I32, I32, I32, I32, I32], results: [] },
+        })),
       ],
       funcs: [
         { type: { params: [I32, I32], results: [I32] }, body: this.f },
@@ -190,12 +248,18 @@ class RegionCompiler implements RegionWriter {
       this.rd = b.ops[i + F_RD]!;
       this.rs1 = b.ops[i + F_RS1]!;
       this.rs2 = b.ops[i + F_RS2]!;
+      this.rs3 = b.ops[i + F_RS3]!;
+      this.aux = b.ops[i + F_AUX]!;
       this.imm = b.ops[i + F_IMM]!;
       this.pc = b.pc + b.ops[i + F_PCOFF]!;
       this.next = this.pc + b.ops[i + F_LEN]!;
-      const sem = this.native[code];
-      if (sem !== undefined) sem(this);
-      else this.slowInsn(b, j);
+      this.block_ = b;
+      this.j = j;
+      const entry = this.native[code];
+      if (entry?.sem !== undefined) entry.sem(this);
+      else if (entry?.fp !== undefined)
+        fpCall(this, this.fpImports.get(entry.fp.name)!, entry.fp.shape);
+      else this.slow();
     }
     this.k = b.n - 1;
     this.jump(b.pc + b.endOff);
@@ -376,10 +440,35 @@ class RegionCompiler implements RegionWriter {
     f.op(OP.unreachable);
   }
 
-  /** An instruction tier 1 runs (on the same registers); control goes on as it says. */
-  private slowInsn(b: Block, j: number): void {
+  fsDirty(): void {
+    this.f
+      .i32(0)
+      .mem(OP.i32_load, this.scratch + SCRATCH_FS)
+      .i32(2)
+      .op(OP.i32_eq);
+  }
+
+  frm(): void {
+    this.f.i32(0).mem(OP.i32_load, this.scratch + SCRATCH_FRM);
+  }
+
+  getF(r: number): void {
+    this.f.i32(0).mem(OP.i64_load, this.scratch + SCRATCH_FW + 8 * r);
+  }
+
+  setF(rd: number): void {
+    this.f
+      .set(this.v2)
+      .i32(0)
+      .get(this.v2)
+      .mem(OP.i64_store, this.scratch + SCRATCH_FW + 8 * rd);
+  }
+
+  /** This instruction through tier 1 (on the same registers); control goes on as it says. */
+  slow(): void {
     const f = this.f;
-    const i = j * FIELDS;
+    const b = this.block_!;
+    const i = this.j * FIELDS;
     const one = new (b.constructor as typeof Block)(
       this.pc,
       b.regime,

@@ -21,8 +21,10 @@ const R = (f7: number, f3: number, op: number) => (rd: number, a: number, b: num
   (f7 << 25) | (b << 20) | (a << 15) | (f3 << 12) | (rd << 7) | op;
 const I = (op: number, f3: number, rd: number, a: number, imm: number) =>
   ((imm & 0xfff) << 20) | (a << 15) | (f3 << 12) | (rd << 7) | op;
-const S = (f3: number, a: number, b: number, imm: number) =>
-  (((imm >> 5) & 0x7f) << 25) | (b << 20) | (a << 15) | (f3 << 12) | ((imm & 0x1f) << 7) | 0x23;
+const S = (f3: number, a: number, b: number, imm: number, op = 0x23) =>
+  (((imm >> 5) & 0x7f) << 25) | (b << 20) | (a << 15) | (f3 << 12) | ((imm & 0x1f) << 7) | op;
+/** OP-FP: funct7, rm (funct3), rd, rs1, rs2. */
+const FP = (f7: number, rm: number, rd: number, a: number, b: number) => R(f7, rm, 0x53)(rd, a, b);
 const B = (f3: number, a: number, b: number, imm: number) =>
   (((imm >> 12) & 1) << 31) |
   (((imm >> 5) & 0x3f) << 25) |
@@ -82,6 +84,30 @@ const insn: fc.Arbitrary<number[]> = fc.oneof(
     .map(([f3, a, b, f, d, x, y]) => [B(f3, a, b, 8), f(d, x, y)]),
 );
 
+const freg = fc.integer({ min: 0, max: 31 });
+const rm = fc.constantFrom(0, 1, 2, 3, 4, 7);
+
+/** D instructions: loads, stores, moves, sign injection, arithmetic in every rounding mode. */
+const fpInsn: fc.Arbitrary<number[]> = fc.oneof(
+  fc.tuple(fc.constantFrom(2, 3), freg, imm12).map(([f3, d, i]) => [I(0x07, f3, d, DATA_REG, i)]),
+  fc.tuple(fc.constantFrom(2, 3), freg, imm12).map(([f3, b, i]) => [S(f3, DATA_REG, b, i, 0x27)]),
+  fc.tuple(dest, freg).map(([d, a]) => [FP(0x71, 0, d, a, 0)]),
+  fc.tuple(freg, reg).map(([d, a]) => [FP(0x79, 0, d, a, 0)]),
+  fc
+    .tuple(fc.constantFrom(0, 1, 2), freg, freg, freg)
+    .map(([k, d, a, b]) => [FP(0x11, k, d, a, b)]),
+  fc
+    .tuple(fc.constantFrom(0x01, 0x05, 0x09, 0x0d), rm, freg, freg, freg)
+    .map(([f7, m, d, a, b]) => [FP(f7, m, d, a, b)]),
+  fc
+    .tuple(rm, freg, freg, freg, freg)
+    .map(([m, d, a, b, c]) => [
+      (c << 27) | (1 << 25) | (b << 20) | (a << 15) | (m << 12) | (d << 7) | 0x43,
+    ]),
+  fc.tuple(rm, dest, freg).map(([m, d, a]) => [FP(0x61, m, d, a, 2)]),
+  fc.tuple(rm, freg, reg).map(([m, d, a]) => [FP(0x69, m, d, a, 2)]),
+);
+
 /** Register values with the corner cases division and comparison care about. */
 const value = fc.oneof(
   fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
@@ -90,11 +116,13 @@ const value = fc.oneof(
 
 interface Outcome {
   readonly x: number[];
+  readonly f: number[];
+  readonly fflags: number;
   readonly data: number[];
   readonly regions: number;
 }
 
-function run(body: number[], regs: bigint[], jit: boolean): Outcome {
+function run(body: number[], regs: bigint[], jit: boolean, frm = 0): Outcome {
   const m = bareRiscvMachine(1 << 20);
   // li x27, 3; body; addi x27, x27, -1; bnez x27, body; j .
   const words = [I(0x13, 0, LOOP_REG, 0, 3), ...body];
@@ -118,11 +146,17 @@ function run(body: number[], regs: bigint[], jit: boolean): Outcome {
   });
   h.x[2 * DATA_REG] = DATA | 0;
   h.x[2 * DATA_REG + 1] = 0;
+  // The FPU on (FS Initial: the first FP instruction makes it Dirty), f registers from x's.
+  h.setMstatus(h.mstatus | (1 << 13));
+  h.frm = frm;
+  for (let i = 0; i < 64; i++) h.fw[i] = h.x[(i + 2) % 64]!;
   m.cpus.run({ untilNs: m.clock.now + 10 * (body.length + 4) });
   const after = new Uint8Array(8192);
   expect(m.memory.read((DATA - 4096) as GuestPhysAddr, after)).toBe('ok');
   return {
     x: Array.from(h.x.subarray(0, 64)),
+    f: Array.from(h.fw),
+    fflags: h.fr.fflags,
     data: Array.from(after),
     regions: h.tier2?.compiled ?? 0,
   };
@@ -142,6 +176,26 @@ describe('tier 2 (WebAssembly) computes what tier 1 does', () => {
           expect(interpreted.regions).toBe(0);
           expect(compiled.x).toEqual(interpreted.x);
           expect(compiled.data).toEqual(interpreted.data);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('on random D code mixed with integer code, in every rounding mode', {
+    timeout: 120_000,
+  }, () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(insn, fpInsn, fpInsn), { minLength: 1, maxLength: 40 }),
+        fc.array(value, { minLength: 30, maxLength: 30 }),
+        fc.integer({ min: 0, max: 4 }),
+        (parts, regs, frm) => {
+          const body = parts.flat();
+          const interpreted = run(body, regs, false, frm);
+          const compiled = run(body, regs, true, frm);
+          expect(compiled.regions).toBeGreaterThan(0);
+          expect(compiled).toEqual({ ...interpreted, regions: compiled.regions });
         },
       ),
       { numRuns: 60 },

@@ -5,14 +5,16 @@
  * them (so traps, `cycle`/`instret` and device timing are the same in both tiers).
  */
 import type { CpuWasm } from '@emuhost/sdk';
+import { FP_OPS } from '../../fpu/index.js';
 import type { Hart } from '../../hart.js';
 import { badJump } from '../../priv/trap.js';
 import type { Block } from '../block.js';
 import type { PageCode } from '../code-cache.js';
-import { codeName, type Interpreter, semanticsOf } from '../codegen.js';
+import { codeName, fpCallOf, type Interpreter, semanticsOf } from '../codegen.js';
 import { load, store } from '../memops.js';
 import { F_CODE, F_IMM, F_LEN, F_PCOFF, F_RD, FIELDS } from '../operands.js';
 import { compileRegion, type NativeTable, nativeTable, type RegionHelpers } from './region.js';
+import type { FpShape } from './wsem-fp.js';
 
 /** Region compilations per page before its new hot blocks stay interpreted. */
 const MAX_COMPILES = 16;
@@ -24,9 +26,15 @@ let native: NativeTable | undefined;
 
 function nativeCodes(): NativeTable {
   if (native === undefined) {
-    const names: string[] = [];
-    for (let c = 0; semanticsOf(c) !== undefined; c++) names.push(codeName(c));
-    native = nativeTable(names);
+    const insns: { name: string; fp?: { name: string; shape: FpShape } }[] = [];
+    for (let c = 0; semanticsOf(c) !== undefined; c++) {
+      const fp = fpCallOf(c);
+      insns.push({
+        name: codeName(c),
+        ...(fp !== undefined && { fp: { name: fp.name, shape: fp.format as FpShape } }),
+      });
+    }
+    native = nativeTable(insns);
   }
   return native;
 }
@@ -64,6 +72,22 @@ export class Tier2 {
       badJump: (lo, hi, k) => {
         h.k = k;
         badJump(h, lo, hi);
+      },
+      fp: (name, shape) => {
+        const fn = FP_OPS[name] as unknown as (...a: unknown[]) => void;
+        const fr = h.fr;
+        switch (shape) {
+          case 'R4-rm':
+            return (rd, a, b, c, m) => fn(fr, rd, a, b, c, m);
+          case 'R-rm':
+            return (rd, a, b, _c, m) => fn(fr, rd, a, b, m);
+          case 'R':
+            return (rd, a, b) => fn(fr, rd, a, b);
+          case 'R1-rm':
+            return (rd, a, _b, _c, m) => fn(fr, rd, a, m);
+          default:
+            return (rd, a) => fn(fr, rd, a);
+        }
       },
       slow: (insns, leaves, idx, k) => {
         this.stats.slow++;

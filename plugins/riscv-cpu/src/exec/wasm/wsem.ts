@@ -16,6 +16,9 @@ export interface RegionWriter {
   readonly rd: number;
   readonly rs1: number;
   readonly rs2: number;
+  readonly rs3: number;
+  /** The rounding-mode field (F and D). */
+  readonly aux: number;
   /** The immediate as the decoder left it (sign-extended int32; U-type already shifted). */
   readonly imm: number;
   /** The instruction's virtual address and the next one's (JS numbers, exact). */
@@ -42,6 +45,15 @@ export interface RegionWriter {
   readonly mulhu: number;
   /** Jumps to a faulting target (outside every address space): the helper raises the fault. */
   badJump(): void;
+  /** Runs this instruction through tier 1 (see `region.ts`). */
+  slow(): void;
+  /** Pushes i32 1 when mstatus.FS is Dirty, else 0. */
+  fsDirty(): void;
+  /** Pushes the dynamic rounding mode (i32). */
+  frm(): void;
+  /** Pushes f register `r`'s 64 bits; pops an i64 into f register `rd`. */
+  getF(r: number): void;
+  setF(rd: number): void;
 }
 
 export type WasmSemantics = (w: RegionWriter) => void;
