@@ -14,6 +14,7 @@ import { clockSuite } from './suites/clock.js';
 import { cpuSuite } from './suites/cpu.js';
 import { dmaSuite } from './suites/dma.js';
 import { fuzzSuite } from './suites/fuzz.js';
+import { guestSuite } from './suites/guest.js';
 import { iommuPluginsSuite } from './suites/iommu-plugins.js';
 import { memorySuite } from './suites/memory.js';
 import { pciSuite } from './suites/pci.js';
@@ -37,6 +38,7 @@ const SUITES: readonly Suite[] = [
   reloadSuite,
   fuzzSuite,
   cpuSuite,
+  guestSuite,
 ];
 
 const USAGE = `usage: npm run bench -- [--json] [--quick] [--filter <substring>]

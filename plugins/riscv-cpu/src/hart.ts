@@ -30,7 +30,17 @@ import { createFpRegs, type FpRegs } from './fpu/index.js';
 import { ACC_FETCH, FAIL_ACCESS, Mmu } from './mmu/mmu.js';
 import { PMP_X, Pmp } from './mmu/pmp.js';
 import { sfence } from './mmu/sfence.js';
-import { EXC, MIP_MEIP, MIP_MSIP, MIP_MTIP, MIP_SEIP, PRV_M, PRV_S, PRV_U } from './priv/causes.js';
+import {
+  causeName,
+  EXC,
+  MIP_MEIP,
+  MIP_MSIP,
+  MIP_MTIP,
+  MIP_SEIP,
+  PRV_M,
+  PRV_S,
+  PRV_U,
+} from './priv/causes.js';
 import { FS_DIRTY, MPP_SHIFT, MSTATUS } from './priv/mstatus.js';
 import {
   badJump,
@@ -46,14 +56,17 @@ import {
 } from './priv/trap.js';
 import { Scratch } from './scratch.js';
 import { type HartState, restoreState, saveState } from './state.js';
-import { disassembleBlock } from './trace.js';
+import { disassembleBlock, hexPair } from './trace.js';
+
+/** Builtins bound once: a global lookup in a `node:vm` context goes through its interceptors. */
+const { floor, imul } = Math;
 
 const TWO32 = 4294967296;
 
 /** The helpers generated code calls (`exec/sem-base.ts` HELPER_NAMES). */
 const HELPERS = {
-  FLOOR: Math.floor,
-  IMUL: Math.imul,
+  FLOOR: floor,
+  IMUL: imul,
   LOAD: load,
   STORE: store,
   AMO: amo,
@@ -73,6 +86,8 @@ const HELPERS = {
   MUL128: mul128,
   DIV64: div64,
 };
+/** Exceptions in a row with no instruction completing before the guest is declared stuck. */
+const STORM_LIMIT = 10_000;
 
 /** The interrupt inputs, in `CpuPluginDefinition.irqInputs` order. */
 export const IRQ_INPUTS = ['msip', 'mtip', 'meip', 'seip'] as const;
@@ -164,8 +179,12 @@ export class Hart implements CpuModel {
   csrHi = 0;
   readonly tmp = new Int32Array(2);
   traps = 0;
+  /** Consecutive exceptions with no instruction retired between them, and the first one. */
+  private storm = 0;
+  private stormFirst = '';
 
   readonly hartId: number;
+  private readonly halt: (reason: string) => void;
   readonly memory: CpuMemory;
   readonly clock: CpuClock;
   readonly trace: CpuTrace | undefined;
@@ -186,6 +205,7 @@ export class Hart implements CpuModel {
     readonly opts: HartOptions,
   ) {
     this.hartId = ctx.index;
+    this.halt = (reason) => ctx.halt(reason);
     this.memory = ctx.memory;
     this.clock = ctx.clock;
     this.trace = ctx.trace;
@@ -265,11 +285,16 @@ export class Hart implements CpuModel {
         }
         executed += n;
         this.runRetired += n;
+        if (n > 0) this.storm = 0;
       } catch (e) {
         if (e !== TRAP) throw e;
         executed += this.k + 1;
         this.runRetired += this.k;
         this.irqDirty = true;
+        if (this.storm >= STORM_LIMIT) {
+          this.stuck();
+          break;
+        }
       }
     }
     this.executedTotal += executed;
@@ -282,11 +307,40 @@ export class Hart implements CpuModel {
     return executed;
   }
 
+  /**
+   * An exception was taken. Exceptions with no instruction retired between them are a storm:
+   * the handler itself faults (no handler at all, as at reset). The first one is kept to name
+   * the cause in the message.
+   */
+  noteException(
+    cause: number,
+    epcLo: number,
+    epcHi: number,
+    tvalLo: number,
+    tvalHi: number,
+    from: number,
+  ): void {
+    if (this.k > 0) this.storm = 0;
+    if (this.storm++ === 0)
+      this.stormFirst = `exception ${causeName(cause, false)} at pc 0x${hexPair(epcLo, epcHi)} (tval 0x${hexPair(tvalLo, tvalHi)}, ${'USHM'[from]}-mode)`;
+  }
+
+  /** The guest is stuck in a storm of traps no guest code handles: stop and say why. */
+  private stuck(): void {
+    const t = this.priv === PRV_M ? R64.MTVEC : R64.STVEC;
+    const tvec = hexPair(this.r64[2 * t]!, this.r64[2 * t + 1]!);
+    this.waiting = true;
+    this.halt(
+      `the guest is stuck: ${this.stormFirst}, then ${STORM_LIMIT} more exceptions with no instruction completing ` +
+        `(the trap vector ${this.priv === PRV_M ? 'mtvec' : 'stvec'} = 0x${tvec} has no working handler); now at pc 0x${hex(this.pc)}`,
+    );
+  }
+
   /** One instruction (or one trap), for the debugger; returns instructions plus traps. */
   private step(): number {
     try {
       const pc = this.pc;
-      const n = this.interp(this, this.uncached(pc | 0, Math.floor(pc / TWO32)));
+      const n = this.interp(this, this.uncached(pc | 0, floor(pc / TWO32)));
       this.runRetired += n;
       return n;
     } catch (e) {
@@ -469,7 +523,7 @@ export class Hart implements CpuModel {
     this.syncClock();
     const ns = this.clock.now();
     const per = 1e9 / this.opts.timebase;
-    if (Number.isInteger(per)) return BigInt(Math.floor(ns / per));
+    if (Number.isInteger(per)) return BigInt(floor(ns / per));
     return (BigInt(ns) * BigInt(this.opts.timebase)) / 1_000_000_000n;
   }
 
@@ -478,7 +532,7 @@ export class Hart implements CpuModel {
   private lookup(): Block {
     const pc = this.pc;
     const lo = pc | 0;
-    const hi = Math.floor(pc / TWO32);
+    const hi = floor(pc / TWO32);
     const ft = this.code.fetch[this.fetchRegime]!;
     const e = (lo >>> 12) & 255;
     const page =
@@ -584,7 +638,7 @@ export class Hart implements CpuModel {
 
 function hex(v: number): string {
   const lo = v | 0;
-  const hi = Math.floor(v / TWO32);
+  const hi = floor(v / TWO32);
   return `${(hi >>> 0).toString(16).padStart(8, '0')}${(lo >>> 0).toString(16).padStart(8, '0')}`;
 }
 
