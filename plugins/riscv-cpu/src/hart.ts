@@ -553,6 +553,7 @@ export class Hart implements CpuModel {
     const page = this.mmu.translate(lo, hi, ACC_FETCH, this.priv);
     if (page < 0)
       raise(this, page === FAIL_ACCESS ? EXC.INSN_ACCESS : EXC.INSN_PAGE_FAULT, lo, hi, this.pc);
+    const sp = this.mmu.lastSuperpage;
     const perm = this.pmp.pagePerm(page, this.priv);
     if (perm < 0) {
       if (!this.pmp.check(page + (lo & 4095), 2, this.priv, PMP_X))
@@ -566,6 +567,8 @@ export class Hart implements CpuModel {
     ft.tagLo[e] = lo & -4096;
     ft.tagHi[e] = hi;
     ft.page[e] = code;
+    ft.sp[e] = sp ? 1 : 0;
+    if (sp) ft.superpages = true;
     return code;
   }
 

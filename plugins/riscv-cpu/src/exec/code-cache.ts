@@ -50,10 +50,31 @@ export class FetchTlb {
   readonly tagLo = new Int32Array(256).fill(INVALID);
   readonly tagHi = new Int32Array(256);
   readonly page: (PageCode | null)[] = new Array<PageCode | null>(256).fill(null);
+  /** Entries translated through a superpage, and whether there are any. */
+  readonly sp = new Uint8Array(256);
+  superpages = false;
 
   flush(): void {
     this.tagLo.fill(INVALID);
     this.page.fill(null);
+    this.sp.fill(0);
+    this.superpages = false;
+  }
+
+  /** What may translate the page at (lo, hi): as `Tlb.flushPage` (mmu/tlb.ts). */
+  flushPage(lo: number, hi: number): void {
+    const d = (lo >>> 12) & 255;
+    if (this.tagLo[d] === (lo & -4096) && this.tagHi[d] === hi) this.drop(d);
+    if (!this.superpages) return;
+    for (let e = 0; e < 256; e++)
+      if (this.sp[e] === 1 && this.tagHi[e] === hi && ((this.tagLo[e]! ^ lo) & 0xc0000000) === 0)
+        this.drop(e);
+  }
+
+  private drop(e: number): void {
+    this.tagLo[e] = INVALID;
+    this.page[e] = null;
+    this.sp[e] = 0;
   }
 }
 
@@ -123,6 +144,12 @@ export class CodeCache {
   flushTranslatedFetch(): void {
     this.fetch[0]!.flush();
     this.fetch[1]!.flush();
+  }
+
+  /** sfence.vma with an address: the fetch entries that may translate it. */
+  flushTranslatedFetchPage(lo: number, hi: number): void {
+    this.fetch[0]!.flushPage(lo, hi);
+    this.fetch[1]!.flushPage(lo, hi);
   }
 
   /** Everything (the memory map changed). */

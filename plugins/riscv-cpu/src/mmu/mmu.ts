@@ -82,13 +82,9 @@ export class Mmu {
     for (let i = 0; i < 4; i++) this.tlbs[i]!.flush();
   }
 
-  /** sfence.vma with an address. A superpage entry may cover it under another tag: flush all. */
+  /** sfence.vma with an address: its page, and the superpage entries that may cover it. */
   flushTranslatedPage(lo: number, hi: number): void {
-    for (let i = 0; i < 4; i++) {
-      const t = this.tlbs[i]!;
-      if (t.superpages) t.flush();
-      else t.flushPage(lo, hi);
-    }
+    for (let i = 0; i < 4; i++) this.tlbs[i]!.flushPage(lo, hi);
   }
 
   /** A page is watched now: no write TLB may keep writing it directly. */

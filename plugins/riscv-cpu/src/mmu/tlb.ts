@@ -30,7 +30,8 @@ export class Tlb {
   readonly view: DataView[];
   /** The guest-physical page each entry maps (for evicting by physical page). */
   readonly phys = new Float64Array(TLB_SIZE).fill(-1);
-  /** Whether an entry came from a superpage (sfence.vma by address must then flush all). */
+  /** Which entries came from a superpage, and whether any did. */
+  private readonly sp = new Uint8Array(TLB_SIZE);
   superpages = false;
 
   constructor(
@@ -57,6 +58,7 @@ export class Tlb {
     this.view[e] = view;
     this.off[e] = off;
     this.phys[e] = phys;
+    this.sp[e] = superpage ? 1 : 0;
     if (superpage) this.superpages = true;
   }
 
@@ -66,6 +68,7 @@ export class Tlb {
       this.wtag[2 * e] = INVALID;
     }
     this.phys.fill(-1);
+    this.sp.fill(0);
     this.superpages = false;
   }
 
@@ -73,12 +76,23 @@ export class Tlb {
     this.tag[2 * e] = INVALID;
     this.wtag[2 * e] = INVALID;
     this.phys[e] = -1;
+    this.sp[e] = 0;
   }
 
-  /** Drops the entry for the virtual page containing (lo, hi). */
+  /**
+   * Drops what may translate the virtual page containing (lo, hi): its entry, and every
+   * superpage entry in the same 1 GiB (an entry does not record its superpage's size, and
+   * Sv39's are 2 MiB or 1 GiB). Linux sfences single pages often while its linear map is in
+   * superpages: flushing everything then would make most accesses walk.
+   */
   flushPage(lo: number, hi: number): void {
     const e = (lo >>> 12) & TLB_MASK;
     if (this.tag[2 * e] === (lo & -4096) && this.tag[2 * e + 1] === hi) this.drop(e);
+    if (!this.superpages) return;
+    const t = this.tag;
+    for (let i = 0; i < TLB_SIZE; i++)
+      if (this.sp[i] === 1 && t[2 * i + 1] === hi && ((t[2 * i]! ^ lo) & 0xc0000000) === 0)
+        this.drop(i);
   }
 
   /** Drops every entry mapping the guest-physical page `phys`. */

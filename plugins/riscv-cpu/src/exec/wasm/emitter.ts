@@ -150,6 +150,17 @@ export class Bytes {
 
   /** Signed LEB128 of an integer-valued number (exact below 2^53 in magnitude). */
   sleb(v: number): this {
+    if ((v | 0) === v) {
+      // int32: shifts (most immediates and offsets).
+      let y = v;
+      for (;;) {
+        const b = y & 0x7f;
+        y >>= 7;
+        const done = (y === 0 && (b & 0x40) === 0) || (y === -1 && (b & 0x40) !== 0);
+        this.byte(done ? b : b | 0x80);
+        if (done) return this;
+      }
+    }
     let x = v;
     for (;;) {
       const b = ((x % 128) + 128) % 128;
