@@ -24,6 +24,16 @@ describe('wasm-backed RAM', () => {
     expect(other.bytes!.buffer).not.toBe(main.bytes!.buffer);
   });
 
+  it('is reserved, not committed: 512 MiB of guest RAM costs what the guest touches', () => {
+    const before = process.memoryUsage().rss;
+    const ms = createMemorySystem();
+    const ram = ms.createRam('main', 512 << 20);
+    expect(ram.bytes!.buffer).toBe(ms.wasmRam!.memory.buffer);
+    expect(process.memoryUsage().rss - before).toBeLessThan(64 << 20);
+    ram.bytes![(512 << 20) - 1] = 1;
+    expect(process.memoryUsage().rss - before).toBeLessThan(64 << 20);
+  });
+
   it('can be turned off', () => {
     const ms = createMemorySystem({ wasmRam: false });
     ms.createRam('main', WASM_RAM_MIN);
