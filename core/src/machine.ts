@@ -45,6 +45,12 @@ export interface MachineOptions {
   readonly dma?: DmaRegistryOptions;
   /** How CPUs are scheduled against the clock (deterministic by default). */
   readonly cpus?: SchedulerOptions;
+  /**
+   * Put the main RAM in a WebAssembly memory, for CPUs that generate WebAssembly
+   * (`memory/wasm-ram.ts`). Default false: a machine without CPUs (qtest, the DMA tests) keeps
+   * plain buffers, which V8 makes and frees faster.
+   */
+  readonly wasmRam?: boolean;
 }
 
 export class Machine implements KernelServices {
@@ -71,7 +77,7 @@ export class Machine implements KernelServices {
 
   constructor(opts: MachineOptions = {}) {
     this.name = opts.name ?? 'machine';
-    this.memorySystem = createMemorySystem({ hooks: this.hooks });
+    this.memorySystem = createMemorySystem({ hooks: this.hooks, wasmRam: opts.wasmRam ?? false });
     this.systemMemory = this.memorySystem.createContainer('system', opts.memorySize ?? 2 ** 53);
     this.systemIo = this.memorySystem.createContainer('io', 0x10000);
     this.memory = this.memorySystem.createAddressSpace('memory', this.systemMemory);

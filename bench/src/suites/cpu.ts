@@ -74,7 +74,7 @@ interface Bare {
 
 /** A bare machine running `plugin` from `entry`, with `image` loaded. */
 function bare(plugin: LoadedPlugin, image: ElfImage, jit = true): Bare {
-  const m = createMachine({ name: 'bench-cpu' });
+  const m = createMachine({ name: 'bench-cpu', wasmRam: true });
   const state: Bare = { m, exitCode: undefined };
   m.systemMemory.addSubregion(m.memorySystem.createRam('ram', RAM_SIZE), RAM_BASE);
   const test = m.memorySystem.createMmio('sifive-test', 0x1000, {

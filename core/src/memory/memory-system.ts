@@ -22,7 +22,7 @@ export interface MemorySystemOptions {
   readonly targetEndianness?: Endianness;
   /**
    * Back the first RAM region of at least 1 MiB (the machine's main RAM) with a WebAssembly
-   * memory, for CPUs that generate WebAssembly (`wasm-ram.ts`). Default true.
+   * memory, for CPUs that generate WebAssembly (`wasm-ram.ts`). Default false.
    */
   readonly wasmRam?: boolean;
 }
@@ -53,7 +53,7 @@ export class MemorySystem implements TopologyListener {
   constructor(opts: MemorySystemOptions = {}) {
     this.hooks = opts.hooks ?? createKernelHooks();
     this.targetEndianness = opts.targetEndianness ?? 'little';
-    this.wasmAllowed = opts.wasmRam ?? true;
+    this.wasmAllowed = opts.wasmRam ?? false;
     // A range no address falls in: the initial "most recently used" range of every space.
     this.sentinel = new FlatRange(0, -1, new MemoryRegion(this, '(none)', 'container', 1), 0);
   }

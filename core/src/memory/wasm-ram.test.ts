@@ -11,7 +11,7 @@ import { SCRATCH_SLOTS, WASM_RAM_MIN } from './wasm-ram.js';
 
 describe('wasm-backed RAM', () => {
   it('backs the first RAM of at least 1 MiB, and only that one', () => {
-    const ms = createMemorySystem();
+    const ms = createMemorySystem({ wasmRam: true });
     const small = ms.createRam('small', 4096);
     expect(ms.wasmRam).toBeUndefined();
     const main = ms.createRam('main', WASM_RAM_MIN);
@@ -26,7 +26,7 @@ describe('wasm-backed RAM', () => {
 
   it('is reserved, not committed: 512 MiB of guest RAM costs what the guest touches', () => {
     const before = process.memoryUsage().rss;
-    const ms = createMemorySystem();
+    const ms = createMemorySystem({ wasmRam: true });
     const ram = ms.createRam('main', 512 << 20);
     expect(ram.bytes!.buffer).toBe(ms.wasmRam!.memory.buffer);
     expect(process.memoryUsage().rss - before).toBeLessThan(64 << 20);
@@ -34,14 +34,14 @@ describe('wasm-backed RAM', () => {
     expect(process.memoryUsage().rss - before).toBeLessThan(64 << 20);
   });
 
-  it('can be turned off', () => {
-    const ms = createMemorySystem({ wasmRam: false });
+  it('is off unless asked for (machines without CPUs keep plain buffers)', () => {
+    const ms = createMemorySystem();
     ms.createRam('main', WASM_RAM_MIN);
     expect(ms.wasmRam).toBeUndefined();
   });
 
   it('gives each CPU its own zeroed scratch area below the RAM, reused after the CPU goes', () => {
-    const m = createMachine();
+    const m = createMachine({ wasmRam: true });
     const ram = m.memorySystem.createRam('ram', 2 * WASM_RAM_MIN);
     m.systemMemory.addSubregion(ram, 0x80000000);
     const areas: number[] = [];
@@ -97,7 +97,7 @@ describe('wasm-backed RAM', () => {
   });
 
   it('instantiates modules against the memory and rejects invalid ones with E_BAD_ARGUMENT', () => {
-    const ms = createMemorySystem();
+    const ms = createMemorySystem({ wasmRam: true });
     ms.createRam('main', WASM_RAM_MIN);
     const w = ms.wasmRam!.claim()!;
     expect(() => w.instantiate(Uint8Array.of(1, 2, 3), {})).toThrow(

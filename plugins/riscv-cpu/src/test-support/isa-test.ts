@@ -35,7 +35,7 @@ export const rv64 = inProcessPlugin(MANIFEST, plugin);
 
 /** A bare machine: `ramSize` bytes of RAM at 0x80000000. */
 export function bareRiscvMachine(ramSize = 1 << 20): Machine {
-  const m = createMachine({ name: 'riscv-tests' });
+  const m = createMachine({ name: 'riscv-tests', wasmRam: true });
   const ram = m.memorySystem.createRam('ram', ramSize);
   m.systemMemory.addSubregion(ram, 0x80000000);
   return m;
