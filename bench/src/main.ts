@@ -10,6 +10,7 @@ import { FULL_OPTIONS, measure, QUICK_OPTIONS, sinkValue } from './harness.js';
 import type { Metric } from './metrics.js';
 import { formatMetrics, formatTable, formatValue, toJson } from './report.js';
 import type { Suite, SuiteContext } from './suite.js';
+import { cliSuite } from './suites/cli.js';
 import { clockSuite } from './suites/clock.js';
 import { cpuSuite } from './suites/cpu.js';
 import { dmaSuite } from './suites/dma.js';
@@ -23,6 +24,7 @@ import { qtestSuite } from './suites/qtest.js';
 import { reloadSuite } from './suites/reload.js';
 import { sandboxSuite } from './suites/sandbox.js';
 import { swapSuite } from './suites/swap.js';
+import { virtioSuite } from './suites/virtio.js';
 
 /** Every suite, in run order. A new suite is one file under suites/ and one entry here. */
 const SUITES: readonly Suite[] = [
@@ -36,9 +38,11 @@ const SUITES: readonly Suite[] = [
   swapSuite,
   qtestSuite,
   reloadSuite,
+  virtioSuite,
   fuzzSuite,
   cpuSuite,
   guestSuite,
+  cliSuite,
 ];
 
 const USAGE = `usage: npm run bench -- [--json] [--quick] [--filter <substring>]

@@ -1,6 +1,9 @@
 /**
- * The plugins that ship in this repository (`plugins/*`), found by id, built with
- * `emuhost build` and loaded. They are first-party: the trusted level unless told otherwise.
+ * The plugins that ship with emuhost, found by id and loaded. They are first-party: the trusted
+ * level unless told otherwise. In a checkout of the repository they are its `plugins/*`
+ * sources, built with `emuhost build` when first loaded; an installed `@emuhost/host` carries
+ * them built, in its `dist/plugins/<id>/` (scripts/build-packages.mjs puts them there), and
+ * loads those bundles as they are.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -12,31 +15,55 @@ import type { LoadedPlugin } from './loaded-plugin.js';
 import { MANIFEST_FILE } from './manifest.js';
 import type { PluginHost } from './plugin-host.js';
 
-const PLUGINS_DIR = resolve(
-  dirname(createRequire(import.meta.url).resolve('@emuhost/host/package.json')),
-  '..',
-  'plugins',
-);
+const HOST_DIR = dirname(createRequire(import.meta.url).resolve('@emuhost/host/package.json'));
+/** The repository's plugin sources, when this host is a checkout's. */
+const SOURCE_DIR = resolve(HOST_DIR, '..', 'plugins');
+/** The built plugins an installed host ships. */
+const BUILT_DIR = join(HOST_DIR, 'dist', 'plugins');
+const fromSource = existsSync(join(HOST_DIR, 'src')) && existsSync(SOURCE_DIR);
+const PLUGINS_DIR = fromSource ? SOURCE_DIR : BUILT_DIR;
 
 let index: Map<string, string> | undefined;
+let aliasIndex: Map<string, DeviceAlias> | undefined;
 
-/** Plugin id → its directory, for every plugin under plugins/. */
+/** A `-device` name that is another plugin's alias, and the bus it puts the device on. */
+export interface DeviceAlias {
+  readonly plugin: string;
+  readonly bus: 'pci' | 'platform';
+}
+
+/** Plugin id → its directory (the sources' or the built one's), for every shipped plugin. */
 export function bundledPlugins(): ReadonlyMap<string, string> {
   if (index !== undefined) return index;
   index = new Map();
+  aliasIndex = new Map();
   if (existsSync(PLUGINS_DIR)) {
     for (const d of readdirSync(PLUGINS_DIR)) {
       const m = join(PLUGINS_DIR, d, MANIFEST_FILE);
       if (!existsSync(m)) continue;
       try {
-        const id = (JSON.parse(readFileSync(m, 'utf8')) as { id?: unknown }).id;
-        if (typeof id === 'string') index.set(id, join(PLUGINS_DIR, d));
+        const raw = JSON.parse(readFileSync(m, 'utf8')) as { id?: unknown; aliases?: unknown };
+        const id = raw.id;
+        if (typeof id !== 'string') continue;
+        index.set(id, join(PLUGINS_DIR, d));
+        if (raw.aliases !== null && typeof raw.aliases === 'object')
+          for (const [name, bus] of Object.entries(raw.aliases as Record<string, unknown>))
+            if (bus === 'pci' || bus === 'platform') aliasIndex.set(name, { plugin: id, bus });
       } catch {
         // A malformed manifest is reported when that plugin is loaded by path.
       }
     }
   }
   return index;
+}
+
+/**
+ * The bundled device plugin a `-device` name stands for when it is an alias (QEMU's
+ * `virtio-blk-device` is the `virtio-blk-pci` plugin on the platform bus), or undefined.
+ */
+export function bundledAlias(name: string): DeviceAlias | undefined {
+  bundledPlugins();
+  return aliasIndex!.get(name);
 }
 
 /** Builds and loads a bundled plugin by id (or returns it if this host has it already). */
@@ -54,6 +81,6 @@ export async function loadBundled(
       `no plugin '${id}' ships with emuhost (have: ${[...bundledPlugins().keys()].sort().join(', ')})`,
     );
   }
-  const built = await buildPlugin(dir);
-  return host.loadFile(built.manifestPath, level === undefined ? {} : { level });
+  const manifest = fromSource ? (await buildPlugin(dir)).manifestPath : join(dir, MANIFEST_FILE);
+  return host.loadFile(manifest, level === undefined ? {} : { level });
 }

@@ -11,6 +11,7 @@
  * rings, doorbells, interrupts. See sandbox/DESIGN.md.
  */
 
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -41,8 +42,10 @@ let workerCode: string | undefined;
 function bundleWorker(): string {
   if (workerCode !== undefined) return workerCode;
   const dir = dirname(createRequire(import.meta.url).resolve('@emuhost/sandbox/package.json'));
+  // The sources in a checkout of the repository, the built entry in an installed package.
+  const source = join(dir, 'src', 'isolated-worker.ts');
   const out = buildSync({
-    entryPoints: [join(dir, 'src', 'isolated-worker.ts')],
+    entryPoints: [existsSync(source) ? source : join(dir, 'dist', 'isolated-worker.js')],
     bundle: true,
     platform: 'node',
     format: 'cjs',
@@ -82,7 +85,7 @@ export function createIsolatedRealm(opts: IsolatedOptions = {}): PluginRealm {
   const ep = new Endpoint(buffers, {
     side: 0,
     timeoutMs: BOOT_MS,
-    onTimeout: () => end(`no answer within the watchdog bound`),
+    onTimeout: () => end(`it did not return within the watchdog bound (${timeoutMs} ms)`),
   });
   const api = ep.remote<WorkerApi>(1, false);
   const guarded = <T>(f: () => T): T => {
@@ -110,6 +113,9 @@ export function createIsolatedRealm(opts: IsolatedOptions = {}): PluginRealm {
     migrateState: (from, data) => guarded(() => api.migrateState(from, data)),
     dispose() {
       end('disposed');
+    },
+    get ended() {
+      return ended;
     },
   };
 }

@@ -14,6 +14,7 @@ import {
   PluginHost,
   PluginLoadError,
   readMachineFile,
+  watchFaults,
 } from '@emuhost/host';
 import { EmuhostError } from '@emuhost/sdk';
 import { PluginLog, runDemo } from '../demo/demo.js';
@@ -37,7 +38,7 @@ export async function runCommand(file: string | undefined, io: RunIo = process):
       process.exit(process.exitCode ?? 0);
     });
   return reportErrors(io, async () =>
-    runMachine(readMachineFile(path), relative(process.cwd(), path) || path, io),
+    runMachine(readMachineFile(path, { known: [] }), relative(process.cwd(), path) || path, io),
   );
 }
 
@@ -47,6 +48,7 @@ export async function runMachine(spec: MachineSpec, source: string, io: RunIo): 
     const startedAt = performance.now();
     const log = new PluginLog();
     const emu = await buildMachineSpec(spec, new PluginHost(), { log: log.sink });
+    watchFaults(emu, (text) => io.stderr.write(text));
     const target = demoTarget(emu, spec, source);
     const color = io.color ?? (io.stdout.isTTY === true && process.env.NO_COLOR === undefined);
     const ok = runDemo(emu, target, {

@@ -7,9 +7,11 @@
 import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import {
+  aliasOf,
   buildMachineSpec,
   bundledPlugins,
   type DeviceSpec,
+  didYouMean,
   type Emulator,
   formatDiagnostics,
   type IommuSpec,
@@ -20,21 +22,30 @@ import {
   type MachineSpec,
   PluginHost,
   PluginLoadError,
+  parseNumber,
   readMachineFile,
+  watchFaults,
 } from '@emuhost/host';
 import { definePlugin, EmuhostError, type OptionValue } from '@emuhost/sdk';
 import { type DevSession, startDev } from '../commands/dev.js';
+import { exitGuardMachine } from '../signals.js';
 import { traceMachine } from '../trace.js';
 import { VERSION } from '../version.js';
+import { machineCommand } from './commands.js';
+import {
+  DEVICE_ALIASES,
+  deviceHelp,
+  deviceOptionsHelp,
+  knownManifests,
+  machineHelp,
+} from './help.js';
 import { infoView } from './info.js';
-import { ArgvError, parseQemuArgs, type QemuArgs } from './qemu-argv.js';
+import { ArgvError, type DeviceArg, parseQemuArgs, type QemuArgs } from './qemu-argv.js';
 import { serveQmp } from './qmp.js';
 import { open, qtestLog, type Stdio, serveQtest } from './serve.js';
 
 export type { Stdio } from './serve.js';
 
-/** QEMU device names that are emuhost plugins of another id. */
-const DEVICE_ALIASES: Readonly<Record<string, string>> = { 'intel-iommu': 'vtd' };
 /** -device properties the host handles itself; the rest are the plugin's options. */
 const PLACEMENT_PROPS = new Set(['id', 'bus', 'addr']);
 /** The QEMU version reported in QMP and -version: the protocol emuhost follows. */
@@ -62,8 +73,18 @@ export async function runQtest(argv: readonly string[], stdio: Stdio): Promise<n
     stdio.stdout.write(`${HELP}\n`);
     return 0;
   }
-  let emu: Emulator;
   let host = new PluginHost();
+  try {
+    const listed = await helpRequested(args, host);
+    if (listed !== undefined) {
+      stdio.stdout.write(listed);
+      return 0;
+    }
+  } catch (e) {
+    stdio.stderr.write(`emuhost: ${describe(e)}\n`);
+    return 1;
+  }
+  let emu: Emulator;
   // `--watch DIR`: the watched plugins are built and loaded first, so `-device` and the
   // machine file find them, and every source change reloads their live instances.
   let dev: DevSession | undefined;
@@ -102,8 +123,9 @@ export async function runQtest(argv: readonly string[], stdio: Stdio): Promise<n
         reset: () => emu.reset(),
         quit: () => setImmediate(() => quit(0)),
         machines: () => machineList(),
-        types: () => typeList(),
+        types: () => typeList(host),
         info: (what) => infoView(emu, what),
+        command: (name, a) => machineCommand(emu, host, name, a),
       });
     }
     if (args.qtest !== undefined) {
@@ -118,7 +140,48 @@ export async function runQtest(argv: readonly string[], stdio: Stdio): Promise<n
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
     await dev?.close();
+    // The drives' and entropy sources' files.
+    emu.close();
   }
+}
+
+/**
+ * `-machine help`, `-device help` (or `?`) and `-device NAME,help`: what to print instead of
+ * running, with the `--plugin` plugins loaded first so that they are listed too.
+ */
+async function helpRequested(args: QemuArgs, host: PluginHost): Promise<string | undefined> {
+  const isHelp = (s: string | undefined) => s === 'help' || s === '?';
+  const devices = args.devices.some((d) => isHelp(d.driver));
+  const options = args.devices.find((d) => d.props.help !== undefined);
+  if (!isHelp(args.machine.type) && !devices && options === undefined) return undefined;
+  for (const p of args.plugins) host.loadFile(p);
+  if (isHelp(args.machine.type)) return machineHelp(host);
+  if (devices) return deviceHelp(host);
+  const id =
+    DEVICE_ALIASES[options!.driver] ?? aliasOf(host, options!.driver)?.plugin ?? options!.driver;
+  if (host.get(id) === undefined && !bundledPlugins().has(id)) throw unknownDevice(options!, host);
+  return deviceOptionsHelp(host, id);
+}
+
+/** An unknown `-device` driver: QEMU's words, the nearest name, and how to load a plugin. */
+function unknownDevice(dev: DeviceArg, host: PluginHost): EmuhostError {
+  const names = [
+    ...knownManifests(host)
+      .filter((m) => m.kind !== 'machine')
+      .map((m) => m.id),
+    ...Object.keys(DEVICE_ALIASES),
+  ];
+  return new EmuhostError(
+    'E_UNKNOWN_ID',
+    `-device ${deviceText(dev)}: '${dev.driver}' is not a valid device model name${didYouMean(dev.driver, names)}. ` +
+      `Known: ${names.sort().join(', ')} (-device help lists them); a plugin of your own: ` +
+      '`emuhost build DIR`, then --plugin DIR/dist/emuhost.plugin.json',
+  );
+}
+
+/** The `-device` argument as given (driver and properties), to name it in messages. */
+function deviceText(dev: DeviceArg): string {
+  return [dev.driver, ...Object.entries(dev.props).map(([k, v]) => `${k}=${v}`)].join(',');
 }
 
 /**
@@ -135,14 +198,18 @@ async function buildTarget(args: QemuArgs, stderr: Writable, host: PluginHost): 
         'E_BAD_ARGUMENT',
         `-machine ${args.machine.type} and --machine ${args.machineFile} both name the machine: use one`,
       );
-    base = readMachineFile(args.machineFile);
+    base = readMachineFile(args.machineFile, { known: host.list().map((p) => p.manifest.id) });
   } else {
     const type = args.machine.type ?? 'pc';
-    if (type !== 'none' && host.get(type) === undefined && !bundledPlugins().has(type))
+    if (type !== 'none' && host.get(type) === undefined && !bundledPlugins().has(type)) {
+      const machines = knownManifests(host)
+        .filter((m) => m.kind === 'machine')
+        .map((m) => m.id);
       throw new EmuhostError(
         'E_UNKNOWN_ID',
-        `unsupported machine type '${type}' (use -machine help)`,
+        `unsupported machine type '${type}'${didYouMean(type, [...machines, 'none'])} (use -machine help)`,
       );
+    }
     base = {
       machine: type,
       ram: args.ramSize,
@@ -156,32 +223,42 @@ async function buildTarget(args: QemuArgs, stderr: Writable, host: PluginHost): 
   const devices: DeviceSpec[] = [...base.devices];
   const iommus: IommuSpec[] = [...base.iommus];
   for (const dev of args.devices) {
-    const id = DEVICE_ALIASES[dev.driver] ?? dev.driver;
+    // QEMU's name for another transport of a plugin (virtio-blk-device) is a manifest alias.
+    const alias =
+      DEVICE_ALIASES[dev.driver] === undefined && host.get(dev.driver) === undefined
+        ? aliasOf(host, dev.driver)
+        : undefined;
+    const id = alias?.plugin ?? DEVICE_ALIASES[dev.driver] ?? dev.driver;
     const plugin =
       host.get(id) ?? (bundledPlugins().has(id) ? await loadBundled(host, id) : undefined);
-    if (plugin === undefined)
-      throw new EmuhostError('E_UNKNOWN_ID', `'${dev.driver}' is not a valid device model name`);
+    if (plugin === undefined) throw unknownDevice(dev, host);
+    const label = `-device ${deviceText(dev)}`;
     const options: Record<string, string> = {};
     for (const [k, v] of Object.entries(dev.props)) if (!PLACEMENT_PROPS.has(k)) options[k] = v;
     const named = dev.props.id !== undefined ? { id: dev.props.id } : {};
-    if (plugin.manifest.kind === 'iommu') iommus.push({ plugin: id, ...named, options });
+    if (plugin.manifest.kind === 'iommu') iommus.push({ plugin: id, label, ...named, options });
     else
       devices.push({
         plugin: id,
+        label,
         ...named,
         ...(dev.props.bus !== undefined && { bus: dev.props.bus }),
         ...(dev.props.addr !== undefined && { addr: dev.props.addr }),
         // A device with no PCI identity (QEMU's ISA and sysbus devices) goes on the platform bus.
-        ...(plugin.definition.pci === undefined &&
-          plugin.definition.platform === true && { platform: true }),
+        ...(((plugin.definition.pci === undefined && plugin.definition.platform === true) ||
+          alias?.bus === 'platform') && { platform: true }),
         options,
       });
   }
   const firmware = firmwareArgs(args);
-  const emu = await buildMachineSpec({ ...base, ...firmware, devices, iommus }, host, {
+  const backends = backendArgs(args);
+  const emu = await buildMachineSpec({ ...base, ...firmware, ...backends, devices, iommus }, host, {
     log: stderrLog(stderr),
     ...(base.machine === 'none' && { machine: noneMachine() }),
   });
+  // Every plugin fault on stderr, with its source-mapped stack; --trace adds its event line.
+  watchFaults(emu, (text) => stderr.write(text));
+  exitGuardMachine(emu);
   if (args.trace) traceMachine(emu.machine, (line) => stderr.write(`${line}\n`));
   return emu;
 }
@@ -217,6 +294,55 @@ function firmwareArgs(args: QemuArgs): { bios?: string; pflash?: string[] } {
   return {
     ...(args.bios !== undefined && { bios: path(args.bios) }),
     ...(pflash.length > 0 && { pflash }),
+  };
+}
+
+/**
+ * `-drive if=none,id=ID,file=FILE[,format=raw][,readonly=on][,discard=ignore|unmap]` (QEMU's
+ * `null-co://` too), `-object rng-random,id=ID[,filename=F]` / `rng-builtin,id=ID`, `-seed N`:
+ * the drives and entropy sources devices name (`drive=`, `rng=`). Options that change nothing
+ * here (`auto-read-only`, `cache`, `aio`, `media=disk`, `file.read-zeroes`) are accepted.
+ */
+function backendArgs(args: QemuArgs): Pick<MachineSpec, 'drives' | 'rngs' | 'seed'> {
+  const path = (p: string) => (args.machineFile === undefined ? p : resolve(p));
+  const drives: NonNullable<MachineSpec['drives']>[number][] = [];
+  for (const d of args.drives) {
+    if (d.if !== 'none') continue;
+    if (!d.id) throw new EmuhostError('E_BAD_ARGUMENT', '-drive if=none: missing id=');
+    if (d.file === undefined || d.file === '')
+      throw new EmuhostError('E_BAD_ARGUMENT', `-drive id=${d.id}: missing file=`);
+    if (d.format !== undefined && d.format !== 'raw')
+      throw new EmuhostError(
+        'E_BAD_ARGUMENT',
+        `-drive id=${d.id},format=${d.format}: only format=raw images are supported`,
+      );
+    if (d.snapshot === 'on')
+      throw new EmuhostError('E_BAD_ARGUMENT', `-drive id=${d.id}: snapshot=on is not supported`);
+    if (d.discard !== undefined && d.discard !== 'ignore' && d.discard !== 'unmap')
+      throw new EmuhostError(
+        'E_BAD_ARGUMENT',
+        `-drive id=${d.id}: discard=${d.discard} (ignore or unmap)`,
+      );
+    const size = d['file.size'] === undefined ? undefined : parseNumber(d['file.size']);
+    drives.push({
+      id: d.id,
+      file: d.file.startsWith('null-co://') ? d.file : path(d.file),
+      ...(['on', 'true', 'yes'].includes(d.readonly ?? '') && { readOnly: true }),
+      ...(d.discard !== undefined && { discard: d.discard as 'ignore' | 'unmap' }),
+      ...(size !== undefined && { size }),
+    });
+  }
+  const rngs: NonNullable<MachineSpec['rngs']>[number][] = [];
+  for (const o of args.objects) {
+    const kind = o['qom-type'];
+    if (kind !== 'rng-random' && kind !== 'rng-builtin') continue;
+    if (!o.id) throw new EmuhostError('E_BAD_ARGUMENT', `-object ${kind}: missing id=`);
+    rngs.push({ id: o.id, kind, ...(o.filename !== undefined && { filename: o.filename }) });
+  }
+  return {
+    ...(drives.length > 0 && { drives }),
+    ...(rngs.length > 0 && { rngs }),
+    ...(args.seed !== undefined && { seed: args.seed }),
   };
 }
 
@@ -256,8 +382,10 @@ function machineList() {
   ];
 }
 
-function typeList(): string[] {
-  return [...bundledPlugins().keys(), ...Object.keys(DEVICE_ALIASES)].sort();
+function typeList(host: PluginHost): string[] {
+  // A plugin's manifest aliases are QEMU device names too (virtio-blk-device).
+  const aliases = knownManifests(host).flatMap((m) => Object.keys(m.aliases ?? {}));
+  return [...bundledPlugins().keys(), ...aliases, ...Object.keys(DEVICE_ALIASES)].sort();
 }
 
 function describe(e: unknown): string {
@@ -275,4 +403,5 @@ emuhost takes the options a qtest harness passes to qemu-system-x86_64:
   -bios FILE    -drive if=pflash,format=raw,file=FILE[,unit=N]
 emuhost's own: --machine FILE (a JSON machine file), --plugin MANIFEST (an external plugin's manifest), --trace,
   --watch DIR (build a plugin's sources, run them, reload its live devices on every change)
-  -version, --version: one line, the QEMU version emuhost speaks and its own`;
+  -version, --version: one line, the QEMU version emuhost speaks and its own
+  -machine help, -device help, -device NAME,help: the machines, devices and a device's options`;
