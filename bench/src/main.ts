@@ -12,6 +12,7 @@ import { formatMetrics, formatTable, formatValue, toJson } from './report.js';
 import type { Suite, SuiteContext } from './suite.js';
 import { cliSuite } from './suites/cli.js';
 import { clockSuite } from './suites/clock.js';
+import { cpuSuite } from './suites/cpu.js';
 import { dmaSuite } from './suites/dma.js';
 import { fuzzSuite } from './suites/fuzz.js';
 import { guestSuite } from './suites/guest.js';
@@ -39,6 +40,7 @@ const SUITES: readonly Suite[] = [
   reloadSuite,
   virtioSuite,
   fuzzSuite,
+  cpuSuite,
   guestSuite,
   cliSuite,
 ];

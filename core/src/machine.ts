@@ -45,6 +45,12 @@ export interface MachineOptions {
   readonly dma?: DmaRegistryOptions;
   /** How CPUs are scheduled against the clock (deterministic by default). */
   readonly cpus?: SchedulerOptions;
+  /**
+   * Put the main RAM in a WebAssembly memory, for CPUs that generate WebAssembly
+   * (`memory/wasm-ram.ts`). Default false: a machine without CPUs (qtest, the DMA tests) keeps
+   * plain buffers, which V8 makes and frees faster.
+   */
+  readonly wasmRam?: boolean;
 }
 
 export class Machine implements KernelServices {
@@ -72,10 +78,11 @@ export class Machine implements KernelServices {
    */
   msiAvailable = false;
   private readonly devices = new Map<string, AttachedDevice>();
+  private readonly cpuMemories = new Map<ScheduledCpu, KernelCpuMemory>();
 
   constructor(opts: MachineOptions = {}) {
     this.name = opts.name ?? 'machine';
-    this.memorySystem = createMemorySystem({ hooks: this.hooks });
+    this.memorySystem = createMemorySystem({ hooks: this.hooks, wasmRam: opts.wasmRam ?? false });
     this.systemMemory = this.memorySystem.createContainer('system', opts.memorySize ?? 2 ** 53);
     this.systemIo = this.memorySystem.createContainer('io', 0x10000);
     this.memory = this.memorySystem.createAddressSpace('memory', this.systemMemory);
@@ -98,15 +105,18 @@ export class Machine implements KernelServices {
     id: string,
     create: (env: { memory: KernelCpuMemory; clock: ScheduledCpu['clock'] }) => CpuModel,
   ): ScheduledCpu {
-    const memory = new KernelCpuMemory(this.memory, this.watchHub);
+    const memory = new KernelCpuMemory(this.memory, this.watchHub, () => this.memorySystem.wasmRam);
     const cpu = this.cpus.add(id, (s) => create({ memory, clock: s.clock }));
     this.watchHub.add(cpu.model);
+    this.cpuMemories.set(cpu, memory);
     return cpu;
   }
 
   removeCpu(cpu: ScheduledCpu): void {
     this.cpus.remove(cpu);
     this.watchHub.remove(cpu.model);
+    this.cpuMemories.get(cpu)?.dispose();
+    this.cpuMemories.delete(cpu);
   }
 
   /** Adds an interrupt controller with `inputs` numbered inputs (e.g. `ioapic`, 24). */

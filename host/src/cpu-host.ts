@@ -18,6 +18,7 @@ import {
 import type { LoadedPlugin } from './loaded-plugin.js';
 import { createLogger, type LogSink, stderrSink } from './log.js';
 import { resolveOptions } from './options.js';
+import { preferBaselineWasm } from './wasm-tiering.js';
 
 /** Where CPU trace lines go, and which kinds were asked for (`--trace cpu`, `-d in_asm,int`). */
 export interface CpuTraceOptions {
@@ -121,6 +122,7 @@ export function addCpu(machine: Machine, plugin: LoadedPlugin, opts: AddCpuOptio
           kinds: opts.trace.kinds,
           line: (kind: CpuTraceKind, text: string) => opts.trace!.sink(opts.id, kind, text),
         });
+  preferBaselineWasm();
   const scheduled = machine.addCpu(opts.id, ({ memory, clock }) => {
     const ctx: CpuContext = Object.freeze({
       id: opts.id,

@@ -85,6 +85,8 @@ export function buildMachine(plugin: LoadedPlugin, opts: BuildMachineOptions): B
   const machine = createMachine({
     name: id,
     ...(opts.scheduler !== undefined && { cpus: opts.scheduler }),
+    // A machine with CPUs keeps its RAM where a CPU's generated WebAssembly can reach it.
+    wasmRam: def.cpu !== undefined,
   });
   const ms = machine.memorySystem;
   const regions = new WeakMap<RegionHandle, MemoryRegion>();

@@ -18,6 +18,41 @@ interface CjsModule {
   exports: unknown;
 }
 
+/** Standard builtins a module's code reads as globals (see `run`). */
+const BUILTINS = [
+  'Math',
+  'BigInt',
+  'Number',
+  'Object',
+  'Array',
+  'String',
+  'Boolean',
+  'Symbol',
+  'JSON',
+  'Reflect',
+  'Error',
+  'TypeError',
+  'RangeError',
+  'Map',
+  'Set',
+  'WeakMap',
+  'WeakSet',
+  'ArrayBuffer',
+  'DataView',
+  'Uint8Array',
+  'Int8Array',
+  'Uint16Array',
+  'Int16Array',
+  'Uint32Array',
+  'Int32Array',
+  'Float32Array',
+  'Float64Array',
+  'BigInt64Array',
+  'BigUint64Array',
+  'Promise',
+];
+const BIND_BUILTINS = BUILTINS.map((n) => `const ${n}=globalThis.${n};`).join('');
+
 /** The membrane's plugin handling run as host code: the trusted level wraps nothing. */
 const hostSide = makeMembrane((x) => x);
 
@@ -37,10 +72,16 @@ export function createTrustedRealm(): PluginRealm {
     require: (id: string) => unknown,
   ) => {
     if (context === null) throw new Error('the realm was disposed');
-    const script = new vm.Script(`(function (exports, require, module) {\n${code}\n})`, {
-      filename,
-      lineOffset: -1,
-    });
+    // The realm's builtins are bound as locals around the module: inside a `node:vm` context
+    // every global lookup goes through the context's interceptors, which made a CPU plugin's
+    // softfloat (Math, BigInt on every operation) several times slower. Same line count.
+    const script = new vm.Script(
+      `(function(){${BIND_BUILTINS}return function (exports, require, module) {\n${code}\n}})()`,
+      {
+        filename,
+        lineOffset: -1,
+      },
+    );
     const wrapper = script.runInContext(context, { timeout }) as (
       e: unknown,
       r: unknown,

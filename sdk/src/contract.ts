@@ -1244,6 +1244,44 @@ export interface CpuMemory {
   watch(addr: GuestPhysAddr): void;
   /** Whether the page containing `addr` is watched: a CPU must not write it through a window. */
   watched(addr: GuestPhysAddr): boolean;
+  /**
+   * The WebAssembly memory behind the machine's main RAM, with a private scratch area for this
+   * CPU, for a CPU that generates WebAssembly code (since 1.4). Undefined when the machine's
+   * RAM is not backed by one (no RAM yet, a small or a very large RAM). The same object is
+   * returned each time.
+   */
+  wasm?(): CpuWasm | undefined;
+}
+
+/** The size of a CPU's private scratch area in {@link CpuWasm}, in bytes. */
+export const CPU_SCRATCH_SIZE = 65536;
+
+/**
+ * A WebAssembly memory that holds guest RAM, as a code-generating CPU sees it. WebAssembly code
+ * can touch only its module's linear memory, so the kernel backs the machine's main RAM with
+ * one, reserved for its full size but committed only as the guest touches it, and never grown
+ * (the `RamWindow`s and every other view of the RAM stay valid). A {@link RamWindow} onto it has
+ * `bytes.buffer === buffer`, and its byte offsets in `buffer` are linear-memory addresses.
+ */
+export interface CpuWasm {
+  /** The memory's buffer (an `ArrayBuffer`, never detached). */
+  readonly buffer: ArrayBuffer;
+  /**
+   * Byte offset in `buffer` of {@link CPU_SCRATCH_SIZE} zeroed bytes that belong to this CPU
+   * alone: no guest address, DMA or other CPU reaches them. Registers, TLBs and whatever both
+   * the CPU's JavaScript and its generated code must share without copies live here.
+   */
+  readonly scratch: number;
+  /**
+   * Compiles and instantiates a WebAssembly module whose import `env.memory` is this memory,
+   * with the functions of `imports` as its other `env` imports; returns the instance's
+   * exports. The kernel compiles: a plugin's realm may not generate WebAssembly itself. Throws
+   * `E_BAD_ARGUMENT` for an invalid module.
+   */
+  instantiate(
+    module: Uint8Array,
+    imports: Readonly<Record<string, (...args: never[]) => unknown>>,
+  ): Readonly<Record<string, unknown>>;
 }
 
 /**

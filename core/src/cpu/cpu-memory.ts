@@ -7,6 +7,7 @@ import type {
   AccessSize,
   CpuAccess,
   CpuMemory,
+  CpuWasm,
   GuestPhysAddr,
   MemTxAttrs,
   MemTxError,
@@ -15,16 +16,32 @@ import type {
 } from '@emuhost/sdk';
 import type { AddressSpace } from '../memory/address-space.js';
 import { RANGE_RAM, RANGE_ROM } from '../memory/flat-view.js';
+import type { WasmRam } from '../memory/wasm-ram.js';
 import type { WatchHub } from './watch-hub.js';
 
 /** CPU accesses carry no requester: they are not bus-master DMA. */
 const CPU_ACCESS_ATTRS: MemTxAttrs = Object.freeze({ unspecified: true });
 
 export class KernelCpuMemory implements CpuMemory {
+  private wasmArea: CpuWasm | undefined;
+
   constructor(
     private readonly space: AddressSpace<GuestPhysAddr>,
     private readonly hub: WatchHub,
+    /** Where the machine's main RAM lives when it is a WebAssembly memory. */
+    private readonly wasmRam: () => WasmRam | undefined = () => undefined,
   ) {}
+
+  wasm(): CpuWasm | undefined {
+    if (this.wasmArea === undefined) this.wasmArea = this.wasmRam()?.claim();
+    return this.wasmArea;
+  }
+
+  /** The CPU is gone: its scratch area may serve another. */
+  dispose(): void {
+    if (this.wasmArea !== undefined) this.wasmRam()?.release(this.wasmArea);
+    this.wasmArea = undefined;
+  }
 
   window(addr: GuestPhysAddr, access: CpuAccess): RamWindow | undefined {
     const r = this.space.findRange(addr, access === 'write');

@@ -13,12 +13,18 @@ import { createKernelHooks, type KernelHooks } from '../hooks.js';
 import { AddressSpace } from './address-space.js';
 import { FlatRange } from './flat-view.js';
 import { checkSize, MemoryRegion, resolveRules, type TopologyListener } from './region.js';
+import { WasmRam } from './wasm-ram.js';
 
 export interface MemorySystemOptions {
   /** The machine's hooks; a private set is made when omitted (tests). */
   readonly hooks?: KernelHooks;
   /** Byte order that `'native'` MMIO regions use. Default `'little'` (x86). */
   readonly targetEndianness?: Endianness;
+  /**
+   * Back the first RAM region of at least 1 MiB (the machine's main RAM) with a WebAssembly
+   * memory, for CPUs that generate WebAssembly (`wasm-ram.ts`). Default false.
+   */
+  readonly wasmRam?: boolean;
 }
 
 export interface MmioRegionOptions {
@@ -40,17 +46,33 @@ export class MemorySystem implements TopologyListener {
   private depth = 0;
   private dirty = false;
   private readonly sentinel: FlatRange;
+  private wasmAllowed: boolean;
+  /** The WebAssembly memory behind the main RAM, once one was made. */
+  wasmRam: WasmRam | undefined;
 
   constructor(opts: MemorySystemOptions = {}) {
     this.hooks = opts.hooks ?? createKernelHooks();
     this.targetEndianness = opts.targetEndianness ?? 'little';
+    this.wasmAllowed = opts.wasmRam ?? false;
     // A range no address falls in: the initial "most recently used" range of every space.
     this.sentinel = new FlatRange(0, -1, new MemoryRegion(this, '(none)', 'container', 1), 0);
   }
 
-  /** RAM: reads and writes reach `bytes`, a zeroed buffer of `size` bytes. */
+  /**
+   * RAM: reads and writes reach `bytes`, a zeroed buffer of `size` bytes. The first one of at
+   * least 1 MiB lives in a WebAssembly memory (see `wasmRam`); its `bytes` are a view that
+   * does not start at offset 0 of its buffer, which every user of `bytes` already allows.
+   */
   createRam(name: string, size: number): MemoryRegion {
     checkSize(name, size);
+    if (this.wasmAllowed && this.wasmRam === undefined) {
+      const w = WasmRam.create(size);
+      if (w !== undefined) {
+        this.wasmRam = w;
+        this.wasmAllowed = false;
+        return new MemoryRegion(this, name, 'ram', size, w.bytes);
+      }
+    }
     return new MemoryRegion(this, name, 'ram', size, allocate(name, size));
   }
 

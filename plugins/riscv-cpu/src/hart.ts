@@ -21,10 +21,11 @@ import { csrInstruction } from './csr/csrs.js';
 import { R64, R64_COUNT } from './csr/regs64.js';
 import { HartDebug } from './debug.js';
 import { type Block, decodeBlock, decodeOne } from './exec/block.js';
-import { CodeCache, type FetchTlb, type PageCode } from './exec/code-cache.js';
-import { type CodeEnv, compileRegion, DECODE_TABLE, makeInterpreter } from './exec/codegen.js';
+import { CodeCache, type FetchTlb, markCode, type PageCode } from './exec/code-cache.js';
+import { DECODE_TABLE, type Interpreter, interpreter, type RegimeTlbs } from './exec/codegen.js';
 import { amo, load, lr, sc, store } from './exec/memops.js';
 import { div64, mul128, mulhu32 } from './exec/muldiv.js';
+import { Tier2 } from './exec/wasm/tier2.js';
 import { createFpRegs, type FpRegs } from './fpu/index.js';
 import { ACC_FETCH, FAIL_ACCESS, Mmu } from './mmu/mmu.js';
 import { PMP_X, Pmp } from './mmu/pmp.js';
@@ -53,6 +54,7 @@ import {
   takeInterrupt,
   wfi,
 } from './priv/trap.js';
+import { Scratch } from './scratch.js';
 import { type HartState, restoreState, saveState } from './state.js';
 import { disassembleBlock, hexPair } from './trace.js';
 
@@ -60,10 +62,30 @@ import { disassembleBlock, hexPair } from './trace.js';
 const { floor, imul } = Math;
 
 const TWO32 = 4294967296;
-/** Region compilations per page before its new hot blocks stay interpreted. */
-const MAX_COMPILES = 16;
-/** Instructions in one region at most. */
-const MAX_REGION_INSNS = 160;
+
+/** The helpers generated code calls (`exec/sem-base.ts` HELPER_NAMES). */
+const HELPERS = {
+  FLOOR: floor,
+  IMUL: imul,
+  LOAD: load,
+  STORE: store,
+  AMO: amo,
+  LR: lr,
+  SC: sc,
+  CSR: csrInstruction,
+  ILLEGAL: illegal,
+  ECALL: ecall,
+  EBREAK: ebreak,
+  BADJUMP: badJump,
+  MRET: mret,
+  SRET: sret,
+  WFI: wfi,
+  SFENCE: sfence,
+  FENCEI: () => {},
+  MULHU32: mulhu32,
+  MUL128: mul128,
+  DIV64: div64,
+};
 /** Exceptions in a row with no instruction completing before the guest is declared stuck. */
 const STORM_LIMIT = 10_000;
 
@@ -78,7 +100,7 @@ export interface HartOptions {
   readonly resetvec: number;
   /** `time` ticks per second (the machine's timebase). */
   readonly timebase: number;
-  /** Whether to compile hot blocks. */
+  /** Whether to compile hot pages to WebAssembly (tier 2). */
   readonly jit: boolean;
   /** Executions of a block in the interpreter before it is compiled. */
   readonly jitThreshold: number;
@@ -86,12 +108,13 @@ export interface HartOptions {
 
 export class Hart implements CpuModel {
   // ---- architectural state ----
-  readonly x = new Int32Array(66);
+  /** Registers, f registers and TLBs, shared with compiled code (`scratch.ts`). */
+  readonly scratch: Scratch;
+  readonly x: Int32Array;
   readonly fr: FpRegs;
   readonly fw: Int32Array;
   pc = 0;
   priv = PRV_M;
-  frm = 0;
   mstatus = 0;
   medeleg = 0;
   mideleg = 0;
@@ -121,6 +144,15 @@ export class Hart implements CpuModel {
   private frozenCycle: bigint | undefined;
   private frozenInstret: bigint | undefined;
 
+  /** The dynamic rounding mode, kept in the scratch area for compiled code. */
+  get frm(): number {
+    return this.scratch.fs[1]!;
+  }
+
+  set frm(v: number) {
+    this.scratch.fs[1] = v;
+  }
+
   // ---- derived and run state ----
   /** mstatus.FS is Off: FP instructions are illegal. */
   fsOff = true;
@@ -132,12 +164,15 @@ export class Hart implements CpuModel {
   irqDirty = true;
   /** A helper asks the block to end after the current instruction. */
   exit = false;
+  /** A block ended because a helper asked (tier 2 reads it: `exec/wasm/tier2.ts`). */
+  left = false;
   private stopping = false;
   /** Instructions of the current block retired before the one executing (for traps). */
   k = 0;
   /** Instructions (and traps) executed in this `run` before the current block. */
   runBase = 0;
-  private runRetired = 0;
+  /** Instructions retired in this `run` before the current block. */
+  runRetired = 0;
   /** Scratch: the high word of 64-bit helper results; CSR read results; two words. */
   ldHi = 0;
   csrLo = 0;
@@ -155,8 +190,11 @@ export class Hart implements CpuModel {
   readonly trace: CpuTrace | undefined;
   readonly mmu: Mmu;
   readonly code: CodeCache;
-  private readonly env: CodeEnv;
-  private readonly interp: (b: Block) => number;
+  /** Per data regime, the TLB arrays the interpreter's inline accesses use. */
+  readonly dt: readonly RegimeTlbs[];
+  private readonly interp: Interpreter;
+  /** Tier 2, when enabled and the machine's RAM is a WebAssembly memory. */
+  readonly tier2: Tier2 | undefined;
   /** The page of the block `lookup` returned last (null for an uncached one). */
   private lastPage: PageCode | null = null;
   readonly info: Readonly<Record<string, string | number | boolean>>;
@@ -171,54 +209,20 @@ export class Hart implements CpuModel {
     this.memory = ctx.memory;
     this.clock = ctx.clock;
     this.trace = ctx.trace;
-    this.fr = createFpRegs(this.x);
+    this.scratch = new Scratch(ctx.memory.wasm?.());
+    this.x = this.scratch.x;
+    this.fr = createFpRegs(this.x, this.scratch.f);
     this.fw = this.fr.fw;
-    this.mmu = new Mmu(ctx.memory, this.pmp, new DataView(new ArrayBuffer(8)));
+    this.mmu = new Mmu(ctx.memory, this.pmp, new DataView(new ArrayBuffer(8)), this.scratch);
     this.code = new CodeCache(ctx.memory);
-    const dt = [0, 1, 2].map((r) => {
+    this.dt = [0, 1, 2].map((r) => {
       const rt = this.mmu.tlbs[r * 2]!;
       const wt = this.mmu.tlbs[r * 2 + 1]!;
-      return {
-        RLO: rt.tagLo,
-        RHI: rt.tagHi,
-        ROFF: rt.off,
-        RV: rt.view,
-        WLO: wt.tagLo,
-        WHI: wt.tagHi,
-        WOFF: wt.off,
-        WV: wt.view,
-      };
+      return { RT: rt.tag, ROFF: rt.off, RV: rt.view, WT: wt.tag, WOFF: wt.off, WV: wt.view };
     });
-    this.env = {
-      h: this,
-      x: this.x,
-      fr: this.fr,
-      fw: this.fw,
-      DT: dt,
-      helpers: {
-        FLOOR: floor,
-        IMUL: imul,
-        LOAD: load,
-        STORE: store,
-        AMO: amo,
-        LR: lr,
-        SC: sc,
-        CSR: csrInstruction,
-        ILLEGAL: illegal,
-        ECALL: ecall,
-        EBREAK: ebreak,
-        BADJUMP: badJump,
-        MRET: mret,
-        SRET: sret,
-        WFI: wfi,
-        SFENCE: sfence,
-        FENCEI: () => {},
-        MULHU32: mulhu32,
-        MUL128: mul128,
-        DIV64: div64,
-      },
-    };
-    this.interp = makeInterpreter(this.env);
+    this.interp = interpreter(HELPERS);
+    const wasm = this.scratch.wasm;
+    this.tier2 = opts.jit && wasm !== undefined ? new Tier2(this, wasm, this.interp) : undefined;
     this.debug = new HartDebug(this);
     this.info = Object.freeze({
       'riscv,isa': 'rv64imafdc_zicntr_zicsr_zifencei',
@@ -266,10 +270,18 @@ export class Hart implements CpuModel {
         const b = this.lookup();
         if (traceExec) this.traceExec(b);
         let n: number;
-        if (b.region !== null) n = b.region(budget - executed);
-        else {
-          n = this.interp(b);
-          if (++b.count >= this.opts.jitThreshold && this.opts.jit) this.compile(b);
+        if (b.region !== null) {
+          n = b.region(this.pc & 4095, budget - executed);
+          const pw = this.scratch.pc;
+          this.pc = pw[1]! * TWO32 + (pw[0]! >>> 0);
+        } else {
+          n = this.interp(this, b);
+          if (
+            ++b.count >= this.opts.jitThreshold &&
+            this.tier2 !== undefined &&
+            this.lastPage !== null
+          )
+            this.tier2.compile(b, this.lastPage);
         }
         executed += n;
         this.runRetired += n;
@@ -329,7 +341,7 @@ export class Hart implements CpuModel {
   private step(): number {
     try {
       const pc = this.pc;
-      const n = this.interp(this.uncached(pc | 0, floor(pc / TWO32)));
+      const n = this.interp(this, this.uncached(pc | 0, floor(pc / TWO32)));
       this.runRetired += n;
       return n;
     } catch (e) {
@@ -423,6 +435,7 @@ export class Hart implements CpuModel {
     const old = this.mstatus;
     this.mstatus = v | 0;
     this.fsOff = (v & MSTATUS.FS) === 0;
+    this.scratch.fs[0] = this.fsOff ? 0 : (v & MSTATUS.FS) === FS_DIRTY ? 2 : 1;
     if ((old ^ v) & (MSTATUS.SUM | MSTATUS.MXR)) {
       this.mmu.sum = (v & MSTATUS.SUM) !== 0;
       this.mmu.mxr = (v & MSTATUS.MXR) !== 0;
@@ -533,7 +546,7 @@ export class Hart implements CpuModel {
     const regime = this.dataRegime;
     let b = page.slots[slot];
     while (b !== undefined && (b.pc !== pc || b.regime !== regime)) b = b.next;
-    return b ?? this.decodeAt(page, slot, lo, hi, regime);
+    return b ?? this.decodeAt(page, lo, hi, regime);
   }
 
   /** Translates the pc's page for fetching; null when PMP splits the page (no caching). */
@@ -541,6 +554,7 @@ export class Hart implements CpuModel {
     const page = this.mmu.translate(lo, hi, ACC_FETCH, this.priv);
     if (page < 0)
       raise(this, page === FAIL_ACCESS ? EXC.INSN_ACCESS : EXC.INSN_PAGE_FAULT, lo, hi, this.pc);
+    const sp = this.mmu.lastSuperpage;
     const perm = this.pmp.pagePerm(page, this.priv);
     if (perm < 0) {
       if (!this.pmp.check(page + (lo & 4095), 2, this.priv, PMP_X))
@@ -554,15 +568,30 @@ export class Hart implements CpuModel {
     ft.tagLo[e] = lo & -4096;
     ft.tagHi[e] = hi;
     ft.page[e] = code;
+    ft.sp[e] = sp ? 1 : 0;
+    if (sp) ft.superpages = true;
     return code;
   }
 
-  private decodeAt(page: PageCode, slot: number, lo: number, hi: number, regime: number): Block {
-    const off = lo & 4095;
-    const b = decodeBlock(DECODE_TABLE, page.view, page.off + off, 4096 - off, this.pc, regime);
-    if (b === undefined) return this.crossing(page, lo, hi, regime);
+  private decodeAt(page: PageCode, lo: number, hi: number, regime: number): Block {
+    return this.blockAt(page, this.pc, regime) ?? this.crossing(page, lo, hi, regime);
+  }
+
+  /**
+   * The cached block at virtual `pc` on `page` for `regime`, decoded (and cached) if needed;
+   * undefined where its first instruction crosses the page. Decoding never faults: tier 2
+   * calls this for code it only expects to run.
+   */
+  blockAt(page: PageCode, pc: number, regime: number): Block | undefined {
+    const off = ((pc % 4096) + 4096) % 4096;
+    const slot = off >>> 1;
+    for (let x = page.slots[slot]; x !== undefined; x = x.next)
+      if (x.pc === pc && x.regime === regime) return x;
+    const b = decodeBlock(DECODE_TABLE, page.view, page.off + off, 4096 - off, pc, regime);
+    if (b === undefined) return undefined;
     b.next = page.slots[slot];
     page.slots[slot] = b;
+    markCode(page, off, off + b.endOff);
     this.code.decoded++;
     if (this.trace?.kinds.has('in_asm')) this.trace.line('in_asm', disassembleBlock(b, this.priv));
     return b;
@@ -601,41 +630,6 @@ export class Hart implements CpuModel {
     const w = this.mmu.window(page, ACC_FETCH);
     if (w === undefined) raise(this, EXC.INSN_ACCESS, lo, hi, this.pc);
     return w.view.getUint16(w.off + (lo & 4095), true);
-  }
-
-  /**
-   * A block got hot: compile its page's blocks (those of its virtual page and regime) into a
-   * region. A page whose hot set keeps growing is recompiled at most `MAX_COMPILES` times;
-   * after that, new blocks there stay interpreted.
-   */
-  private compile(b: Block): void {
-    const page = this.lastPage;
-    if (page === null || page.compiles >= MAX_COMPILES) return;
-    page.compiles++;
-    const vbase = b.pc - (((b.pc % 4096) + 4096) % 4096);
-    // The page's warm blocks, hottest first, up to what V8 still optimizes as one function
-    // (TurboFan skips functions of more than 60 KB of bytecode).
-    const warm: Block[] = [];
-    for (const head of page.slots)
-      for (let x = head; x !== undefined; x = x.next)
-        if (
-          x.regime === b.regime &&
-          x.pc - vbase >= 0 &&
-          x.pc - vbase < 4096 &&
-          x.count >= this.opts.jitThreshold >> 2
-        )
-          warm.push(x);
-    warm.sort((p, q) => q.count - p.count);
-    const blocks: Block[] = [];
-    let insns = 0;
-    for (const x of warm) {
-      if (insns + x.n > MAX_REGION_INSNS && blocks.length > 0) break;
-      blocks.push(x);
-      insns += x.n;
-    }
-    const fn = compileRegion(this.env, blocks, vbase, b.regime);
-    for (const x of blocks) x.region = fn;
-    this.code.compiled++;
   }
 
   private traceExec(b: Block): void {

@@ -6,14 +6,16 @@
  * are exact (all rounding modes, every flag, a fused FMA). Nothing else is advertised.
  *
  * Execution: blocks of guest code are pre-decoded (exec/block.ts) and run by a generated
- * interpreter; hot blocks are compiled to JavaScript functions (exec/codegen.ts). Both come
- * from one set of instruction semantics (exec/sem-*.ts). Data accesses try a software TLB
- * per privilege regime inline and take the slow path (mmu/, exec/memops.ts) otherwise.
+ * interpreter (exec/codegen.ts, from the instruction semantics exec/sem-*.ts); hot pages are
+ * compiled to WebAssembly (exec/wasm/: native i64 for the integer instructions, tier 1's
+ * semantics called for the rest). Data accesses try a software TLB per privilege regime
+ * inline and take the slow path (mmu/, exec/memops.ts) otherwise. Registers and TLBs live in
+ * the hart's scratch area (scratch.ts), shared by both tiers.
  *
  * - `hart.ts`: the hart's state and the CpuModel the kernel schedules.
  * - `isa/`: the instruction table, decoder and RVC expansion; `disasm/`: the disassembler.
  * - `fpu/`: the softfloat behind F and D.
- * - `exec/`: blocks, semantics, interpreter and compiler, the slow memory paths.
+ * - `exec/`: blocks, semantics, the interpreter, the slow memory paths; `exec/wasm/`: tier 2.
  * - `mmu/`: TLBs, the Sv39 walk, PMP, SFENCE.VMA.
  * - `priv/`, `csr/`: traps and interrupts, the CSR file.
  * - `state.ts`: saved state; `trace.ts`: `-d in_asm` output.
@@ -40,9 +42,9 @@ export default definePlugin({
     },
     jit: {
       type: 'boolean',
-      default: false,
+      default: true,
       description:
-        'Compile hot pages (tier 2). Off by default: the JavaScript region compiler is slower than the interpreter under V8 (see exec/README.md)',
+        "Compile hot pages to WebAssembly (tier 2, exec/wasm/); needs the machine's RAM in a WebAssembly memory",
     },
     'jit-threshold': {
       type: 'number',

@@ -27,8 +27,11 @@ import {
 export const MAX_INSNS = 32;
 
 export class Block {
-  /** The compiled region (tier 2) that contains this block, once its page is hot. */
-  region: ((budget: number) => number) | null = null;
+  /**
+   * The compiled region (tier 2, `wasm/region.ts`) that contains this block once its page is
+   * hot: `region(offset of the pc in its page, budget)`.
+   */
+  region: ((off: number, budget: number) => number) | null = null;
   /** Times executed by the interpreter, for hotness. */
   count = 0;
   /** Another block at the same physical address (another virtual pc or regime). */

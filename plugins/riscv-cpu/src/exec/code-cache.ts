@@ -6,7 +6,9 @@
  *
  * Coherence with memory: a page that holds blocks is watched (`CpuMemory.watch`); a write to
  * it by anything (DMA, another hart, a store of this hart through the slow path) drops its
- * blocks (`pageWritten`). So `fence.i` needs no flush here.
+ * blocks (`pageWritten`). So `fence.i` needs no flush here. One exception, as QEMU's code
+ * bitmap makes: a store of this hart that touches none of the page's decoded bytes (data
+ * that shares a page with code) keeps them (`storing`, `keeps`), and the page is watched again.
  */
 import type { CpuMemory, GuestPhysAddr } from '@emuhost/sdk';
 import type { Block } from './block.js';
@@ -18,8 +20,10 @@ const INVALID = 1;
 export class PageCode {
   /** Block by halfword offset in the page. */
   slots: (Block | undefined)[] = new Array<Block | undefined>(SLOTS).fill(undefined);
-  /** How often a region was compiled for this page (bounded: see Hart.compile). */
+  /** How often a region was compiled for this page (bounded: see Tier2.compile). */
   compiles = 0;
+  /** One bit per byte of the page that decoded blocks cover. */
+  readonly code = new Int32Array(128);
 
   constructor(
     readonly phys: number,
@@ -29,15 +33,48 @@ export class PageCode {
   ) {}
 }
 
+/** Marks bytes [from, to) of `p` as decoded code. */
+export function markCode(p: PageCode, from: number, to: number): void {
+  for (let i = from; i < to && i < 4096; i++) p.code[i >>> 5]! |= 1 << (i & 31);
+}
+
+/** Whether any of bytes [from, to) of `p` is decoded code. */
+function touchesCode(p: PageCode, from: number, to: number): boolean {
+  for (let i = Math.max(0, from); i < to && i < 4096; i++)
+    if (p.code[i >>> 5]! & (1 << (i & 31))) return true;
+  return false;
+}
+
 /** A fetch TLB: virtual page → PageCode, per fetch regime (0 U, 1 S, 2 M). */
 export class FetchTlb {
   readonly tagLo = new Int32Array(256).fill(INVALID);
   readonly tagHi = new Int32Array(256);
   readonly page: (PageCode | null)[] = new Array<PageCode | null>(256).fill(null);
+  /** Entries translated through a superpage, and whether there are any. */
+  readonly sp = new Uint8Array(256);
+  superpages = false;
 
   flush(): void {
     this.tagLo.fill(INVALID);
     this.page.fill(null);
+    this.sp.fill(0);
+    this.superpages = false;
+  }
+
+  /** What may translate the page at (lo, hi): as `Tlb.flushPage` (mmu/tlb.ts). */
+  flushPage(lo: number, hi: number): void {
+    const d = (lo >>> 12) & 255;
+    if (this.tagLo[d] === (lo & -4096) && this.tagHi[d] === hi) this.drop(d);
+    if (!this.superpages) return;
+    for (let e = 0; e < 256; e++)
+      if (this.sp[e] === 1 && this.tagHi[e] === hi && ((this.tagLo[e]! ^ lo) & 0xc0000000) === 0)
+        this.drop(e);
+  }
+
+  private drop(e: number): void {
+    this.tagLo[e] = INVALID;
+    this.page[e] = null;
+    this.sp[e] = 0;
   }
 }
 
@@ -61,10 +98,35 @@ export class CodeCache {
     return p;
   }
 
-  /** A write reached the page: its blocks are stale. */
+  /** The hart's own store about to go through memory (guest-physical address, size). */
+  private storeAt = -1;
+  private storeSize = 0;
+
+  /** This hart stores `size` bytes at `phys` through `CpuMemory.store` next. */
+  storing(phys: number, size: number): void {
+    this.storeAt = phys;
+    this.storeSize = size;
+  }
+
+  stored(): void {
+    this.storeAt = -1;
+  }
+
+  /**
+   * A write reached the page: its blocks are stale, unless it is this hart's own store and
+   * misses every decoded byte; then the blocks stay and the page is watched again.
+   */
   invalidate(phys: number): void {
     const p = this.pages.get(phys);
     if (p === undefined) return;
+    const at = this.storeAt;
+    if (at >= phys && at < phys + 4096) {
+      const off = at - phys;
+      if (!touchesCode(p, off, off + this.storeSize)) {
+        this.memory.watch(phys as GuestPhysAddr);
+        return;
+      }
+    }
     this.pages.delete(phys);
     for (const t of this.fetch)
       for (let e = 0; e < 256; e++)
@@ -82,6 +144,12 @@ export class CodeCache {
   flushTranslatedFetch(): void {
     this.fetch[0]!.flush();
     this.fetch[1]!.flush();
+  }
+
+  /** sfence.vma with an address: the fetch entries that may translate it. */
+  flushTranslatedFetchPage(lo: number, hi: number): void {
+    this.fetch[0]!.flushPage(lo, hi);
+    this.fetch[1]!.flushPage(lo, hi);
   }
 
   /** Everything (the memory map changed). */

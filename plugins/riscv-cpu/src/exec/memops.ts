@@ -167,7 +167,9 @@ export function store(
   if (mmio && lo & (size - 1)) raise(h, EXC.STORE_MISALIGNED, lo, hi, pc);
   if (mmio) h.deviceAccess();
   const value = size === 8 ? (BigInt(vhi >>> 0) << 32n) | BigInt(vlo >>> 0) : truncate(vlo, size);
+  if (!mmio) h.code.storing(phys, size);
   const r = h.memory.store(phys as GuestPhysAddr, size, value);
+  h.code.stored();
   if (r !== 'ok') raise(h, EXC.STORE_ACCESS, lo, hi, pc);
   // A device may have raised an interrupt, moved memory or armed a timer: leave the block.
   if (mmio) h.exit = true;

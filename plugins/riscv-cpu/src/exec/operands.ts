@@ -1,7 +1,6 @@
 /**
- * Operands as the instruction generators see them: JavaScript expressions. The interpreter
- * passes reads of the decoded block's fields (`ops[i+1]`), the JIT passes literals (`10`), so
- * one generator yields both the interpreter's switch case and a compiled block's code.
+ * Operands as the instruction generators see them: JavaScript expressions, reads of the
+ * decoded block's fields (`ops[i+1]`) in the interpreter's switch case.
  *
  * Register operands are register numbers; generated code indexes the register file as
  * `x[r*2]` (low word) and `x[r*2+1]` (high word). An integer destination x0 is decoded as
@@ -24,11 +23,6 @@ export interface Operands {
   readonly raw: string;
   /** How many instructions of the block retired before this one. */
   readonly k: string;
-  /**
-   * Whether the code runs inside a compiled region (a guest page's hot blocks in one function
-   * with its own dispatch loop, `codegen.ts`) rather than as one block.
-   */
-  readonly region: boolean;
 }
 
 /** Decoded fields per instruction in a block's `ops` array. */
@@ -56,29 +50,4 @@ export const INTERP_OPERANDS: Operands = {
   next: `(base+ops[i+${F_PCOFF}]+ops[i+${F_LEN}])`,
   raw: `ops[i+${F_RAW}]`,
   k: 'k',
-  region: false,
 };
-
-/** A compiled block's operands for instruction `j` of `ops`. */
-export function literalOperands(
-  ops: Int32Array,
-  j: number,
-  base: number,
-  region: boolean,
-): Operands {
-  const i = j * FIELDS;
-  const pc = base + ops[i + F_PCOFF]!;
-  return {
-    rd: String(ops[i + F_RD]),
-    rs1: String(ops[i + F_RS1]),
-    rs2: String(ops[i + F_RS2]),
-    rs3: String(ops[i + F_RS3]),
-    imm: `(${ops[i + F_IMM]})`,
-    aux: String(ops[i + F_AUX]),
-    pc: `(${pc})`,
-    next: `(${pc + ops[i + F_LEN]!})`,
-    raw: String(ops[i + F_RAW]),
-    k: String(j),
-    region,
-  };
-}

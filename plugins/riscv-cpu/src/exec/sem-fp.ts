@@ -9,10 +9,11 @@ import type { Operands } from './operands.js';
 import { ea, exitIfAsked, retiredSoFar, type Semantics } from './sem-base.js';
 
 const fsCheck = (o: Operands) => `if(h.fsOff){${retiredSoFar(o)}ILLEGAL(h,${o.pc},${o.raw});}`;
-const dirty = `h.mstatus|=${FS_DIRTY};`;
+// Through markFsDirty, which keeps the scratch area's copy (tier 2 tests it) in step.
+const dirty = `if((h.mstatus&${FS_DIRTY})!==${FS_DIRTY})h.markFsDirty();`;
 
 const tlbHit = (tag: 'R' | 'W', size: number) =>
-  `const e_=(al>>>12)&255;if(${tag}LO[e_]===(al&-4096)&&${tag}HI[e_]===ah&&(al&4095)<=${4096 - size})`;
+  `const e_=(al>>>12)&255;if(${tag}T[e_*2]===(al&-4096)&&${tag}T[e_*2+1]===ah&&(al&4095)<=${4096 - size})`;
 
 const flw: Semantics = {
   gen: (o) =>

@@ -38,7 +38,7 @@ const SETTERS = { 1: 'setInt8', 2: 'setInt16', 4: 'setInt32' } as const;
 
 /** The inline TLB test for an access of `size` bytes at (al, ah): sets `e_`. */
 const tlbHit = (tag: 'R' | 'W', size: number) =>
-  `const e_=(al>>>12)&255;if(${tag}LO[e_]===(al&-4096)&&${tag}HI[e_]===ah` +
+  `const e_=(al>>>12)&255;if(${tag}T[e_*2]===(al&-4096)&&${tag}T[e_*2+1]===ah` +
   (size > 1 ? `&&(al&4095)<=${4096 - size}` : '') +
   ')';
 

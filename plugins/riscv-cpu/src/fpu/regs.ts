@@ -19,11 +19,12 @@ export interface FpRegs {
 }
 
 /**
- * Fresh f registers (all +0.0, fflags 0) beside the CPU's integer registers `x` (64 words).
+ * Fresh f registers (all +0.0, fflags 0) beside the CPU's integer registers `x` (64 words),
+ * in `f` (32 doubles, zeroed) when given (the hart keeps them in its scratch area).
  * Throws `E_BAD_ARGUMENT` for an `x` of another length, or on a big-endian host, where `fw`'s
  * word order would not match the spec's low/high halves.
  */
-export function createFpRegs(x: Int32Array): FpRegs {
+export function createFpRegs(x: Int32Array, f?: Float64Array): FpRegs {
   if (x.length < 64) {
     throw new EmuhostError(
       'E_BAD_ARGUMENT',
@@ -33,14 +34,16 @@ export function createFpRegs(x: Int32Array): FpRegs {
   if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
     throw new EmuhostError('E_BAD_ARGUMENT', 'the FP register file needs a little-endian host');
   }
-  const buffer = new ArrayBuffer(32 * 8);
-  const f = new Float64Array(buffer);
+  if (f !== undefined && f.length !== 32)
+    throw new EmuhostError('E_BAD_ARGUMENT', `f must have 32 doubles, got ${f.length}`);
+  const d = f ?? new Float64Array(32);
+  d.fill(0);
   const regs: WithView = {
-    f,
-    fw: new Int32Array(buffer),
+    f: d,
+    fw: new Int32Array(d.buffer, d.byteOffset, 64),
     x,
     fflags: 0,
-    f32: new Float32Array(buffer),
+    f32: new Float32Array(d.buffer, d.byteOffset, 64),
   };
   return regs;
 }

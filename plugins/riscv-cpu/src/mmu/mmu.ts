@@ -9,6 +9,7 @@
  */
 import type { CpuAccess, CpuMemory, GuestPhysAddr } from '@emuhost/sdk';
 import { PRV_M } from '../priv/causes.js';
+import type { Scratch } from '../scratch.js';
 import { PMP_R, PMP_W, PMP_X, type Pmp } from './pmp.js';
 import { Tlb } from './tlb.js';
 import {
@@ -63,8 +64,12 @@ export class Mmu {
     private readonly memory: CpuMemory,
     private readonly pmp: Pmp,
     readonly empty: DataView,
+    scratch: Scratch,
   ) {
-    this.tlbs = Array.from({ length: 6 }, () => new Tlb(empty));
+    this.tlbs = Array.from(
+      { length: 6 },
+      (_, i) => new Tlb(empty, scratch.buffer, scratch.tlbBase(i), scratch.wasm?.buffer),
+    );
     this.found = { view: empty, off: 0 };
   }
 
@@ -77,13 +82,9 @@ export class Mmu {
     for (let i = 0; i < 4; i++) this.tlbs[i]!.flush();
   }
 
-  /** sfence.vma with an address. A superpage entry may cover it under another tag: flush all. */
+  /** sfence.vma with an address: its page, and the superpage entries that may cover it. */
   flushTranslatedPage(lo: number, hi: number): void {
-    for (let i = 0; i < 4; i++) {
-      const t = this.tlbs[i]!;
-      if (t.superpages) t.flush();
-      else t.flushPage(lo, hi);
-    }
+    for (let i = 0; i < 4; i++) this.tlbs[i]!.flushPage(lo, hi);
   }
 
   /** A page is watched now: no write TLB may keep writing it directly. */

@@ -11,7 +11,13 @@ import { illegal } from '../priv/trap.js';
 
 export function sfence(h: Hart, rs1: number, _rs2: number, pc: number, raw: number): void {
   if (h.priv === PRV_U || (h.priv === PRV_S && h.mstatus & MSTATUS.TVM)) illegal(h, pc, raw);
-  if (rs1 === 0) h.mmu.flushTranslated();
-  else h.mmu.flushTranslatedPage(h.x[rs1 * 2]!, h.x[rs1 * 2 + 1]!);
-  h.code.flushTranslatedFetch();
+  if (rs1 === 0) {
+    h.mmu.flushTranslated();
+    h.code.flushTranslatedFetch();
+  } else {
+    const lo = h.x[rs1 * 2]!;
+    const hi = h.x[rs1 * 2 + 1]!;
+    h.mmu.flushTranslatedPage(lo, hi);
+    h.code.flushTranslatedFetchPage(lo, hi);
+  }
 }

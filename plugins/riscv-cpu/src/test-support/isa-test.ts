@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { createMachine, type Machine } from '@emuhost/core';
 import { addCpu, inProcessPlugin } from '@emuhost/host';
 import type { GuestPhysAddr } from '@emuhost/sdk';
+import type { Hart } from '../hart.js';
 import plugin from '../index.js';
 import { findSymbol, PT_LOAD, parseElf } from '../isa/index.js';
 
@@ -17,6 +18,8 @@ export interface IsaTestResult {
   readonly code: number;
   readonly instructions: number;
   readonly console: string;
+  /** Tier-2 regions the hart compiled. */
+  readonly regions: number;
 }
 
 const MANIFEST = {
@@ -32,7 +35,7 @@ export const rv64 = inProcessPlugin(MANIFEST, plugin);
 
 /** A bare machine: `ramSize` bytes of RAM at 0x80000000. */
 export function bareRiscvMachine(ramSize = 1 << 20): Machine {
-  const m = createMachine({ name: 'riscv-tests' });
+  const m = createMachine({ name: 'riscv-tests', wasmRam: true });
   const ram = m.memorySystem.createRam('ram', ramSize);
   m.systemMemory.addSubregion(ram, 0x80000000);
   return m;
@@ -50,7 +53,7 @@ export function runIsaTest(
   const sym = findSymbol(elf, 'tohost');
   if (sym === undefined) throw new Error(`${file}: no tohost symbol`);
   const tohost = Number(sym.value) as GuestPhysAddr;
-  addCpu(m, rv64, {
+  const cpu = addCpu(m, rv64, {
     id: 'cpu0',
     index: 0,
     props: {
@@ -58,6 +61,13 @@ export function runIsaTest(
       jit: opts.jit ?? true,
       'jit-threshold': opts.jitThreshold ?? 64,
     },
+  });
+  const end = (outcome: IsaTestResult['outcome'], code: number): IsaTestResult => ({
+    outcome,
+    code,
+    instructions: m.cpus.instructions,
+    console,
+    regions: (cpu.model as unknown as Hart).tier2?.compiled ?? 0,
   });
   const max = opts.maxInstructions ?? 2_000_000;
   let console = '';
@@ -75,18 +85,11 @@ export function runIsaTest(
       }
       if (dev === 0 && (payload & 1n) === 1n) {
         const code = Number(payload >> 1n);
-        return {
-          outcome: code === 0 ? 'pass' : 'fail',
-          code,
-          instructions: m.cpus.instructions,
-          console,
-        };
+        return end(code === 0 ? 'pass' : 'fail', code);
       }
     }
-    if (out.reason === 'idle')
-      return { outcome: 'idle', code: -1, instructions: m.cpus.instructions, console };
-    if (m.cpus.instructions > max)
-      return { outcome: 'timeout', code: -1, instructions: m.cpus.instructions, console };
+    if (out.reason === 'idle') return end('idle', -1);
+    if (m.cpus.instructions > max) return end('timeout', -1);
   }
 }
 
