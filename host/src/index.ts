@@ -40,6 +40,7 @@ export {
   type PluginFailure,
   type ReloadHooks,
 } from './hooks.js';
+export { HostClock } from './host-clock.js';
 export { inProcessPlugin } from './in-process.js';
 export { type AddIommuOptions, addIommu, RunningIommu } from './iommu-host.js';
 export {
@@ -85,5 +86,12 @@ export {
   reloadDevice,
   reloadPlugin,
 } from './reload.js';
+export {
+  type PauseReason,
+  type RunExit,
+  RunLoop,
+  type RunLoopOptions,
+  type RunState,
+} from './run-loop.js';
 export { currentSdkRuntime } from './sdk-runtime.js';
 export { SdkServer, type ServedSdk } from './sdk-server.js';
