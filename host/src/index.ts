@@ -14,6 +14,7 @@
 export { bareMachine, bareMachineDefinition } from './bare-machine.js';
 export { type BuildResult, buildPlugin, createPluginBuilder, type PluginBuilder } from './build.js';
 export { bundledPlugins, loadBundled } from './bundled.js';
+export { CharChannel, type CharChannelOptions } from './char-channel.js';
 export { type AddCpuOptions, addCpu, type CpuTraceOptions, RunningCpu } from './cpu-host.js';
 export {
   type AddDeviceOptions,
