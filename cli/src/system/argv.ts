@@ -1,0 +1,418 @@
+/**
+ * QEMU's system-emulator command line (`qemu-system-riscv64 -M virt -m 512M -kernel ...`), as
+ * `emuhost-system-riscv64` takes it. Options take one dash or two, values are QEMU's
+ * `key=value,...` lists (a doubled comma is a comma), and anything wrong is an `ArgvError`
+ * worded as QEMU words it, naming the option: never a stack trace. Files are only named
+ * here; the launcher reads them.
+ */
+import {
+  ArgvError,
+  type Chardev,
+  type DeviceArg,
+  parseChardev,
+  parseKeyValues,
+  parseSize,
+} from '../qtest/qemu-argv.js';
+
+/**
+ * Where a serial port or a monitor goes (QEMU's `-serial`/`-monitor` spellings): a socket or
+ * the terminal (`stdio`; `mon:stdio` shares it with the monitor), `file:PATH` (output only),
+ * `null` (output dropped), `none` (no backend at all).
+ */
+export type CharSpec =
+  | Chardev
+  | { readonly kind: 'mon-stdio' }
+  | { readonly kind: 'file'; readonly path: string }
+  | { readonly kind: 'null' }
+  | { readonly kind: 'none' };
+
+/** `-d` items emuhost traces (`CpuTraceKind`). */
+export const TRACE_ITEMS = ['in_asm', 'int', 'exec'] as const;
+export type TraceItem = (typeof TRACE_ITEMS)[number];
+/** `-d` items QEMU has that emuhost does not trace: accepted with a warning. */
+const QEMU_ONLY_TRACE_ITEMS = new Set([
+  'out_asm',
+  'op',
+  'op_opt',
+  'op_ind',
+  'op_plugin',
+  'cpu',
+  'fpu',
+  'mmu',
+  'pcall',
+  'cpu_reset',
+  'unimp',
+  'guest_errors',
+  'page',
+  'nochain',
+  'plugin',
+  'strace',
+  'tid',
+  'vpu',
+  'invalid_mem',
+]);
+
+/** How the CPUs keep time (`-icount`): QEMU's `shift=N[,sleep=on|off]` or `shift=auto`. */
+export type Icount =
+  | { readonly mode: 'deterministic'; readonly shift: number; readonly sleep: boolean }
+  | { readonly mode: 'realtime' };
+
+export interface SystemArgs {
+  readonly machine: {
+    readonly type: string | undefined;
+    /** The machine plugin's options (`-machine virt,aclint=on`). */
+    readonly props: Readonly<Record<string, string>>;
+    /** `dumpdtb=FILE`: write the device tree and exit. */
+    readonly dumpdtb: string | undefined;
+  };
+  /** Bytes (`-m`); QEMU's default is 128 MiB. */
+  readonly ramSize: number;
+  readonly smp: number;
+  readonly cpu: { readonly model: string | undefined; readonly props: Record<string, string> };
+  /** `-bios FILE`; `none` for no firmware. */
+  readonly bios: string | undefined;
+  readonly kernel: string | undefined;
+  readonly initrd: string | undefined;
+  readonly append: string | undefined;
+  readonly dtb: string | undefined;
+  readonly nographic: boolean;
+  readonly nodefaults: boolean;
+  /** `-serial`, in port order. */
+  readonly serial: readonly CharSpec[];
+  /** `-monitor`. */
+  readonly monitors: readonly CharSpec[];
+  readonly drives: readonly Readonly<Record<string, string>>[];
+  readonly devices: readonly DeviceArg[];
+  /** `-gdb` (`-s` is `tcp::1234`): where the GDB stub listens. */
+  readonly gdb: Chardev | undefined;
+  /** `-S`: start paused. */
+  readonly paused: boolean;
+  readonly trace: { readonly items: ReadonlySet<TraceItem>; readonly file: string | undefined };
+  /** `-d` items accepted but not traced. */
+  readonly untraced: readonly string[];
+  readonly icount: Icount;
+  readonly noReboot: boolean;
+  readonly noShutdown: boolean;
+  /** `--plugin MANIFEST[,level=...]`: external plugin bundles. */
+  readonly plugins: readonly { readonly path: string; readonly level: string | undefined }[];
+  readonly version: boolean;
+  readonly help: boolean;
+  /** `-machine help`, `-cpu help`, `-device help`, `-d help`. */
+  readonly listHelp: 'machine' | 'cpu' | 'device' | 'trace' | undefined;
+}
+
+const WITH_VALUE = new Set([
+  'machine',
+  'M',
+  'm',
+  'smp',
+  'cpu',
+  'bios',
+  'kernel',
+  'initrd',
+  'append',
+  'dtb',
+  'serial',
+  'monitor',
+  'drive',
+  'device',
+  'gdb',
+  'd',
+  'D',
+  'icount',
+  'accel',
+  'display',
+  'audio',
+  'nic',
+  'vga',
+  'name',
+  'L',
+  'plugin',
+]);
+const FLAGS = new Set([
+  'nographic',
+  'nodefaults',
+  'no-reboot',
+  'no-shutdown',
+  's',
+  'S',
+  'version',
+  'help',
+  'h',
+  'enable-kvm',
+]);
+
+/** The one value accepted for options that pick a host display, sound or network. */
+const ONLY_NONE: Readonly<Record<string, string>> = {
+  display: 'emuhost has no display (use -nographic, or -display none)',
+  audio: 'emuhost has no audio backends (use -audio none)',
+  nic: 'emuhost has no network backends yet (use -nic none)',
+  vga: 'emuhost has no display (use -vga none)',
+};
+
+export function parseSystemArgs(argv: readonly string[]): SystemArgs {
+  let machine: SystemArgs['machine'] = { type: undefined, props: {}, dumpdtb: undefined };
+  let ramSize = 128 << 20;
+  let smp = 1;
+  let cpu: SystemArgs['cpu'] = { model: undefined, props: {} };
+  const files: Record<'bios' | 'kernel' | 'initrd' | 'append' | 'dtb', string | undefined> = {
+    bios: undefined,
+    kernel: undefined,
+    initrd: undefined,
+    append: undefined,
+    dtb: undefined,
+  };
+  const flags = new Set<string>();
+  const serial: CharSpec[] = [];
+  const monitors: CharSpec[] = [];
+  const drives: Record<string, string>[] = [];
+  const devices: DeviceArg[] = [];
+  let gdb: Chardev | undefined;
+  const items = new Set<TraceItem>();
+  const untraced: string[] = [];
+  let traceFile: string | undefined;
+  let icount: Icount = { mode: 'deterministic', shift: 0, sleep: true };
+  const plugins: { path: string; level: string | undefined }[] = [];
+  let listHelp: SystemArgs['listHelp'];
+
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith('-') || arg === '-')
+      throw new ArgvError(`${arg}: unexpected argument (disk images go in -drive file=...)`);
+    let name = arg.replace(/^--?/, '');
+    let value: string | undefined;
+    const eq = name.indexOf('=');
+    if (arg.startsWith('--') && eq >= 0) {
+      value = name.slice(eq + 1);
+      name = name.slice(0, eq);
+    }
+    if (!WITH_VALUE.has(name) && !FLAGS.has(name)) throw new ArgvError(`${arg}: invalid option`);
+    if (WITH_VALUE.has(name) && value === undefined) {
+      value = argv[++i];
+      if (value === undefined) throw new ArgvError(`${arg}: requires an argument`);
+    }
+    const v = value!;
+    switch (name) {
+      case 'machine':
+      case 'M': {
+        if (v === 'help' || v === '?') {
+          listHelp = 'machine';
+          break;
+        }
+        const { type, dumpdtb, accel, ...rest } = parseKeyValues(v, 'type');
+        // QEMU's machine properties for the boot files are the same as their options.
+        const props: Record<string, string> = {};
+        for (const [k, val] of Object.entries(rest)) {
+          if (k === 'kernel' || k === 'initrd' || k === 'append' || k === 'dtb') files[k] = val;
+          else if (k === 'firmware') files.bios = val;
+          else props[k] = val;
+        }
+        if (accel !== undefined) checkAccel(accel, arg);
+        machine = {
+          type: type ?? machine.type,
+          props: { ...machine.props, ...props },
+          dumpdtb: dumpdtb ?? machine.dumpdtb,
+        };
+        break;
+      }
+      case 'm': {
+        const kv = parseKeyValues(v, 'size');
+        ramSize = parseSize(kv.size ?? '128', 1 << 20);
+        if (ramSize <= 0) throw new ArgvError(`${arg}: RAM size must be positive`);
+        break;
+      }
+      case 'smp':
+        smp = parseSmp(v, arg);
+        break;
+      case 'cpu': {
+        if (v === 'help' || v === '?') {
+          listHelp = 'cpu';
+          break;
+        }
+        const { model, ...props } = parseKeyValues(v, 'model');
+        if (!model) throw new ArgvError(`${arg}: missing CPU model name`);
+        cpu = { model, props };
+        break;
+      }
+      case 'bios':
+      case 'kernel':
+      case 'initrd':
+      case 'append':
+      case 'dtb':
+        files[name] = v;
+        break;
+      case 'serial':
+        serial.push(parseCharSpec(v, arg));
+        break;
+      case 'monitor':
+        monitors.push(parseCharSpec(v, arg));
+        break;
+      case 'drive': {
+        const kv = parseKeyValues(v, 'file');
+        if (kv.file === undefined && kv.if !== 'none')
+          throw new ArgvError(`${arg} ${v}: a drive needs file=`);
+        drives.push(kv);
+        break;
+      }
+      case 'device': {
+        if (v === 'help' || v === '?') {
+          listHelp = 'device';
+          break;
+        }
+        const { driver, ...props } = parseKeyValues(v, 'driver');
+        if (!driver) throw new ArgvError(`${arg}: missing driver name`);
+        devices.push({ driver, props });
+        break;
+      }
+      case 'gdb':
+        gdb = v === 'none' ? undefined : parseGdb(v, arg);
+        break;
+      case 's':
+        gdb = parseGdb('tcp::1234', arg);
+        break;
+      case 'd':
+        for (const item of v.split(',')) {
+          if (item === 'help' || item === '?') listHelp = 'trace';
+          else if ((TRACE_ITEMS as readonly string[]).includes(item)) items.add(item as TraceItem);
+          else if (QEMU_ONLY_TRACE_ITEMS.has(item) || item.startsWith('trace:'))
+            untraced.push(item);
+          else
+            throw new ArgvError(
+              `${arg} ${item}: unknown log item (emuhost traces ${TRACE_ITEMS.join(', ')}; -d help lists them)`,
+            );
+        }
+        break;
+      case 'D':
+        traceFile = v;
+        break;
+      case 'icount':
+        icount = parseIcount(v, arg);
+        break;
+      case 'accel':
+        checkAccel(parseKeyValues(v, 'accel').accel ?? '', arg);
+        break;
+      case 'display':
+      case 'audio':
+      case 'nic':
+      case 'vga': {
+        const first = parseKeyValues(v, 'type');
+        const what = first.type ?? first.driver;
+        if (what !== 'none') throw new ArgvError(`${arg} ${v}: ${ONLY_NONE[name]}`);
+        break;
+      }
+      case 'name':
+      case 'L':
+        break;
+      case 'plugin': {
+        const kv = parseKeyValues(v, 'path');
+        if (!kv.path) throw new ArgvError(`${arg}: missing the manifest's path`);
+        plugins.push({ path: kv.path, level: kv.level });
+        break;
+      }
+      case 'enable-kvm':
+        throw new ArgvError(`${arg}: there is no KVM under emuhost (it always emulates)`);
+      default:
+        flags.add(name === 'h' ? 'help' : name);
+    }
+  }
+  return {
+    machine,
+    ramSize,
+    smp,
+    cpu,
+    ...files,
+    nographic: flags.has('nographic'),
+    nodefaults: flags.has('nodefaults'),
+    serial,
+    monitors,
+    drives,
+    devices,
+    gdb,
+    paused: flags.has('S'),
+    trace: { items, file: traceFile },
+    untraced,
+    icount,
+    noReboot: flags.has('no-reboot'),
+    noShutdown: flags.has('no-shutdown'),
+    plugins,
+    version: flags.has('version'),
+    help: flags.has('help'),
+    listHelp,
+  };
+}
+
+/** `-serial`/`-monitor`: the chardev spellings QEMU accepts there. */
+export function parseCharSpec(spec: string, what: string): CharSpec {
+  if (spec === 'mon:stdio') return { kind: 'mon-stdio' };
+  if (spec === 'null') return { kind: 'null' };
+  if (spec === 'none') return { kind: 'none' };
+  // QEMU's graphical console; without a display its output goes nowhere.
+  if (spec === 'vc' || spec.startsWith('vc:')) return { kind: 'null' };
+  if (spec.startsWith('file:')) {
+    const path = spec.slice(5);
+    if (path === '') throw new ArgvError(`${what} ${spec}: file: needs a path`);
+    return { kind: 'file', path };
+  }
+  if (spec.startsWith('mon:'))
+    throw new ArgvError(`${what} ${spec}: only mon:stdio shares a backend with the monitor`);
+  if (spec === 'stdio' || spec.startsWith('unix:') || spec.startsWith('tcp:'))
+    return parseChardev(spec, `${what} ${spec}`);
+  throw new ArgvError(
+    `${what} ${spec}: not a backend emuhost has (stdio, mon:stdio, unix:PATH[,server][,nowait], tcp:[HOST]:PORT[,server][,nowait], file:PATH, null, none)`,
+  );
+}
+
+/** `-gdb`: a socket QEMU always listens on. */
+function parseGdb(spec: string, what: string): Chardev {
+  const c = /^\d+$/.test(spec) ? parseChardev(`tcp::${spec}`, what) : undefined;
+  if (c !== undefined) return { ...c, server: true, wait: false };
+  if (!spec.startsWith('tcp:') && !spec.startsWith('unix:'))
+    throw new ArgvError(`${what} ${spec}: the GDB stub listens on tcp:[HOST]:PORT or unix:PATH`);
+  return { ...parseChardev(spec, `${what} ${spec}`), server: true, wait: false } as Chardev;
+}
+
+/** `-smp N` or `-smp cpus=N,sockets=S,cores=C,threads=T` (the topology's product when cpus is absent). */
+function parseSmp(spec: string, what: string): number {
+  const kv = parseKeyValues(spec, 'cpus');
+  const num = (k: string) => {
+    const s = kv[k];
+    if (s === undefined) return undefined;
+    if (!/^\d+$/.test(s)) throw new ArgvError(`${what} ${spec}: ${k} must be a number`);
+    return Number(s);
+  };
+  const topology = ['sockets', 'dies', 'clusters', 'cores', 'threads']
+    .map(num)
+    .reduce<number | undefined>((p, n) => (n === undefined ? p : (p ?? 1) * n), undefined);
+  const n = num('cpus') ?? topology ?? 1;
+  if (n < 1 || n > 512) throw new ArgvError(`${what} ${spec}: 1 to 512 CPUs`);
+  return n;
+}
+
+function parseIcount(spec: string, what: string): Icount {
+  const kv = parseKeyValues(spec, 'shift');
+  for (const k of Object.keys(kv))
+    if (!['shift', 'sleep', 'align'].includes(k))
+      throw new ArgvError(`${what} ${spec}: '${k}' is not supported (shift, sleep)`);
+  const onOff = (k: string, d: boolean) => {
+    const s = kv[k];
+    if (s === undefined) return d;
+    if (['on', 'yes', 'true'].includes(s)) return true;
+    if (['off', 'no', 'false'].includes(s)) return false;
+    throw new ArgvError(`${what} ${spec}: ${k} must be on or off`);
+  };
+  if (onOff('align', false)) throw new ArgvError(`${what} ${spec}: align=on is not supported`);
+  const sleep = onOff('sleep', true);
+  const shift = kv.shift ?? '0';
+  if (shift === 'auto') {
+    if (!sleep) throw new ArgvError(`${what} ${spec}: shift=auto and sleep=off are incompatible`);
+    return { mode: 'realtime' };
+  }
+  if (!/^\d+$/.test(shift) || Number(shift) > 10)
+    throw new ArgvError(`${what} ${spec}: shift must be 0 to 10, or auto`);
+  return { mode: 'deterministic', shift: Number(shift), sleep };
+}
+
+function checkAccel(accel: string, what: string): void {
+  if (accel !== 'tcg')
+    throw new ArgvError(`${what}: invalid accelerator ${accel} (emuhost emulates: use tcg)`);
+}
