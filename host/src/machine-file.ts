@@ -27,7 +27,7 @@ import type { IommuBindingTarget } from '@emuhost/core';
 import type { SandboxLevel } from '@emuhost/sandbox';
 import { EmuhostError, type MachineFirmware, type OptionValue } from '@emuhost/sdk';
 import { bundledPlugins, loadBundled } from './bundled.js';
-import { Emulator } from './emulator.js';
+import { Emulator, type EmulatorOptions } from './emulator.js';
 import type { LoadedPlugin } from './loaded-plugin.js';
 import type { LogSink } from './log.js';
 import { parseNumber } from './options.js';
@@ -254,7 +254,12 @@ export function validateMachineSpec(raw: unknown, file: string): MachineSpec {
 export async function buildMachineSpec(
   spec: MachineSpec,
   host: PluginHost,
-  opts: { log?: LogSink; machine?: LoadedPlugin } = {},
+  opts: {
+    log?: LogSink;
+    machine?: LoadedPlugin;
+    /** More for the emulator (CPUs, serial ports, boot images); its firmware adds to the spec's. */
+    emulator?: Omit<EmulatorOptions, 'machine' | 'ramSize' | 'machineOptions' | 'log'>;
+  } = {},
 ): Promise<Emulator> {
   const load = async (id: string, what: string): Promise<LoadedPlugin> => {
     const have = host.get(id);
@@ -277,7 +282,8 @@ export async function buildMachineSpec(
     ramSize: spec.ram,
     ...(spec.machineOptions !== undefined && { machineOptions: spec.machineOptions }),
     ...(opts.log !== undefined && { log: opts.log }),
-    firmware: readFirmware(spec),
+    ...opts.emulator,
+    firmware: { ...readFirmware(spec), ...opts.emulator?.firmware },
   });
   for (const [i, m] of spec.iommus.entries()) {
     const plugin = await load(m.plugin, `iommus[${i}]`);

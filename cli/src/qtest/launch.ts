@@ -27,7 +27,7 @@ import { type DevSession, startDev } from '../commands/dev.js';
 import { traceMachine } from '../trace.js';
 import { VERSION } from '../version.js';
 import { infoView } from './info.js';
-import { ArgvError, parseQemuArgs, type QemuArgs } from './qemu-argv.js';
+import { ArgvError, type DeviceArg, parseQemuArgs, type QemuArgs } from './qemu-argv.js';
 import { serveQmp } from './qmp.js';
 import { open, qtestLog, type Stdio, serveQtest } from './serve.js';
 
@@ -153,9 +153,30 @@ async function buildTarget(args: QemuArgs, stderr: Writable, host: PluginHost): 
       base: process.cwd(),
     };
   }
-  const devices: DeviceSpec[] = [...base.devices];
-  const iommus: IommuSpec[] = [...base.iommus];
-  for (const dev of args.devices) {
+  const more = await deviceSpecs(args.devices, host);
+  const devices: DeviceSpec[] = [...base.devices, ...more.devices];
+  const iommus: IommuSpec[] = [...base.iommus, ...more.iommus];
+  const firmware = firmwareArgs(args);
+  const emu = await buildMachineSpec({ ...base, ...firmware, devices, iommus }, host, {
+    log: stderrLog(stderr),
+    ...(base.machine === 'none' && { machine: noneMachine() }),
+  });
+  if (args.trace) traceMachine(emu.machine, (line) => stderr.write(`${line}\n`));
+  return emu;
+}
+
+/**
+ * QEMU's `-device NAME,prop=...` as machine-spec entries: the plugin of that id (or QEMU's
+ * name for it) is loaded, `id`/`bus`/`addr` place it, the rest are its options; an IOMMU
+ * plugin becomes an IOMMU bound to the machine's IOMMU slot.
+ */
+export async function deviceSpecs(
+  args: readonly DeviceArg[],
+  host: PluginHost,
+): Promise<{ devices: DeviceSpec[]; iommus: IommuSpec[] }> {
+  const devices: DeviceSpec[] = [];
+  const iommus: IommuSpec[] = [];
+  for (const dev of args) {
     const id = DEVICE_ALIASES[dev.driver] ?? dev.driver;
     const plugin =
       host.get(id) ?? (bundledPlugins().has(id) ? await loadBundled(host, id) : undefined);
@@ -177,13 +198,7 @@ async function buildTarget(args: QemuArgs, stderr: Writable, host: PluginHost): 
         options,
       });
   }
-  const firmware = firmwareArgs(args);
-  const emu = await buildMachineSpec({ ...base, ...firmware, devices, iommus }, host, {
-    log: stderrLog(stderr),
-    ...(base.machine === 'none' && { machine: noneMachine() }),
-  });
-  if (args.trace) traceMachine(emu.machine, (line) => stderr.write(`${line}\n`));
-  return emu;
+  return { devices, iommus };
 }
 
 /**
@@ -221,7 +236,7 @@ function firmwareArgs(args: QemuArgs): { bios?: string; pflash?: string[] } {
 }
 
 /** Plugin warnings and errors to stderr, as QEMU prints its own; debug and info stay quiet. */
-function stderrLog(stderr: Writable): LogSink {
+export function stderrLog(stderr: Writable): LogSink {
   return (level, source, message) => {
     if (level === 'warn' || level === 'error') stderr.write(`emuhost: ${source}: ${message}\n`);
   };
@@ -260,7 +275,8 @@ function typeList(): string[] {
   return [...bundledPlugins().keys(), ...Object.keys(DEVICE_ALIASES)].sort();
 }
 
-function describe(e: unknown): string {
+/** A host-side error as one line (a plugin load failure as its diagnostics). */
+export function describe(e: unknown): string {
   if (e instanceof PluginLoadError) return formatDiagnostics(e.diagnostics);
   if (e instanceof EmuhostError) return e.message;
   return e instanceof Error ? e.message : String(e);

@@ -26,6 +26,9 @@ export type CharSpec =
   | { readonly kind: 'null' }
   | { readonly kind: 'none' };
 
+/** Where the GDB stub listens. */
+export type GdbSocket = Extract<Chardev, { kind: 'unix' | 'tcp' }>;
+
 /** `-d` items emuhost traces (`CpuTraceKind`). */
 export const TRACE_ITEMS = ['in_asm', 'int', 'exec'] as const;
 export type TraceItem = (typeof TRACE_ITEMS)[number];
@@ -84,7 +87,7 @@ export interface SystemArgs {
   readonly drives: readonly Readonly<Record<string, string>>[];
   readonly devices: readonly DeviceArg[];
   /** `-gdb` (`-s` is `tcp::1234`): where the GDB stub listens. */
-  readonly gdb: Chardev | undefined;
+  readonly gdb: GdbSocket | undefined;
   /** `-S`: start paused. */
   readonly paused: boolean;
   readonly trace: { readonly items: ReadonlySet<TraceItem>; readonly file: string | undefined };
@@ -167,7 +170,7 @@ export function parseSystemArgs(argv: readonly string[]): SystemArgs {
   const monitors: CharSpec[] = [];
   const drives: Record<string, string>[] = [];
   const devices: DeviceArg[] = [];
-  let gdb: Chardev | undefined;
+  let gdb: GdbSocket | undefined;
   const items = new Set<TraceItem>();
   const untraced: string[] = [];
   let traceFile: string | undefined;
@@ -362,13 +365,13 @@ export function parseCharSpec(spec: string, what: string): CharSpec {
   );
 }
 
-/** `-gdb`: a socket QEMU always listens on. */
-function parseGdb(spec: string, what: string): Chardev {
-  const c = /^\d+$/.test(spec) ? parseChardev(`tcp::${spec}`, what) : undefined;
-  if (c !== undefined) return { ...c, server: true, wait: false };
-  if (!spec.startsWith('tcp:') && !spec.startsWith('unix:'))
+/** `-gdb`: a socket QEMU always listens on (a bare number is a TCP port). */
+function parseGdb(spec: string, what: string): GdbSocket {
+  const s = /^\d+$/.test(spec) ? `tcp::${spec}` : spec;
+  if (!s.startsWith('tcp:') && !s.startsWith('unix:'))
     throw new ArgvError(`${what} ${spec}: the GDB stub listens on tcp:[HOST]:PORT or unix:PATH`);
-  return { ...parseChardev(spec, `${what} ${spec}`), server: true, wait: false } as Chardev;
+  const c = parseChardev(s, `${what} ${spec}`) as GdbSocket;
+  return { ...c, server: true, wait: false };
 }
 
 /** `-smp N` or `-smp cpus=N,sockets=S,cores=C,threads=T` (the topology's product when cpus is absent). */

@@ -1,9 +1,9 @@
 /**
  * Endpoints: the outside end of a character device (QEMU's chardev backends), opened from a
  * `-serial`/`-monitor` spelling. An endpoint writes without blocking (an `OutputQueue`),
- * hands input to whoever listens, and says when a client arrives (a socket server takes one
- * client at a time and takes the next after it leaves, as QEMU's does; output while nobody is
- * connected is dropped).
+ * hands input to its listener (input that comes before anyone listens is kept for the
+ * listener), and says when a client arrives: a socket server takes one client at a time and
+ * the next after it leaves, as QEMU's does, and drops output while nobody is connected.
  */
 import { closeSync, createWriteStream, lstatSync, openSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
@@ -12,30 +12,74 @@ import { EmuhostError } from '@emuhost/sdk';
 import type { Chardev } from '../../qtest/qemu-argv.js';
 import { OutputQueue } from './output-queue.js';
 
-export interface Endpoint {
-  /** Sends bytes out; queued, never blocks. */
-  write(bytes: Uint8Array): void;
-  /** Input from outside. */
-  onData: ((bytes: Uint8Array) => void) | undefined;
-  /** A client connected (a socket), or the endpoint came into use (the terminal). */
+/** Input kept for a listener that is not there yet, at most. */
+const EARLY_INPUT = 64 << 10;
+
+export class Endpoint {
+  /** Called when a client connects (a socket) or the endpoint comes into use (the terminal). */
   onOpen: (() => void) | undefined;
+  /** Whether a client is there now (always, for what is not a socket server). */
+  connected = true;
+  private listener: ((bytes: Uint8Array) => void) | undefined;
+  private early: Uint8Array[] = [];
+  private earlyBytes = 0;
+
+  constructor(
+    private readonly sink: (bytes: Uint8Array) => void = () => {},
+    private readonly drain: () => Promise<void> = () => Promise.resolve(),
+    private readonly shut: () => void = () => {},
+  ) {}
+
+  /** Where input goes; input that arrived before is handed over at once. */
+  set onData(fn: ((bytes: Uint8Array) => void) | undefined) {
+    this.listener = fn;
+    if (fn === undefined) return;
+    const early = this.early;
+    this.early = [];
+    this.earlyBytes = 0;
+    for (const b of early) fn(b);
+  }
+
+  get onData(): ((bytes: Uint8Array) => void) | undefined {
+    return this.listener;
+  }
+
+  /** Sends bytes out; queued, never blocks. */
+  write(bytes: Uint8Array): void {
+    this.sink(bytes);
+  }
+
   /** Resolves once the output written so far has left. */
-  flush(): Promise<void>;
-  close(): void;
+  flush(): Promise<void> {
+    return this.drain();
+  }
+
+  close(): void {
+    this.shut();
+  }
+
+  /** Input from outside (for the implementations). */
+  input(bytes: Uint8Array): void {
+    if (this.listener !== undefined) this.listener(bytes);
+    else if (this.earlyBytes + bytes.length <= EARLY_INPUT) {
+      this.early.push(bytes.slice());
+      this.earlyBytes += bytes.length;
+    }
+  }
+
+  /** A client arrived (for the implementations). */
+  opened(): void {
+    this.connected = true;
+    this.onOpen?.();
+  }
 }
 
 /** Output goes nowhere, input never comes (`-serial null`, QEMU's `vc` without a display). */
 export function nullEndpoint(): Endpoint {
-  return {
-    write: () => {},
-    onData: undefined,
-    onOpen: undefined,
-    flush: () => Promise.resolve(),
-    close: () => {},
-  };
+  return new Endpoint();
 }
 
-/** `file:PATH`: output appended to a file created or truncated now; no input. */
+/** `file:PATH`: output to a file created (or truncated) now; no input. */
 export function fileEndpoint(path: string, what: string): Endpoint {
   let fd: number;
   try {
@@ -45,32 +89,26 @@ export function fileEndpoint(path: string, what: string): Endpoint {
   }
   const stream = createWriteStream('', { fd, autoClose: false });
   const q = new OutputQueue(stream);
-  return {
-    write: (b) => q.write(b),
-    onData: undefined,
-    onOpen: undefined,
-    flush: () => q.flush(),
-    close: () => {
-      void q.flush().then(() => stream.end(() => closeSync(fd)));
-    },
-  };
+  return new Endpoint(
+    (b) => q.write(b),
+    () => q.flush(),
+    () => void q.flush().then(() => stream.end(() => closeSync(fd))),
+  );
 }
 
-/** A stream pair (the process's stdin and stdout) as an endpoint; opened at once. */
+/** A stream pair (the process's stdin and stdout) as an endpoint. */
 export function streamEndpoint(input: Readable, output: Writable): Endpoint {
   const q = new OutputQueue(output);
-  const ep: Endpoint = {
-    write: (b) => q.write(b),
-    onData: undefined,
-    onOpen: undefined,
-    flush: () => q.flush(),
-    close: () => {
+  const onData = (c: Buffer | string) =>
+    ep.input(typeof c === 'string' ? Buffer.from(c) : new Uint8Array(c));
+  const ep = new Endpoint(
+    (b) => q.write(b),
+    () => q.flush(),
+    () => {
       input.off('data', onData);
       input.pause();
     },
-  };
-  const onData = (c: Buffer | string) =>
-    ep.onData?.(typeof c === 'string' ? Buffer.from(c) : new Uint8Array(c));
+  );
   input.on('data', onData);
   // End of input (a closed pipe) just means no more input, as under QEMU.
   input.on('error', () => {});
@@ -89,26 +127,26 @@ export async function socketEndpoint(
   const where = c.kind === 'unix' ? c.path : `${c.host}:${c.port}`;
   let client: { socket: Socket; queue: OutputQueue } | undefined;
   let server: Server | undefined;
-  const ep: Endpoint = {
-    write: (b) => client?.queue.write(b),
-    onData: undefined,
-    onOpen: undefined,
-    flush: () => client?.queue.flush() ?? Promise.resolve(),
-    close: () => {
+  const ep = new Endpoint(
+    (b) => client?.queue.write(b),
+    () => client?.queue.flush() ?? Promise.resolve(),
+    () => {
       client?.socket.end();
       server?.close();
       if (c.kind === 'unix' && c.server) removeSocket(c.path);
     },
-  };
+  );
   const attach = (socket: Socket) => {
     socket.setNoDelay?.(true);
     client = { socket, queue: new OutputQueue(socket) };
-    socket.on('data', (d: Buffer) => ep.onData?.(new Uint8Array(d)));
+    socket.on('data', (d: Buffer) => ep.input(new Uint8Array(d)));
     socket.on('error', () => {});
     socket.on('close', () => {
-      if (client?.socket === socket) client = undefined;
+      if (client?.socket !== socket) return;
+      client = undefined;
+      ep.connected = !c.server;
     });
-    ep.onOpen?.();
+    ep.opened();
   };
   if (!c.server) {
     const socket = await new Promise<Socket>((resolve, reject) => {
@@ -120,10 +158,10 @@ export async function socketEndpoint(
         ),
       );
     });
-    // The endpoint's user sets its handlers after this resolves.
-    setImmediate(() => attach(socket));
+    attach(socket);
     return ep;
   }
+  ep.connected = false;
   if (c.kind === 'unix') removeSocket(c.path);
   let first: (() => void) | undefined;
   const srv = createServer((socket) => {
@@ -146,7 +184,7 @@ export async function socketEndpoint(
     else srv.listen(c.port, c.host, resolve);
   });
   if (c.wait) {
-    notice(`waiting for connection on ${c.kind}:${where}`);
+    notice(`${what}: waiting for connection on ${c.kind}:${where}`);
     await new Promise<void>((r) => {
       first = r;
     });

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { nullEndpoint } from './endpoint.js';
+import { Endpoint } from './endpoint.js';
 import { StdioMux } from './stdio-mux.js';
 
 function setup() {
   const out: string[] = [];
-  const base = { ...nullEndpoint(), write: (b: Uint8Array) => out.push(Buffer.from(b).toString()) };
+  const base = new Endpoint((b) => out.push(Buffer.from(b).toString()));
   let quits = 0;
   const mux = new StdioMux(base, () => quits++);
   const got = { console: [] as number[], monitor: [] as number[], opened: [] as string[] };
@@ -15,7 +15,7 @@ function setup() {
   mon.onData = (b) => got.monitor.push(...b);
   mon.onOpen = () => got.opened.push('monitor');
   const type = (...parts: (string | number)[]) =>
-    base.onData!(
+    base.input(
       new Uint8Array(parts.flatMap((p) => (typeof p === 'number' ? [p] : [...Buffer.from(p)]))),
     );
   return { mux, got, type, out, quits: () => quits, con, mon };

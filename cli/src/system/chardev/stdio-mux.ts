@@ -5,7 +5,7 @@
  * the frontend with the focus (the first one added, until switched); output from every
  * frontend goes to the terminal, whichever has the focus.
  */
-import type { Endpoint } from './endpoint.js';
+import { Endpoint } from './endpoint.js';
 
 /** Ctrl-A, QEMU's default escape character. */
 export const ESCAPE = 0x01;
@@ -33,13 +33,12 @@ export class StdioMux {
   /** A frontend's end of the terminal; the first one added has the focus. */
   add(): Endpoint {
     const base = this.base;
-    const ep: Endpoint = {
-      write: (b) => base.write(b),
-      onData: undefined,
-      onOpen: undefined,
-      flush: () => base.flush(),
-      close: () => {},
-    };
+    const ep = new Endpoint(
+      (b) => base.write(b),
+      () => base.flush(),
+    );
+    // Connected when it gets the focus (`onOpen`), not before.
+    ep.connected = false;
     this.frontends.push(ep);
     return ep;
   }
@@ -55,7 +54,7 @@ export class StdioMux {
   feed(bytes: Uint8Array): void {
     let from = 0;
     const pass = (to: number) => {
-      if (to > from) this.frontends[this.focus]?.onData?.(bytes.subarray(from, to));
+      if (to > from) this.frontends[this.focus]?.input(bytes.subarray(from, to));
     };
     for (let i = 0; i < bytes.length; i++) {
       const b = bytes[i]!;
