@@ -25,17 +25,17 @@ import {
   loadBundled,
   PluginHost,
   RunLoop,
-  readFirmware,
 } from '@emuhost/host';
 
 import { EmuhostError, type MachineFirmware, type OptionValue } from '@emuhost/sdk';
 import { infoView } from '../qtest/info.js';
-import { describe, deviceSpecs, stderrLog } from '../qtest/launch.js';
+import { deviceSpecs, stderrLog } from '../qtest/launch.js';
 import { ArgvError } from '../qtest/qemu-argv.js';
 import { VERSION } from '../version.js';
 import { parseSystemArgs, type SystemArgs, TRACE_ITEMS } from './argv.js';
 import { OutputQueue } from './chardev/output-queue.js';
 import { type Consoles, openConsoles } from './consoles.js';
+import { message, reason } from './errno.js';
 import { listenGdb } from './gdb/server.js';
 import { helpText, listPlugins } from './listing.js';
 import { Monitor } from './monitor.js';
@@ -149,7 +149,7 @@ export async function runSystem(
     const exit = await loop.run();
     return exit.exitCode;
   } catch (e) {
-    say(describe(e));
+    say(message(e));
     return 1;
   } finally {
     for (const s of signals) process.off(s, onSignal);
@@ -226,46 +226,28 @@ async function cpuPlugin(
 function readBootFiles(args: SystemArgs): Partial<MachineFirmware> {
   const read = (what: string, path: string | undefined): Uint8Array | undefined => {
     if (path === undefined) return undefined;
-    const image = readFirmware({
-      machine: '',
-      ram: 0,
-      plugins: [],
-      devices: [],
-      iommus: [],
-      base: process.cwd(),
-      bios: path,
-    }).bios;
-    if (image === undefined || image.length === 0)
+    let image: Uint8Array;
+    try {
+      image = new Uint8Array(readFileSync(path));
+    } catch (e) {
+      throw new EmuhostError('E_BAD_ARGUMENT', `could not load ${what} '${path}': ${reason(e)}`);
+    }
+    if (image.length === 0)
       throw new EmuhostError(
         'E_BAD_ARGUMENT',
         `could not load ${what} '${path}': the file is empty`,
       );
     return image;
   };
-  const wrap = <T>(what: string, path: string | undefined, f: () => T): T => {
-    try {
-      return f();
-    } catch (e) {
-      if (e instanceof EmuhostError && path !== undefined)
-        throw new EmuhostError(
-          'E_BAD_ARGUMENT',
-          e.message.replace(/could not load PC BIOS/, `could not load ${what}`),
-        );
-      throw e;
-    }
-  };
-  const bios = args.bios === 'none' ? undefined : args.bios;
-  const files = {
-    bios: wrap('firmware', bios, () => read('firmware', bios)),
-    kernel: wrap('kernel', args.kernel, () => read('kernel', args.kernel)),
-    initrd: wrap('initrd', args.initrd, () => read('initrd', args.initrd)),
-    dtb: wrap('device tree', args.dtb, () => read('device tree', args.dtb)),
-  };
+  const bios = read('firmware', args.bios === 'none' ? undefined : args.bios);
+  const kernel = read('kernel', args.kernel);
+  const initrd = read('initrd', args.initrd);
+  const dtb = read('device tree', args.dtb);
   return {
-    ...(files.bios !== undefined && { bios: files.bios }),
-    ...(files.kernel !== undefined && { kernel: files.kernel }),
-    ...(files.initrd !== undefined && { initrd: files.initrd }),
-    ...(files.dtb !== undefined && { dtb: files.dtb }),
+    ...(bios !== undefined && { bios }),
+    ...(kernel !== undefined && { kernel }),
+    ...(initrd !== undefined && { initrd }),
+    ...(dtb !== undefined && { dtb }),
     ...(args.append !== undefined && { cmdline: args.append }),
   };
 }
@@ -279,10 +261,9 @@ function checkDrives(args: SystemArgs): void {
     try {
       accessSync(d.file, readonly ? constants.R_OK : constants.R_OK | constants.W_OK);
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
       throw new EmuhostError(
         'E_BAD_ARGUMENT',
-        `-drive file=${d.file}: Could not open '${d.file}': ${code === 'ENOENT' ? 'No such file or directory' : code === 'EACCES' ? 'Permission denied' : String(code)}`,
+        `-drive file=${d.file}: Could not open '${d.file}': ${reason(e)}`,
       );
     }
   }
@@ -304,10 +285,7 @@ function traceQueue(args: SystemArgs, io: SystemIo): OutputQueue {
   try {
     fd = openSync(file, 'w');
   } catch (e) {
-    throw new EmuhostError(
-      'E_BAD_ARGUMENT',
-      `-D ${file}: cannot open: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
-    );
+    throw new EmuhostError('E_BAD_ARGUMENT', `-D ${file}: cannot open: ${reason(e)}`);
   }
   return new OutputQueue(createWriteStream('', { fd }), 256 << 20);
 }
@@ -372,10 +350,7 @@ function dumpDtb(emu: Emulator, file: string, machine: LoadedPlugin): number {
   try {
     writeFileSync(file, dtb);
   } catch (e) {
-    throw new EmuhostError(
-      'E_BAD_ARGUMENT',
-      `dumpdtb=${file}: cannot write: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
-    );
+    throw new EmuhostError('E_BAD_ARGUMENT', `dumpdtb=${file}: cannot write: ${reason(e)}`);
   }
   return 0;
 }

@@ -10,6 +10,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { EmuhostError } from '@emuhost/sdk';
 import type { Chardev } from '../../qtest/qemu-argv.js';
+import { reason } from '../errno.js';
 import { OutputQueue } from './output-queue.js';
 
 /** Input kept for a listener that is not there yet, at most. */
@@ -199,19 +200,4 @@ function removeSocket(path: string): void {
   } catch {
     // Nothing there.
   }
-}
-
-/** An errno as words: `No such file or directory`. */
-export function reason(e: unknown): string {
-  const code = (e as NodeJS.ErrnoException).code;
-  const words: Record<string, string> = {
-    ENOENT: 'No such file or directory',
-    EACCES: 'Permission denied',
-    EISDIR: 'Is a directory',
-    ENOTDIR: 'Not a directory',
-    ECONNREFUSED: 'Connection refused',
-    EADDRINUSE: 'Address already in use',
-    EPERM: 'Operation not permitted',
-  };
-  return (code !== undefined && words[code]) || (e instanceof Error ? e.message : String(e));
 }

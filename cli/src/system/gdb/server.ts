@@ -9,7 +9,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { Emulator, RunLoop } from '@emuhost/host';
 import { EmuhostError } from '@emuhost/sdk';
 import type { Chardev } from '../../qtest/qemu-argv.js';
-import { reason } from '../chardev/endpoint.js';
+import { reason } from '../errno.js';
 import { RspReader } from './packets.js';
 import { GdbStub } from './stub.js';
 

@@ -149,7 +149,11 @@ export function ticks(n: number, periodNs: number) {
   ]);
 }
 
-/** A counter in memory (`counter`), incremented forever at label `loop`: the debugger's target. */
+/**
+ * A counter in memory (`counter`), incremented forever at label `loop`: the debugger's
+ * target. The counter sits a page away from the code, so that its stores do not make the
+ * CPU drop the code it decoded (a store to a code page does).
+ */
 export function counter() {
   return assemble([
     li(X.t0, 0),
@@ -159,6 +163,7 @@ export function counter() {
     sd(X.t0, 0, X.t1),
     label('after'),
     j('loop'),
+    { bytes: new Uint8Array(4096) },
     label('counter'),
     dword(0n),
   ]);
