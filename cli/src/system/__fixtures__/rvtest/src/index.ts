@@ -146,7 +146,8 @@ export default definePlugin({
         mtimecmp = 2n ** 64n - 1n;
         arm();
       },
-      deviceTree: () => fw?.dtb ?? new TextEncoder().encode('rvtest device tree\n'),
+      // A plugin's realm has no TextEncoder: the marker is ASCII.
+      deviceTree: () => fw?.dtb ?? Uint8Array.from('rvtest device tree\n', (c) => c.charCodeAt(0)),
     };
   },
 });
