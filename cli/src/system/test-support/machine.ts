@@ -4,6 +4,7 @@
  * the monitor and the GDB stub without spawning the CLI.
  */
 import { fileURLToPath } from 'node:url';
+import type { SchedulerOptions } from '@emuhost/core';
 import {
   CharChannel,
   Emulator,
@@ -44,6 +45,7 @@ export interface TestMachine {
 export async function testMachine(
   image: Uint8Array,
   opts: RunLoopOptions & { smp?: number } = {},
+  scheduler?: SchedulerOptions,
 ): Promise<TestMachine> {
   rv64 ??= loadBundled(new PluginHost(), 'rv64');
   const cpu = await rv64;
@@ -62,6 +64,7 @@ export async function testMachine(
     smp: opts.smp ?? 1,
     firmware: { bios: image },
     serial: (i) => (i === 0 ? serial : undefined),
+    ...(scheduler !== undefined && { scheduler }),
   });
   loop = new RunLoop(emu, opts);
   return { emu, loop, serial, output: () => out };
