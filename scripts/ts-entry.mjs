@@ -16,7 +16,14 @@ export const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export async function runTs(entry, args) {
   const entryPath = resolve(root, entry);
   let pkgDir = dirname(entryPath);
-  while (pkgDir !== root && !existsSync(join(pkgDir, 'package.json'))) pkgDir = dirname(pkgDir);
+  while (pkgDir !== root && !existsSync(join(pkgDir, 'package.json'))) {
+    // An entry outside the repository: stop at the filesystem root instead of looping there.
+    if (dirname(pkgDir) === pkgDir) {
+      pkgDir = root;
+      break;
+    }
+    pkgDir = dirname(pkgDir);
+  }
   const outDir = join(pkgDir, 'node_modules', '.cache', 'emuhost-run');
   mkdirSync(outDir, { recursive: true });
   const outfile = join(outDir, `${basename(entry).replace(/\.ts$/, '')}.mjs`);

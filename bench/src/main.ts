@@ -13,6 +13,7 @@ import type { Suite, SuiteContext } from './suite.js';
 import { clockSuite } from './suites/clock.js';
 import { dmaSuite } from './suites/dma.js';
 import { fuzzSuite } from './suites/fuzz.js';
+import { guestSuite } from './suites/guest.js';
 import { iommuPluginsSuite } from './suites/iommu-plugins.js';
 import { memorySuite } from './suites/memory.js';
 import { pciSuite } from './suites/pci.js';
@@ -35,6 +36,7 @@ const SUITES: readonly Suite[] = [
   qtestSuite,
   reloadSuite,
   fuzzSuite,
+  guestSuite,
 ];
 
 const USAGE = `usage: npm run bench -- [--json] [--quick] [--filter <substring>]

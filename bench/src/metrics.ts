@@ -14,7 +14,17 @@ export interface Metric {
   /** Stable name, e.g. `mem.ram.read.4k.ratio`; the JSON output's key. */
   readonly name: string;
   readonly value: number;
-  readonly unit: 'ratio' | 'ns/op' | 'us' | 'ms' | 'ops/s' | 'MiB/s';
+  readonly unit:
+    | 'ratio'
+    | 'ns/op'
+    | 'us'
+    | 'ms'
+    | 's'
+    | 'ops/s'
+    | 'MiB/s'
+    | 'MiB'
+    | 'MIPS'
+    | 'count';
   readonly better: Better;
   /** The bound to meet: `value >= target` when higher is better, `<=` when lower is. */
   readonly target?: number;

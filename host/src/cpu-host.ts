@@ -36,6 +36,8 @@ export interface AddCpuOptions {
   readonly trace?: CpuTraceOptions;
   /** Saved state to resume from (a snapshot). */
   readonly state?: SavedState;
+  /** What the CPU's `halt(reason)` does: the emulator ends the run with that message. */
+  readonly onHalt?: (cpu: string, reason: string) => void;
 }
 
 /** A CPU running in a machine. */
@@ -128,6 +130,10 @@ export function addCpu(machine: Machine, plugin: LoadedPlugin, opts: AddCpuOptio
       memory,
       clock,
       trace,
+      halt: (reason: string) => {
+        log.error(reason);
+        opts.onHalt?.(opts.id, String(reason));
+      },
     });
     return plugin.realm.createCpu(ctx, state);
   });

@@ -52,10 +52,14 @@ export interface EmulatorOptions {
   readonly serial?: (index: number) => CharBackend | undefined;
 }
 
-/** What ended (or will end) a run: the guest asked for it. */
+/**
+ * What ended (or will end) a run: the guest asked for it (`poweroff`, `reboot`), or a CPU
+ * found it stuck beyond help (`halted`, with the CPU's message; exit code 1).
+ */
 export interface ShutdownRequest {
-  readonly kind: 'poweroff' | 'reboot';
+  readonly kind: 'poweroff' | 'reboot' | 'halted';
   readonly exitCode: number;
+  readonly message?: string;
 }
 
 export interface DeviceRequest {
@@ -112,6 +116,10 @@ export class Emulator {
             ...(cpu.options !== undefined && { options: cpu.options }),
             ...(opts.log !== undefined && { log: opts.log }),
             ...(opts.trace !== undefined && { trace: opts.trace }),
+            onHalt: (id, reason) => {
+              this.shutdownRequest ??= { kind: 'halted', exitCode: 1, message: `${id}: ${reason}` };
+              this.machine.cpus.stop();
+            },
           });
           this.cpus.push(c);
           return c.handle();

@@ -1022,6 +1022,13 @@ export interface CpuContext {
   readonly clock: CpuClock;
   /** Undefined unless the user asked for a trace (`--trace cpu`, `-d in_asm,int`). */
   readonly trace: CpuTrace | undefined;
+  /**
+   * The guest cannot go on: it is stuck where no guest code can get it out (a storm of traps
+   * with no handler, such as an illegal instruction in M-mode at reset). The host shows
+   * `reason` (name the pc and the cause) to the user and ends the run with an error, instead
+   * of spinning forever as QEMU would. The CPU stops itself (`waiting`) after calling it.
+   */
+  halt(reason: string): void;
 }
 
 /**

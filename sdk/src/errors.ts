@@ -35,7 +35,11 @@ export type ErrorCode =
   | 'E_OPTION'
   | 'E_MACHINE_FILE'
   | 'E_CAPABILITY'
-  | 'E_REVOKED';
+  | 'E_REVOKED'
+  // device trees: a flattened device tree blob (a user's -dtb) that cannot be read
+  | 'E_DTB'
+  // the reference guest: fetching Debian's kernel, firmware and busybox
+  | 'E_GUEST_FETCH';
 
 /** Where an error happened; every field optional, printed in a fixed order. */
 export interface ErrorContext {

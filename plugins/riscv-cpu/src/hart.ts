@@ -22,14 +22,24 @@ import { R64, R64_COUNT } from './csr/regs64.js';
 import { HartDebug } from './debug.js';
 import { type Block, decodeBlock, decodeOne } from './exec/block.js';
 import { CodeCache, type FetchTlb, type PageCode } from './exec/code-cache.js';
-import { type CodeEnv, compileBlock, DECODE_TABLE, makeInterpreter } from './exec/codegen.js';
+import { type CodeEnv, compileRegion, DECODE_TABLE, makeInterpreter } from './exec/codegen.js';
 import { amo, load, lr, sc, store } from './exec/memops.js';
 import { div64, mul128, mulhu32 } from './exec/muldiv.js';
 import { createFpRegs, type FpRegs } from './fpu/index.js';
 import { ACC_FETCH, FAIL_ACCESS, Mmu } from './mmu/mmu.js';
 import { PMP_X, Pmp } from './mmu/pmp.js';
 import { sfence } from './mmu/sfence.js';
-import { EXC, MIP_MEIP, MIP_MSIP, MIP_MTIP, MIP_SEIP, PRV_M, PRV_S, PRV_U } from './priv/causes.js';
+import {
+  causeName,
+  EXC,
+  MIP_MEIP,
+  MIP_MSIP,
+  MIP_MTIP,
+  MIP_SEIP,
+  PRV_M,
+  PRV_S,
+  PRV_U,
+} from './priv/causes.js';
 import { FS_DIRTY, MPP_SHIFT, MSTATUS } from './priv/mstatus.js';
 import {
   badJump,
@@ -44,9 +54,18 @@ import {
   wfi,
 } from './priv/trap.js';
 import { type HartState, restoreState, saveState } from './state.js';
-import { disassembleBlock } from './trace.js';
+import { disassembleBlock, hexPair } from './trace.js';
+
+/** Builtins bound once: a global lookup in a `node:vm` context goes through its interceptors. */
+const { floor, imul } = Math;
 
 const TWO32 = 4294967296;
+/** Region compilations per page before its new hot blocks stay interpreted. */
+const MAX_COMPILES = 16;
+/** Instructions in one region at most. */
+const MAX_REGION_INSNS = 160;
+/** Exceptions in a row with no instruction completing before the guest is declared stuck. */
+const STORM_LIMIT = 10_000;
 
 /** The interrupt inputs, in `CpuPluginDefinition.irqInputs` order. */
 export const IRQ_INPUTS = ['msip', 'mtip', 'meip', 'seip'] as const;
@@ -125,8 +144,12 @@ export class Hart implements CpuModel {
   csrHi = 0;
   readonly tmp = new Int32Array(2);
   traps = 0;
+  /** Consecutive exceptions with no instruction retired between them, and the first one. */
+  private storm = 0;
+  private stormFirst = '';
 
   readonly hartId: number;
+  private readonly halt: (reason: string) => void;
   readonly memory: CpuMemory;
   readonly clock: CpuClock;
   readonly trace: CpuTrace | undefined;
@@ -134,6 +157,8 @@ export class Hart implements CpuModel {
   readonly code: CodeCache;
   private readonly env: CodeEnv;
   private readonly interp: (b: Block) => number;
+  /** The page of the block `lookup` returned last (null for an uncached one). */
+  private lastPage: PageCode | null = null;
   readonly info: Readonly<Record<string, string | number | boolean>>;
   readonly debug: HartDebug;
 
@@ -142,6 +167,7 @@ export class Hart implements CpuModel {
     readonly opts: HartOptions,
   ) {
     this.hartId = ctx.index;
+    this.halt = (reason) => ctx.halt(reason);
     this.memory = ctx.memory;
     this.clock = ctx.clock;
     this.trace = ctx.trace;
@@ -170,8 +196,8 @@ export class Hart implements CpuModel {
       fw: this.fw,
       DT: dt,
       helpers: {
-        FLOOR: Math.floor,
-        IMUL: Math.imul,
+        FLOOR: floor,
+        IMUL: imul,
         LOAD: load,
         STORE: store,
         AMO: amo,
@@ -240,18 +266,23 @@ export class Hart implements CpuModel {
         const b = this.lookup();
         if (traceExec) this.traceExec(b);
         let n: number;
-        if (b.run !== null) n = b.run();
+        if (b.region !== null) n = b.region(budget - executed);
         else {
           n = this.interp(b);
           if (++b.count >= this.opts.jitThreshold && this.opts.jit) this.compile(b);
         }
         executed += n;
         this.runRetired += n;
+        if (n > 0) this.storm = 0;
       } catch (e) {
         if (e !== TRAP) throw e;
         executed += this.k + 1;
         this.runRetired += this.k;
         this.irqDirty = true;
+        if (this.storm >= STORM_LIMIT) {
+          this.stuck();
+          break;
+        }
       }
     }
     this.executedTotal += executed;
@@ -264,11 +295,40 @@ export class Hart implements CpuModel {
     return executed;
   }
 
+  /**
+   * An exception was taken. Exceptions with no instruction retired between them are a storm:
+   * the handler itself faults (no handler at all, as at reset). The first one is kept to name
+   * the cause in the message.
+   */
+  noteException(
+    cause: number,
+    epcLo: number,
+    epcHi: number,
+    tvalLo: number,
+    tvalHi: number,
+    from: number,
+  ): void {
+    if (this.k > 0) this.storm = 0;
+    if (this.storm++ === 0)
+      this.stormFirst = `exception ${causeName(cause, false)} at pc 0x${hexPair(epcLo, epcHi)} (tval 0x${hexPair(tvalLo, tvalHi)}, ${'USHM'[from]}-mode)`;
+  }
+
+  /** The guest is stuck in a storm of traps no guest code handles: stop and say why. */
+  private stuck(): void {
+    const t = this.priv === PRV_M ? R64.MTVEC : R64.STVEC;
+    const tvec = hexPair(this.r64[2 * t]!, this.r64[2 * t + 1]!);
+    this.waiting = true;
+    this.halt(
+      `the guest is stuck: ${this.stormFirst}, then ${STORM_LIMIT} more exceptions with no instruction completing ` +
+        `(the trap vector ${this.priv === PRV_M ? 'mtvec' : 'stvec'} = 0x${tvec} has no working handler); now at pc 0x${hex(this.pc)}`,
+    );
+  }
+
   /** One instruction (or one trap), for the debugger; returns instructions plus traps. */
   private step(): number {
     try {
       const pc = this.pc;
-      const n = this.interp(this.uncached(pc | 0, Math.floor(pc / TWO32)));
+      const n = this.interp(this.uncached(pc | 0, floor(pc / TWO32)));
       this.runRetired += n;
       return n;
     } catch (e) {
@@ -450,7 +510,7 @@ export class Hart implements CpuModel {
     this.syncClock();
     const ns = this.clock.now();
     const per = 1e9 / this.opts.timebase;
-    if (Number.isInteger(per)) return BigInt(Math.floor(ns / per));
+    if (Number.isInteger(per)) return BigInt(floor(ns / per));
     return (BigInt(ns) * BigInt(this.opts.timebase)) / 1_000_000_000n;
   }
 
@@ -459,13 +519,14 @@ export class Hart implements CpuModel {
   private lookup(): Block {
     const pc = this.pc;
     const lo = pc | 0;
-    const hi = Math.floor(pc / TWO32);
+    const hi = floor(pc / TWO32);
     const ft = this.code.fetch[this.fetchRegime]!;
     const e = (lo >>> 12) & 255;
     const page =
       ft.tagLo[e] === (lo & -4096) && ft.tagHi[e] === hi
         ? ft.page[e]!
         : this.fetchPage(lo, hi, ft, e);
+    this.lastPage = page;
     if (page === null) return this.uncached(lo, hi);
     const slot = (lo & 4095) >>> 1;
     const regime = this.dataRegime;
@@ -541,8 +602,38 @@ export class Hart implements CpuModel {
     return w.view.getUint16(w.off + (lo & 4095), true);
   }
 
+  /**
+   * A block got hot: compile its page's blocks (those of its virtual page and regime) into a
+   * region. A page whose hot set keeps growing is recompiled at most `MAX_COMPILES` times;
+   * after that, new blocks there stay interpreted.
+   */
   private compile(b: Block): void {
-    b.run = compileBlock(this.env, b);
+    const page = this.lastPage;
+    if (page === null || page.compiles >= MAX_COMPILES) return;
+    page.compiles++;
+    const vbase = b.pc - (((b.pc % 4096) + 4096) % 4096);
+    // The page's warm blocks, hottest first, up to what V8 still optimizes as one function
+    // (TurboFan skips functions of more than 60 KB of bytecode).
+    const warm: Block[] = [];
+    for (const head of page.slots)
+      for (let x = head; x !== undefined; x = x.next)
+        if (
+          x.regime === b.regime &&
+          x.pc - vbase >= 0 &&
+          x.pc - vbase < 4096 &&
+          x.count >= this.opts.jitThreshold >> 2
+        )
+          warm.push(x);
+    warm.sort((p, q) => q.count - p.count);
+    const blocks: Block[] = [];
+    let insns = 0;
+    for (const x of warm) {
+      if (insns + x.n > MAX_REGION_INSNS && blocks.length > 0) break;
+      blocks.push(x);
+      insns += x.n;
+    }
+    const fn = compileRegion(this.env, blocks, vbase, b.regime);
+    for (const x of blocks) x.region = fn;
     this.code.compiled++;
   }
 
@@ -556,7 +647,7 @@ export class Hart implements CpuModel {
 
 function hex(v: number): string {
   const lo = v | 0;
-  const hi = Math.floor(v / TWO32);
+  const hi = floor(v / TWO32);
   return `${(hi >>> 0).toString(16).padStart(8, '0')}${(lo >>> 0).toString(16).padStart(8, '0')}`;
 }
 

@@ -40,8 +40,9 @@ export default definePlugin({
     },
     jit: {
       type: 'boolean',
-      default: true,
-      description: 'Compile hot blocks to JavaScript (off: interpret every block)',
+      default: false,
+      description:
+        'Compile hot pages (tier 2). Off by default: the JavaScript region compiler is slower than the interpreter under V8 (see exec/README.md)',
     },
     'jit-threshold': {
       type: 'number',

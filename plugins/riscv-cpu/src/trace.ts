@@ -31,3 +31,8 @@ export function disassembleBlock(b: Block, priv: number): string {
   }
   return lines.join('\n');
 }
+
+/** A 64-bit value given as int32 halves, as 16 hex digits. */
+export function hexPair(lo: number, hi: number): string {
+  return `${(hi >>> 0).toString(16).padStart(8, '0')}${(lo >>> 0).toString(16).padStart(8, '0')}`;
+}

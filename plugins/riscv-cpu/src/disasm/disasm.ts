@@ -83,10 +83,10 @@ function parts(
   pc: number | bigint,
   opts: DisasmOptions,
 ): [string, string[]] {
-  const [fd, f1, f2, f3] = spec.regs as unknown as readonly [RegFile, RegFile, RegFile, RegFile];
-  const d = reg(fd, rd(insn));
-  const s1 = reg(f1, rs1(insn));
-  const s2 = reg(f2, rs2(insn));
+  const file = (operand: 0 | 1 | 2 | 3) => spec.regs[operand] as RegFile;
+  const d = reg(file(0), rd(insn));
+  const s1 = reg(file(1), rs1(insn));
+  const s2 = reg(file(2), rs2(insn));
   const withRm = (ops: string[]): string[] => {
     const mode = rm(insn);
     return mode === 7 || NO_RM_SHOWN.has(spec.name)
@@ -103,7 +103,7 @@ function parts(
     case 'R1-rm':
       return [spec.name, withRm([d, s1])];
     case 'R4-rm':
-      return [spec.name, withRm([d, s1, s2, reg(f3, rs3(insn))])];
+      return [spec.name, withRm([d, s1, s2, reg(file(3), rs3(insn))])];
     case 'I':
       return [spec.name, [d, s1, String(immI(insn))]];
     case 'I-offset':

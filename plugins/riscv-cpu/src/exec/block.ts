@@ -27,8 +27,8 @@ import {
 export const MAX_INSNS = 32;
 
 export class Block {
-  /** The compiled form (tier 2), once the block is hot. */
-  run: (() => number) | null = null;
+  /** The compiled region (tier 2) that contains this block, once its page is hot. */
+  region: ((budget: number) => number) | null = null;
   /** Times executed by the interpreter, for hotness. */
   count = 0;
   /** Another block at the same physical address (another virtual pc or regime). */

@@ -18,6 +18,8 @@ const INVALID = 1;
 export class PageCode {
   /** Block by halfword offset in the page. */
   slots: (Block | undefined)[] = new Array<Block | undefined>(SLOTS).fill(undefined);
+  /** How often a region was compiled for this page (bounded: see Hart.compile). */
+  compiles = 0;
 
   constructor(
     readonly phys: number,
@@ -42,7 +44,7 @@ export class FetchTlb {
 export class CodeCache {
   readonly pages = new Map<number, PageCode>();
   readonly fetch: readonly FetchTlb[] = [new FetchTlb(), new FetchTlb(), new FetchTlb()];
-  /** Blocks compiled so far (tier 2), and decoded (tier 1): for the bench and traces. */
+  /** Regions compiled so far (tier 2), and blocks decoded (tier 1): for the bench and traces. */
   compiled = 0;
   decoded = 0;
 

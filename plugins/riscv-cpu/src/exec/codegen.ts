@@ -111,18 +111,37 @@ export function makeInterpreter(env: CodeEnv): (b: Block) => number {
   return new Function('env', body)(envValues(env)) as (b: Block) => number;
 }
 
-/** Compiles a block (tier 2): a function that runs it and returns instructions retired. */
-export function compileBlock(env: CodeEnv, b: Block): () => number {
-  let code = '';
-  for (let j = 0; j < b.n; j++) {
-    const sem = SEMS[b.ops[j * FIELDS + F_CODE]!]!;
-    code += sem.gen(literalOperands(b.ops, j, b.pc));
+/**
+ * Compiles a region (tier 2): `blocks` (all of one virtual page, one data regime) into one
+ * function with its own dispatch loop. It runs from `h.pc` block after block while control
+ * stays on the region's block starts and fewer than `budget` instructions ran, then sets
+ * `h.pc` and returns the count. One function per page (v86 compiles hot pages the same way)
+ * gives V8 one large, hot body to optimize, and keeps jumps inside the page off the run loop.
+ * A trap thrown inside adds the region's count so far to `h.k`.
+ */
+export function compileRegion(
+  env: CodeEnv,
+  blocks: readonly Block[],
+  vbase: number,
+  regime: number,
+): (budget: number) => number {
+  let cases = '';
+  for (const b of blocks) {
+    let code = '';
+    for (let j = 0; j < b.n; j++) {
+      const sem = SEMS[b.ops[j * FIELDS + F_CODE]!]!;
+      code += sem.gen(literalOperands(b.ops, j, b.pc, true));
+    }
+    code += `pc=${b.pc + b.endOff};n+=${b.n};continue L;`;
+    cases += `case ${b.pc - vbase}:{${code}}\n`;
   }
-  code += `h.pc=${b.pc + b.endOff};return ${b.n};`;
-  const used = [...HELPER_NAMES, ...FP_NAMES].filter((n) => code.includes(n));
-  const t = env.DT[b.regime]!;
-  const tlbs = TLB_NAMES.filter((n) => code.includes(n));
-  const body = `${prologue(['h', 'x', 'fr', 'fw', ...used, ...tlbs])}return function(){${code}};`;
+  const loop =
+    'let pc=h.pc,n=0;try{L:for(;;){if(n>=budget)break;' +
+    `switch(pc-(${vbase})){\n${cases}default:break L;}}}catch(e){h.k+=n;throw e;}h.pc=pc;return n;`;
+  const used = [...HELPER_NAMES, ...FP_NAMES].filter((n) => loop.includes(n));
+  const t = env.DT[regime]!;
+  const tlbs = TLB_NAMES.filter((n) => loop.includes(n));
+  const body = `${prologue(['h', 'x', 'fr', 'fw', ...used, ...tlbs])}return function region(budget){${loop}};`;
   const values = { ...envValues(env), ...Object.fromEntries(tlbs.map((n) => [n, t[n]])) };
-  return new Function('env', body)(values) as () => number;
+  return new Function('env', body)(values) as (budget: number) => number;
 }

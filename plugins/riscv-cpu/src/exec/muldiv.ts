@@ -1,3 +1,5 @@
+/** Builtins bound once: a global lookup in a `node:vm` context goes through its interceptors. */
+const { abs, floor, imul, trunc } = Math;
 /**
  * 64-bit multiplication and division on int32 halves, exactly, without BigInt on the common
  * paths. `h.ldHi` (the hart's scratch word) carries the high word of a 64-bit result where
@@ -13,7 +15,7 @@ export function mulhu32(a: number, b: number): number {
   const p00 = a0 * b0;
   const mid = a1 * b0 + (p00 >>> 16);
   const mid2 = a0 * b1 + (mid & 0xffff);
-  return (a1 * b1 + Math.floor(mid / 65536) + Math.floor(mid2 / 65536)) | 0;
+  return (a1 * b1 + floor(mid / 65536) + floor(mid2 / 65536)) | 0;
 }
 
 /** Where a 128-bit product's words go: [w0, w1, w2, w3], least significant first. */
@@ -22,20 +24,20 @@ const words = new Int32Array(4);
 /** Unsigned 64x64 -> 128 into `words`. */
 function umul128(al: number, ah: number, bl: number, bh: number): void {
   // Schoolbook on 32-bit limbs; each partial product is split into its 32-bit halves.
-  const ll_l = Math.imul(al, bl);
+  const ll_l = imul(al, bl);
   const ll_h = mulhu32(al, bl);
-  const lh_l = Math.imul(al, bh);
+  const lh_l = imul(al, bh);
   const lh_h = mulhu32(al, bh);
-  const hl_l = Math.imul(ah, bl);
+  const hl_l = imul(ah, bl);
   const hl_h = mulhu32(ah, bl);
-  const hh_l = Math.imul(ah, bh);
+  const hh_l = imul(ah, bh);
   const hh_h = mulhu32(ah, bh);
   words[0] = ll_l;
   let s = (ll_h >>> 0) + (lh_l >>> 0) + (hl_l >>> 0);
   words[1] = s | 0;
-  s = Math.floor(s / 4294967296) + (lh_h >>> 0) + (hl_h >>> 0) + (hh_l >>> 0);
+  s = floor(s / 4294967296) + (lh_h >>> 0) + (hl_h >>> 0) + (hh_l >>> 0);
   words[2] = s | 0;
-  words[3] = (Math.floor(s / 4294967296) + (hh_h >>> 0)) | 0;
+  words[3] = (floor(s / 4294967296) + (hh_h >>> 0)) | 0;
 }
 
 /**
@@ -100,10 +102,10 @@ export function div64(
   // quotient to an integer), so truncating it is the exact quotient, and q * b is exact.
   const a = signed ? ah * TWO32 + (al >>> 0) : (ah >>> 0) * TWO32 + (al >>> 0);
   const b = signed ? bh * TWO32 + (bl >>> 0) : (bh >>> 0) * TWO32 + (bl >>> 0);
-  if (Math.abs(a) < 2 ** 53 && Math.abs(b) < 2 ** 53) {
-    const q = Math.trunc(a / b);
+  if (abs(a) < 2 ** 53 && abs(b) < 2 ** 53) {
+    const q = trunc(a / b);
     const v = rem ? a - q * b : q;
-    out.ldHi = Math.floor(v / TWO32) | 0;
+    out.ldHi = floor(v / TWO32) | 0;
     return v | 0;
   }
   return divBig(out, signed, rem, al, ah, bl, bh);

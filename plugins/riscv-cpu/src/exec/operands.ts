@@ -24,6 +24,11 @@ export interface Operands {
   readonly raw: string;
   /** How many instructions of the block retired before this one. */
   readonly k: string;
+  /**
+   * Whether the code runs inside a compiled region (a guest page's hot blocks in one function
+   * with its own dispatch loop, `codegen.ts`) rather than as one block.
+   */
+  readonly region: boolean;
 }
 
 /** Decoded fields per instruction in a block's `ops` array. */
@@ -51,10 +56,16 @@ export const INTERP_OPERANDS: Operands = {
   next: `(base+ops[i+${F_PCOFF}]+ops[i+${F_LEN}])`,
   raw: `ops[i+${F_RAW}]`,
   k: 'k',
+  region: false,
 };
 
 /** A compiled block's operands for instruction `j` of `ops`. */
-export function literalOperands(ops: Int32Array, j: number, base: number): Operands {
+export function literalOperands(
+  ops: Int32Array,
+  j: number,
+  base: number,
+  region: boolean,
+): Operands {
   const i = j * FIELDS;
   const pc = base + ops[i + F_PCOFF]!;
   return {
@@ -68,5 +79,6 @@ export function literalOperands(ops: Int32Array, j: number, base: number): Opera
     next: `(${pc + ops[i + F_LEN]!})`,
     raw: String(ops[i + F_RAW]),
     k: String(j),
+    region,
   };
 }

@@ -56,12 +56,22 @@ export const ea = (o: Operands) =>
   `const a_=${lo(o.rs1)};const al=(a_+${o.imm})|0;` +
   `const ah=(${hi(o.rs1)}+(${o.imm}>>31)+((al>>>0)<(a_>>>0)?1:0))|0;`;
 
-/** Ends the block at the next instruction when a helper asked (`h.exit`). */
-export const exitIfAsked = (o: Operands) =>
-  `if(h.exit){h.exit=false;h.pc=${o.next};return ${o.k}+1;}`;
+/**
+ * Retires this instruction and leaves the block for `target`. Inside a region this continues
+ * at `target` through the region's dispatch loop (`pc`, `n`, label `L`: see codegen.ts).
+ */
+export const jump = (o: Operands, target: string) =>
+  o.region ? `pc=${target};n+=${o.k}+1;continue L;` : `h.pc=${target};return ${o.k}+1;`;
 
-/** Retires this instruction and leaves the block for `target`. */
-export const jump = (o: Operands, target: string) => `h.pc=${target};return ${o.k}+1;`;
+/**
+ * Retires this instruction and returns to the hart's run loop at `target` (interrupts are
+ * checked there): after a privilege change, a CSR write, a device access that asked for it.
+ */
+export const jumpToRun = (o: Operands, target: string) =>
+  o.region ? `pc=${target};n+=${o.k}+1;break L;` : `h.pc=${target};return ${o.k}+1;`;
+
+/** Ends the block at the next instruction when a helper asked (`h.exit`). */
+export const exitIfAsked = (o: Operands) => `if(h.exit){h.exit=false;${jumpToRun(o, o.next)}}`;
 
 /** Makes the helpers that may trap know how many instructions of the block retired. */
 export const retiredSoFar = (o: Operands) => `h.k=${o.k};`;

@@ -87,7 +87,7 @@ export const RV64I: Readonly<Record<string, Semantics>> = {
     gen: (o) =>
       `{${ea(o)}const tl_=al&-2;${putNumber(o.rd, o.next)}` +
       `if(ah>=-2097152&&ah<2097152){${jump(o, 'ah*4294967296+(tl_>>>0)')}}` +
-      `h.k=${o.k}+1;BADJUMP(h,tl_,ah);return ${o.k}+1;}`,
+      `h.k=${o.k}+1;BADJUMP(h,tl_,ah);}`,
   },
   beq: branch((a, b) => `${lo(a)}===${lo(b)}&&${hi(a)}===${hi(b)}`),
   bne: branch((a, b) => `${lo(a)}!==${lo(b)}||${hi(a)}!==${hi(b)}`),

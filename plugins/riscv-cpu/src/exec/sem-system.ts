@@ -4,7 +4,7 @@
  * instructions of the block depend on (privilege, translation, interrupt enables) leaves the
  * block, so that the next one is looked up, and interrupts checked, afresh.
  */
-import { exitIfAsked, hi, lo, retiredSoFar, type Semantics } from './sem-base.js';
+import { exitIfAsked, hi, jumpToRun, lo, retiredSoFar, type Semantics } from './sem-base.js';
 
 /** CSR operation codes, as `CSR` takes them. */
 export const CSR_RW = 0;
@@ -25,7 +25,7 @@ function csr(op: number, immediate: boolean): Semantics {
 const leave = (call: string): Semantics => ({
   ends: true,
   gen: (o) =>
-    `{${retiredSoFar(o)}${call.replace(/\$(\w+)/g, (_, f: keyof typeof o) => o[f])};h.pc=${o.next};return ${o.k}+1;}`,
+    `{${retiredSoFar(o)}${call.replace(/\$(\w+)/g, (_, f: string) => String(o[f as keyof typeof o]))};${jumpToRun(o, o.next)}}`,
 });
 
 export const SYSTEM: Readonly<Record<string, Semantics>> = {
@@ -38,8 +38,14 @@ export const SYSTEM: Readonly<Record<string, Semantics>> = {
   ecall: { ends: true, gen: (o) => `{${retiredSoFar(o)}ECALL(h,${o.pc});}` },
   ebreak: { ends: true, gen: (o) => `{${retiredSoFar(o)}EBREAK(h,${o.pc});}` },
   // MRET and SRET set the pc themselves.
-  mret: { ends: true, gen: (o) => `{${retiredSoFar(o)}MRET(h,${o.pc},${o.raw});return ${o.k}+1;}` },
-  sret: { ends: true, gen: (o) => `{${retiredSoFar(o)}SRET(h,${o.pc},${o.raw});return ${o.k}+1;}` },
+  mret: {
+    ends: true,
+    gen: (o) => `{${retiredSoFar(o)}MRET(h,${o.pc},${o.raw});${jumpToRun(o, 'h.pc')}}`,
+  },
+  sret: {
+    ends: true,
+    gen: (o) => `{${retiredSoFar(o)}SRET(h,${o.pc},${o.raw});${jumpToRun(o, 'h.pc')}}`,
+  },
   wfi: leave('WFI(h,$pc,$raw)'),
   'sfence.vma': leave('SFENCE(h,$rs1,$rs2,$pc,$raw)'),
   'fence.i': leave('FENCEI(h)'),

@@ -17,12 +17,6 @@ export function f32FromBits(bits: number): number {
   return asF32[0]!;
 }
 
-/** The bit pattern (as an int32) of `v`, which must be exactly representable in binary32. */
-export function f32Bits(v: number): number {
-  asF32[0] = v;
-  return asI32[0]!;
-}
-
 /** The binary64 value of the words `lo`, `hi` (a NaN pattern gives some NaN). */
 export function f64FromWords(lo: number, hi: number): number {
   asI32[0] = lo;

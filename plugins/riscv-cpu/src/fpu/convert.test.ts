@@ -39,7 +39,7 @@ import {
 import { expectedF, runF, runFromX, runToX, same } from './test-support/run.js';
 
 const RM = fc.integer({ min: 0, max: 4 });
-const RUNS = { numRuns: 1500 };
+const RUNS = { numRuns: 1000 };
 
 const toInt: [string, FpOp, Fmt, IntKind][] = [
   ['fcvt.w.s', fcvt_w_s, S, 'w'],

@@ -15,20 +15,24 @@
  * is the round-to-nearest-even result and whose fast-two-sum error is exact; a binary32 result
  * rounds that sum to odd first (see `fma.ts`) so Math.fround rounds once.
  */
-import { f32Bits, f32FromBits, f64LowWord, nextF64 } from './bits.js';
+import { f32FromBits, f64LowWord, nextF64 } from './bits.js';
 import * as exact from './exact.js';
 import { F32, F64, NV, NX, RNE, TWO_127, TWO_M126 } from './format.js';
-import { type FpRegs, readBitsD, readS, writeNaND, writeS, writeX } from './regs.js';
+import {
+  type FpRegs,
+  readBitsD,
+  readS,
+  valueS,
+  writeNaND,
+  writeS,
+  writeValueS,
+  writeX,
+} from './regs.js';
 import { fromNearestF32, fromNearestF64, roundToIntegral } from './round.js';
 
 const TWO_32 = 4294967296;
 const TWO_63 = 2 ** 63;
 const TWO_64 = 2 ** 64;
-
-/** The value of a binary32 register as a double (NaN for any NaN). */
-function valueS(r: FpRegs, rs: number): number {
-  return f32FromBits(readS(r, rs));
-}
 
 /** Writes the rounded `v` as a 32-bit integer (signed or not), saturating with NV. */
 function toW(r: FpRegs, rd: number, v: number, rm: number, unsigned: boolean): void {
@@ -117,7 +121,7 @@ function intToS(r: FpRegs, rd: number, h: number, lo: number, rm: number): void 
     r.fflags |= NX;
     if (rm !== RNE) v = fromNearestF32(v, d, e, rm);
   }
-  writeS(r, rd, f32Bits(v));
+  writeValueS(r, rd, v);
 }
 
 /** fcvt.s.w */
@@ -169,14 +173,14 @@ export function fcvt_s_d(r: FpRegs, rd: number, rs1: number, rm: number): void {
   const v = r.f[rs1]!;
   let w = Math.fround(v);
   if (w === v) {
-    writeS(r, rd, f32Bits(w)); // exact (zeros, infinities, and exact subnormals included)
+    writeValueS(r, rd, w); // exact (zeros, infinities, and exact subnormals included)
     return;
   }
   const aw = Math.abs(w);
   if (aw > TWO_M126 && aw < TWO_127) {
     r.fflags |= NX;
     if (rm !== RNE) w = fromNearestF32(w, v - w, 0, rm);
-    writeS(r, rd, f32Bits(w));
+    writeValueS(r, rd, w);
     return;
   }
   writeS(r, rd, Number(exact.convert(readBitsD(r, rs1), F64, F32, rm, r)) | 0);

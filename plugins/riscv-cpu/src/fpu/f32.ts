@@ -8,10 +8,9 @@
  * other modes. Results that are tiny or near overflow, and non-finite operands, go to the
  * exact path.
  */
-import { f32Bits, f32FromBits } from './bits.js';
 import * as exact from './exact.js';
 import { F32, NX, RDN, RNE, TWO_127, TWO_M126 } from './format.js';
-import { type FpRegs, readS, writeS } from './regs.js';
+import { type FpRegs, readS, valueS, writeS, writeValueS } from './regs.js';
 import { fromNearestF32, fromNearestNoTieF32 } from './round.js';
 
 /** Writes the exact path's result (a BigInt bit pattern) boxed. */
@@ -37,45 +36,45 @@ function addFast(r: FpRegs, rd: number, a: number, b: number, rm: number): boole
   } else if (v === 0 && rm === RDN && !(Object.is(a, 0) && Object.is(b, 0))) {
     v = -0;
   }
-  writeS(r, rd, f32Bits(v));
+  writeValueS(r, rd, v);
   return true;
 }
 
 /** fadd.s */
 export function fadd_s(r: FpRegs, rd: number, rs1: number, rs2: number, rm: number): void {
-  const a = readS(r, rs1);
-  const b = readS(r, rs2);
-  if (addFast(r, rd, f32FromBits(a), f32FromBits(b), rm)) return;
-  writeExact(r, rd, exact.add(BigInt(a >>> 0), BigInt(b >>> 0), F32, rm, r));
+  if (addFast(r, rd, valueS(r, rs1), valueS(r, rs2), rm)) return;
+  const bits = exact.add(BigInt(readS(r, rs1) >>> 0), BigInt(readS(r, rs2) >>> 0), F32, rm, r);
+  writeExact(r, rd, bits);
 }
 
 /** fsub.s */
 export function fsub_s(r: FpRegs, rd: number, rs1: number, rs2: number, rm: number): void {
-  const a = readS(r, rs1);
+  if (addFast(r, rd, valueS(r, rs1), -valueS(r, rs2), rm)) return;
   const b = readS(r, rs2) ^ 0x80000000;
-  if (addFast(r, rd, f32FromBits(a), f32FromBits(b), rm)) return;
-  writeExact(r, rd, exact.add(BigInt(a >>> 0), BigInt(b >>> 0), F32, rm, r));
+  writeExact(r, rd, exact.add(BigInt(readS(r, rs1) >>> 0), BigInt(b >>> 0), F32, rm, r));
 }
 
 /** fmul.s. The binary64 product of two binary32 values is exact (48 bits, far from limits). */
 export function fmul_s(r: FpRegs, rd: number, rs1: number, rs2: number, rm: number): void {
-  const a = readS(r, rs1);
-  const b = readS(r, rs2);
-  const p = f32FromBits(a) * f32FromBits(b);
+  const p = valueS(r, rs1) * valueS(r, rs2);
   let v = Math.fround(p);
   const d = p - v;
   if (d === 0) {
-    writeS(r, rd, f32Bits(v)); // exact, even when subnormal (no UF without NX)
+    writeValueS(r, rd, v); // exact, even when subnormal (no UF without NX)
     return;
   }
   const av = Math.abs(v);
   if (av > TWO_M126 && av < TWO_127) {
     r.fflags |= NX;
     if (rm !== RNE) v = fromNearestF32(v, d, 0, rm);
-    writeS(r, rd, f32Bits(v));
+    writeValueS(r, rd, v);
     return;
   }
-  writeExact(r, rd, exact.mul(BigInt(a >>> 0), BigInt(b >>> 0), F32, rm, r));
+  writeExact(
+    r,
+    rd,
+    exact.mul(BigInt(readS(r, rs1) >>> 0), BigInt(readS(r, rs2) >>> 0), F32, rm, r),
+  );
 }
 
 /**
@@ -83,10 +82,8 @@ export function fmul_s(r: FpRegs, rd: number, rs1: number, rs2: number, rm: numb
  * sign), times b's, says where a/b lies from v. A quotient is never a midpoint.
  */
 export function fdiv_s(r: FpRegs, rd: number, rs1: number, rs2: number, rm: number): void {
-  const a = readS(r, rs1);
-  const b = readS(r, rs2);
-  const x = f32FromBits(a);
-  const y = f32FromBits(b);
+  const x = valueS(r, rs1);
+  const y = valueS(r, rs2);
   let v = Math.fround(x / y);
   const av = Math.abs(v);
   if (av > TWO_M126 && av < TWO_127 && Math.abs(y) < Infinity) {
@@ -95,20 +92,23 @@ export function fdiv_s(r: FpRegs, rd: number, rs1: number, rs2: number, rm: numb
       r.fflags |= NX;
       if (rm !== RNE) v = fromNearestNoTieF32(v, rem < 0 !== y < 0, rm);
     }
-    writeS(r, rd, f32Bits(v));
+    writeValueS(r, rd, v);
     return;
   }
   if (v === 0 && x === 0) {
-    writeS(r, rd, f32Bits(v)); // zero over a nonzero divisor: exact
+    writeValueS(r, rd, v); // zero over a nonzero divisor: exact
     return;
   }
-  writeExact(r, rd, exact.div(BigInt(a >>> 0), BigInt(b >>> 0), F32, rm, r));
+  writeExact(
+    r,
+    rd,
+    exact.div(BigInt(readS(r, rs1) >>> 0), BigInt(readS(r, rs2) >>> 0), F32, rm, r),
+  );
 }
 
 /** fsqrt.s. v² is exact in binary64; a square root is never a midpoint. */
 export function fsqrt_s(r: FpRegs, rd: number, rs1: number, rm: number): void {
-  const a = readS(r, rs1);
-  const x = f32FromBits(a);
+  const x = valueS(r, rs1);
   if (x > 0 && x < Infinity) {
     let v = Math.fround(Math.sqrt(x));
     const rem = x - v * v;
@@ -116,12 +116,12 @@ export function fsqrt_s(r: FpRegs, rd: number, rs1: number, rm: number): void {
       r.fflags |= NX;
       if (rm !== RNE) v = fromNearestNoTieF32(v, rem < 0, rm);
     }
-    writeS(r, rd, f32Bits(v));
+    writeValueS(r, rd, v);
     return;
   }
   if (x === 0) {
-    writeS(r, rd, a); // sqrt(±0) = ±0
+    writeValueS(r, rd, x); // sqrt(±0) = ±0
     return;
   }
-  writeExact(r, rd, exact.sqrt(BigInt(a >>> 0), F32, rm, r));
+  writeExact(r, rd, exact.sqrt(BigInt(readS(r, rs1) >>> 0), F32, rm, r));
 }

@@ -14,11 +14,11 @@
  * e is nonzero, s is moved to its odd neighbour on e's side (round to odd: a binary64 rounded
  * to odd keeps enough to round to binary32 once, since 53 >= 24 + 2), then Math.fround.
  */
-import { f32Bits, f32FromBits, f64LowWord, nextF64 } from './bits.js';
+import { f64LowWord, nextF64 } from './bits.js';
 import { twoProductLow } from './eft.js';
 import * as exact from './exact.js';
 import { F32, F64, NX, RDN, RNE, TWO_127, TWO_M126 } from './format.js';
-import { type FpRegs, readBitsD, readS, writeBitsD, writeS } from './regs.js';
+import { type FpRegs, readBitsD, readS, valueS, writeBitsD, writeS, writeValueS } from './regs.js';
 import { fromNearestF32, fromNearestF64 } from './round.js';
 
 const SIGN64 = 1n << 63n;
@@ -91,14 +91,14 @@ function fmaFastS(r: FpRegs, rd: number, a: number, b: number, c: number, rm: nu
   const d = s - v;
   if (d === 0 && e === 0) {
     if (v === 0 && rm === RDN && !(Object.is(p, 0) && Object.is(c, 0))) v = -0;
-    writeS(r, rd, f32Bits(v));
+    writeValueS(r, rd, v);
     return true;
   }
   const av = Math.abs(v);
   if (!(av > TWO_M126 && av < TWO_127)) return false;
   r.fflags |= NX;
   if (rm !== RNE) v = fromNearestF32(v, d, e, rm);
-  writeS(r, rd, f32Bits(v));
+  writeValueS(r, rd, v);
   return true;
 }
 
@@ -131,10 +131,12 @@ function fmaS(
   negProduct: boolean,
   negAddend: boolean,
 ): void {
+  const a = valueS(r, rs1);
+  const c = valueS(r, rs3);
+  if (fmaFastS(r, rd, negProduct ? -a : a, valueS(r, rs2), negAddend ? -c : c, rm)) return;
   const x = readS(r, rs1) ^ (negProduct ? SIGN32 : 0);
   const y = readS(r, rs2);
   const z = readS(r, rs3) ^ (negAddend ? SIGN32 : 0);
-  if (fmaFastS(r, rd, f32FromBits(x), f32FromBits(y), f32FromBits(z), rm)) return;
   const bits = exact.fma(BigInt(x >>> 0), BigInt(y >>> 0), BigInt(z >>> 0), F32, rm, r);
   writeS(r, rd, Number(bits) | 0);
 }

@@ -34,7 +34,41 @@ export function createFpRegs(x: Int32Array): FpRegs {
     throw new EmuhostError('E_BAD_ARGUMENT', 'the FP register file needs a little-endian host');
   }
   const buffer = new ArrayBuffer(32 * 8);
-  return { f: new Float64Array(buffer), fw: new Int32Array(buffer), x, fflags: 0 };
+  const f = new Float64Array(buffer);
+  const regs: WithView = {
+    f,
+    fw: new Int32Array(buffer),
+    x,
+    fflags: 0,
+    f32: new Float32Array(buffer),
+  };
+  return regs;
+}
+
+/** createFpRegs' object also carries a binary32 view of the f registers (not part of FpRegs). */
+interface WithView extends FpRegs {
+  f32?: Float32Array;
+}
+
+/**
+ * The f registers as 64 binary32 slots (slot 2*i is register i's low word), saving the binary32
+ * fast paths a bit-pattern round trip. Made on first use for an FpRegs built elsewhere.
+ */
+function f32View(r: FpRegs): Float32Array {
+  const w = r as WithView;
+  if (w.f32 === undefined) w.f32 = new Float32Array(r.fw.buffer, r.fw.byteOffset, 64);
+  return w.f32;
+}
+
+/** The value of f register `i` as a binary32 (in a double): NaN when not NaN-boxed. */
+export function valueS(r: FpRegs, i: number): number {
+  return r.fw[2 * i + 1] === -1 ? f32View(r)[2 * i]! : Number.NaN;
+}
+
+/** Writes the binary32 value `v` (exactly representable, not NaN) to f register `i`, boxed. */
+export function writeValueS(r: FpRegs, i: number, v: number): void {
+  f32View(r)[2 * i] = v;
+  r.fw[2 * i + 1] = -1;
 }
 
 /** The binary32 bits of f register `i`: the canonical NaN unless it is properly NaN-boxed. */

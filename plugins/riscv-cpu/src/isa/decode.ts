@@ -5,8 +5,8 @@
  * and funct7[31:25] index a 128 Ki-entry array of candidate lists (every row is filed under all
  * keys its mask allows), and the few candidates left (at most a handful: the fcvt variants
  * that differ in rs2, the SYSTEM rows that differ in imm) are checked by mask/match. The
- * candidate lists are shared between keys, so the index is one Uint16Array (256 KiB) plus a
- * few hundred small arrays. A word is legal iff some row matches it; rows never overlap (a
+ * candidate lists are shared between keys and flattened into one Int32Array, so the index is
+ * a Uint16Array (256 KiB) plus a couple of thousand integers. A word is legal iff some row matches it; rows never overlap (a
  * test checks), so the first match is the only one.
  */
 
@@ -18,11 +18,19 @@ function keyOf(w: number): number {
 }
 
 interface Index {
-  /** keyOf(word) -> index into `lists`. */
+  /** keyOf(word) -> offset in `cands` of that key's candidate list (0: the empty list). */
   readonly slot: Uint16Array;
-  /** Candidate rows; `lists[0]` is the empty list (no row for that key: illegal). */
-  readonly lists: readonly (readonly OpcodeSpec[])[];
+  /**
+   * Candidate lists, flattened: a count, then (mask, match, row id) per candidate, as int32 so
+   * the compare in `decode` stays on small integers.
+   */
+  readonly cands: Int32Array;
+  /** How many distinct lists and the longest one (for tests and tuning). */
+  readonly lists: number;
+  readonly longest: number;
 }
+// `slot` holds 16-bit offsets: `cands` must stay under 64 Ki entries (about 2,000 today; the
+// test checks through decodeIndexStats).
 
 function buildIndex(rows: readonly OpcodeSpec[]): Index {
   const perKey = new Map<number, OpcodeSpec[]>();
@@ -41,22 +49,27 @@ function buildIndex(rows: readonly OpcodeSpec[]): Index {
     }
   }
   const slot = new Uint16Array(1 << 17);
-  const lists: (readonly OpcodeSpec[])[] = [[]];
+  const flat: number[] = [0]; // offset 0: the empty list
   const shared = new Map<string, number>();
+  let longest = 0;
   for (const [key, list] of perKey) {
     const sig = list.map((s) => s.id).join(',');
     let at = shared.get(sig);
     if (at === undefined) {
-      at = lists.length;
+      at = flat.length;
       shared.set(sig, at);
-      lists.push(Object.freeze(list));
+      flat.push(list.length);
+      for (const s of list) flat.push(s.mask | 0, s.match | 0, s.id);
+      longest = Math.max(longest, list.length);
     }
     slot[key] = at;
   }
-  return { slot, lists };
+  return { slot, cands: Int32Array.from(flat), lists: shared.size, longest };
 }
 
 const INDEX = buildIndex(OPCODES);
+const SLOT = INDEX.slot;
+const CANDS = INDEX.cands;
 
 /**
  * The row `insn` (a 32-bit word, signed or unsigned) encodes, or `undefined` if it is not an
@@ -64,15 +77,16 @@ const INDEX = buildIndex(OPCODES);
  * `expandCompressed` first.
  */
 export function decode(insn: number): OpcodeSpec | undefined {
-  const list = INDEX.lists[INDEX.slot[keyOf(insn)] as number] as readonly OpcodeSpec[];
-  for (let i = 0; i < list.length; i++) {
-    const spec = list[i] as OpcodeSpec;
-    if ((insn & spec.mask) >>> 0 === spec.match) return spec;
+  const w = insn | 0;
+  let at = SLOT[keyOf(w)] as number;
+  const n = CANDS[at++] as number;
+  for (let i = 0; i < n; i++, at += 3) {
+    if ((w & (CANDS[at] as number)) === CANDS[at + 1]) return OPCODES[CANDS[at + 2] as number];
   }
   return undefined;
 }
 
-/** How many candidate lists the index holds and the longest one (for tests and tuning). */
-export function decodeIndexStats(): { lists: number; longest: number } {
-  return { lists: INDEX.lists.length, longest: Math.max(...INDEX.lists.map((l) => l.length)) };
+/** Size of the decode index: distinct candidate lists, the longest, flattened entries. */
+export function decodeIndexStats(): { lists: number; longest: number; entries: number } {
+  return { lists: INDEX.lists, longest: INDEX.longest, entries: CANDS.length };
 }

@@ -17,8 +17,8 @@
  * and C.ADDI with rd = 0 to `addi x0,...`, C.LI / C.LUI / C.MV / C.ADD / C.SLLI with rd = 0 to
  * writes of x0, the zero-shamt C.SLLI / C.SRLI / C.SRAI to shifts by 0.
  *
- * The whole 64 Ki table is computed on first use (a few ms) so that expansion is one array
- * load on the execution path.
+ * Each halfword's expansion is computed on its first use and cached in a 64 Ki-entry table, so
+ * that on the execution path expansion is an array load.
  */
 
 import { EmuhostError } from '@emuhost/sdk';
@@ -198,30 +198,24 @@ export const RVC_OPCODES: readonly RvcSpec[] = Object.freeze(
   }),
 );
 
-interface Table {
-  /** Expanded word per halfword, 0 when reserved or not a compressed encoding. */
-  readonly words: Uint32Array;
-  /** 1 + index into RVC_OPCODES of the row that claims the halfword, 0 for none. */
-  readonly rows: Uint8Array;
-}
+/** Expanded word per halfword, valid once `rows[h]` is set; 0 when reserved or not RVC. */
+const words = new Uint32Array(1 << 16);
+/** Per halfword: 0 not computed yet, NO_ROW outside every row, else 1 + index in RVC_OPCODES. */
+const rows = new Uint8Array(1 << 16);
+const NO_ROW = 255;
 
-let table: Table | undefined;
-
-function build(): Table {
-  const words = new Uint32Array(1 << 16);
-  const rows = new Uint8Array(1 << 16);
-  for (let h = 0; h < 1 << 16; h++) {
-    if ((h & 3) === 3) continue;
-    for (let i = 0; i < RVC_OPCODES.length; i++) {
-      const spec = RVC_OPCODES[i] as RvcSpec;
-      if ((h & spec.mask) !== spec.match) continue;
-      rows[h] = i + 1;
-      const ops = spec.operands(h);
-      if (ops) words[h] = encode(spec.expandsTo, ops);
-      break;
-    }
+/** Computes (once) and caches the expansion and row of halfword h. */
+function fill(h: number): void {
+  rows[h] = NO_ROW;
+  if ((h & 3) === 3) return;
+  for (let i = 0; i < RVC_OPCODES.length; i++) {
+    const spec = RVC_OPCODES[i] as RvcSpec;
+    if ((h & spec.mask) !== spec.match) continue;
+    rows[h] = i + 1;
+    const ops = spec.operands(h);
+    if (ops) words[h] = encode(spec.expandsTo, ops);
+    return;
   }
-  return { words, rows };
 }
 
 /**
@@ -230,8 +224,9 @@ function build(): Table {
  * are read; a halfword whose low two bits are 11 is not compressed and gives 0.
  */
 export function expandCompressed(h: number): number {
-  table ??= build();
-  return table.words[h & 0xffff] as number;
+  const x = h & 0xffff;
+  if (rows[x] === 0) fill(x);
+  return words[x] as number;
 }
 
 /**
@@ -239,7 +234,8 @@ export function expandCompressed(h: number): number {
  * such as C.ADDI4SPN with nzuimm 0), or `undefined` outside every row.
  */
 export function compressedSpec(h: number): RvcSpec | undefined {
-  table ??= build();
-  const row = table.rows[h & 0xffff] as number;
-  return row === 0 ? undefined : RVC_OPCODES[row - 1];
+  const x = h & 0xffff;
+  if (rows[x] === 0) fill(x);
+  const row = rows[x] as number;
+  return row === NO_ROW ? undefined : RVC_OPCODES[row - 1];
 }

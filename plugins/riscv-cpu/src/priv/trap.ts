@@ -12,6 +12,9 @@ import type { Hart } from '../hart.js';
 import { causeName, EXC, IRQ_PRIORITY, MIP_SEIP, PRV_M, PRV_S, PRV_U } from './causes.js';
 import { MPP_SHIFT, MSTATUS } from './mstatus.js';
 
+/** Builtins bound once: a global lookup in a `node:vm` context goes through its interceptors. */
+const { floor } = Math;
+
 /** What generated code and helpers throw once a trap is taken. */
 export const TRAP: unique symbol = Symbol('riscv trap');
 
@@ -20,7 +23,7 @@ const TWO32 = 4294967296;
 /** A JS number (exact integer) as int32 halves into `r64` pair `i`. */
 function setPairNumber(h: Hart, i: number, v: number): void {
   h.r64[2 * i] = v | 0;
-  h.r64[2 * i + 1] = Math.floor(v / TWO32) | 0;
+  h.r64[2 * i + 1] = floor(v / TWO32) | 0;
 }
 
 /** The pc a trap vector gives: BASE (+ 4 x cause for interrupts in vectored mode). */
@@ -77,13 +80,14 @@ export function takeTrap(
   h.setMstatus(ms);
   h.reservation = -1;
   h.traps++;
+  if (!interrupt) h.noteException(cause, epcLo, epcHi, tvalLo, tvalHi, from);
   const t = h.trace;
   if (t?.kinds.has('int'))
     t.line(
       'int',
       `${interrupt ? 'interrupt' : 'exception'} ${causeName(cause, interrupt)} (cause ${cause}) ` +
         `epc 0x${hex64(epcLo & ~1, epcHi)} tval 0x${hex64(tvalLo, tvalHi)} ` +
-        `priv ${'USHM'[from]} -> ${'USHM'[h.priv]} pc 0x${hex64(h.pc | 0, Math.floor(h.pc / TWO32))}`,
+        `priv ${'USHM'[from]} -> ${'USHM'[h.priv]} pc 0x${hex64(h.pc | 0, floor(h.pc / TWO32))}`,
     );
 }
 
@@ -93,7 +97,7 @@ function hex64(lo: number, hi: number): string {
 
 /** Raises an exception at the instruction at `pc` (a number): takes the trap and throws. */
 export function raise(h: Hart, cause: number, tvalLo: number, tvalHi: number, pc: number): never {
-  takeTrap(h, cause, false, tvalLo, tvalHi, pc | 0, Math.floor(pc / TWO32));
+  takeTrap(h, cause, false, tvalLo, tvalHi, pc | 0, floor(pc / TWO32));
   throw TRAP;
 }
 
@@ -108,7 +112,7 @@ export function ecall(h: Hart, pc: number): never {
 }
 
 export function ebreak(h: Hart, pc: number): never {
-  return raise(h, EXC.BREAKPOINT, pc | 0, Math.floor(pc / TWO32), pc);
+  return raise(h, EXC.BREAKPOINT, pc | 0, floor(pc / TWO32), pc);
 }
 
 /**
@@ -184,7 +188,7 @@ export function takeInterrupt(h: Hart): boolean {
   const irq = pendingInterrupt(h);
   if (irq < 0) return false;
   const pc = h.pc;
-  takeTrap(h, irq, true, 0, 0, pc | 0, Math.floor(pc / TWO32));
+  takeTrap(h, irq, true, 0, 0, pc | 0, floor(pc / TWO32));
   return true;
 }
 

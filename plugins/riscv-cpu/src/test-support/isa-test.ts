@@ -89,3 +89,65 @@ export function runIsaTest(
       return { outcome: 'timeout', code: -1, instructions: m.cpus.instructions, console };
   }
 }
+
+export interface BareRunResult {
+  /** The sifive,test exit code (0x5555: 0; 0x3333 | code << 16: code), or undefined on a timeout. */
+  readonly exitCode: number | undefined;
+  readonly instructions: number;
+  /** Host milliseconds spent running. */
+  readonly ms: number;
+  readonly machine: Machine;
+}
+
+/**
+ * Runs a bare-metal ELF that ends by writing to a sifive,test device at 0x100000 (the bench
+ * workloads, bench/guest): RAM at 0x80000000, one rv64 hart at the entry point.
+ */
+export function runBareElf(
+  file: string,
+  opts: { maxInstructions?: number; jit?: boolean; jitThreshold?: number; ramSize?: number } = {},
+): BareRunResult {
+  const elf = parseElf(new Uint8Array(readFileSync(file)));
+  const m = bareRiscvMachine(opts.ramSize ?? 64 << 20);
+  let exitCode: number | undefined;
+  const test = m.memorySystem.createMmio('sifive-test', 0x1000, {
+    read: () => 0,
+    write: (offset, _size, value) => {
+      const v = Number(value);
+      if (offset !== 0) return undefined;
+      if ((v & 0xffff) === 0x5555) exitCode = 0;
+      else if ((v & 0xffff) === 0x3333) exitCode = v >>> 16;
+      if (exitCode !== undefined) m.cpus.stop();
+      return undefined;
+    },
+  });
+  m.systemMemory.addSubregion(test, 0x100000);
+  for (const seg of elf.segments)
+    if (seg.type === PT_LOAD && seg.filesz > 0)
+      m.memory.loadImage(Number(seg.paddr) as GuestPhysAddr, seg.data);
+  addCpu(m, rv64, {
+    id: 'cpu0',
+    index: 0,
+    props: {
+      resetvec: Number(elf.entry),
+      jit: opts.jit ?? true,
+      'jit-threshold': opts.jitThreshold ?? 64,
+    },
+  });
+  const max = opts.maxInstructions ?? 5_000_000_000;
+  const t0 = performance.now();
+  let lastT = t0;
+  let lastN = 0;
+  while (exitCode === undefined && m.cpus.instructions < max) {
+    const out = m.cpus.run({ untilNs: m.clock.now + 10_000_000 });
+    if (process.env.EMUHOST_CHUNKS) {
+      const now = performance.now();
+      const n = m.cpus.instructions;
+      console.log(`chunk ${((n - lastN) / (now - lastT) / 1000).toFixed(1)} MIPS`);
+      lastT = now;
+      lastN = n;
+    }
+    if (out.reason === 'idle') break;
+  }
+  return { exitCode, instructions: m.cpus.instructions, ms: performance.now() - t0, machine: m };
+}

@@ -94,7 +94,7 @@ type Value =
 
 export function decode(bits: bigint, f: Fmt): Value {
   const ebits = f.width - f.p;
-  const neg = (bits >> BigInt(f.width - 1)) & 1n ? true : false;
+  const neg = ((bits >> BigInt(f.width - 1)) & 1n) === 1n;
   const e = Number((bits >> BigInt(f.p - 1)) & ((1n << BigInt(ebits)) - 1n));
   const frac = bits & ((1n << BigInt(f.p - 1)) - 1n);
   const bias = f.emax;

@@ -39,8 +39,10 @@ export function expectedF(f: Fmt, o: Outcome): Outcome {
 /** Runs an f-to-f instruction with `operands` in f1.. and the rounding mode last (if any). */
 export function runF(op: FpOp, f: Fmt, operands: bigint[], rm?: number): Outcome {
   const r = freshRegs();
-  operands.forEach((bits, k) => setF(r, k + 1, f, bits));
-  const regs = operands.map((_, k) => k + 1);
+  const regs = operands.map((bits, k) => {
+    setF(r, k + 1, f, bits);
+    return k + 1;
+  });
   if (rm === undefined) op(r, 4, ...regs);
   else op(r, 4, ...regs, rm);
   return { bits: readBitsD(r, 4), flags: r.fflags };
@@ -49,8 +51,10 @@ export function runF(op: FpOp, f: Fmt, operands: bigint[], rm?: number): Outcome
 /** Runs an f-to-x instruction (fcvt to an integer, compares, fclass, fmv.x.*). */
 export function runToX(op: FpOp, f: Fmt, operands: bigint[], rm?: number): Outcome {
   const r = freshRegs();
-  operands.forEach((bits, k) => setF(r, k + 1, f, bits));
-  const regs = operands.map((_, k) => k + 1);
+  const regs = operands.map((bits, k) => {
+    setF(r, k + 1, f, bits);
+    return k + 1;
+  });
   if (rm === undefined) op(r, 5, ...regs);
   else op(r, 5, ...regs, rm);
   return { bits: getX(r, 5), flags: r.fflags };

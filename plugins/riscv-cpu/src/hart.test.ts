@@ -1,0 +1,93 @@
+/**
+ * The hart as the kernel and a debugger use it, on a bare machine: a guest stuck in a storm of
+ * traps with no handler is reported (not spun on forever), the debugger's breakpoints, single
+ * steps, registers and memory work, and saved state resumes identically.
+ */
+import { addCpu } from '@emuhost/host';
+import type { CpuDebug, GuestPhysAddr, SavedState } from '@emuhost/sdk';
+import { describe, expect, it } from 'vitest';
+import { encode } from './isa/index.js';
+import { bareRiscvMachine, rv64 } from './test-support/isa-test.js';
+
+const RAM = 0x80000000;
+
+/** A bare machine with `words` at RAM and one hart starting there; `halts` collects halt reasons. */
+function machineWith(words: number[], state?: SavedState) {
+  const m = bareRiscvMachine();
+  const bytes = new Uint8Array(words.length * 4);
+  const v = new DataView(bytes.buffer);
+  for (const [i, w] of words.entries()) v.setUint32(i * 4, w >>> 0, true);
+  m.memory.loadImage(RAM as GuestPhysAddr, bytes);
+  const halts: string[] = [];
+  const cpu = addCpu(m, rv64, {
+    id: 'cpu0',
+    index: 0,
+    props: { resetvec: RAM },
+    ...(state !== undefined && { state }),
+    onHalt: (_id, reason) => {
+      halts.push(reason);
+      m.cpus.stop();
+    },
+  });
+  return { m, cpu, halts, debug: cpu.model.debug as CpuDebug };
+}
+
+const enc = (name: string, ops: Record<string, number>) => encode(name, ops);
+
+describe('rv64 hart', () => {
+  it('reports a guest stuck on an illegal instruction with no handler, naming the pc', () => {
+    const { m, halts } = machineWith([0xffffffff]);
+    m.cpus.run({ untilNs: 10_000_000 });
+    expect(halts).toHaveLength(1);
+    expect(halts[0]).toMatch(/illegal-insn at pc 0x0000000080000000/);
+    expect(halts[0]).toMatch(/mtvec = 0x0000000000000000/);
+  });
+
+  it('stops at a breakpoint before the instruction, steps one instruction, reads and writes registers', () => {
+    const prog = [
+      enc('addi', { rd: 5, rs1: 0, imm: 7 }),
+      enc('addi', { rd: 5, rs1: 5, imm: 1 }),
+      enc('addi', { rd: 5, rs1: 5, imm: 1 }),
+      enc('jal', { rd: 0, imm: 0 }),
+    ];
+    const { m, debug } = machineWith(prog);
+    let stops = 0;
+    debug.onStop = () => {
+      stops++;
+      m.cpus.stop();
+    };
+    debug.setBreakpoints([BigInt(RAM + 8)]);
+    m.cpus.run({ untilNs: 1_000_000 });
+    expect(debug.stopReason).toBe('breakpoint');
+    expect(debug.pc).toBe(BigInt(RAM + 8));
+    const t0 = new DataView(debug.readRegister(5)!.buffer).getBigUint64(0, true);
+    expect(t0).toBe(8n);
+    debug.setBreakpoints([]);
+    debug.singleStep = true;
+    m.cpus.run({ untilNs: m.clock.now + 1_000_000 });
+    expect(debug.stopReason).toBe('step');
+    expect(debug.pc).toBe(BigInt(RAM + 12));
+    expect(stops).toBe(2);
+    const nine = new Uint8Array(8);
+    new DataView(nine.buffer).setBigUint64(0, 100n, true);
+    expect(debug.writeRegister(5, nine)).toBe(true);
+    expect(new DataView(debug.readRegister(5)!.buffer).getBigUint64(0, true)).toBe(100n);
+    expect(debug.readMemory(BigInt(RAM), 4)).toEqual(
+      new Uint8Array(new Uint32Array([prog[0]!]).buffer),
+    );
+    expect(debug.writeMemory(BigInt(RAM + 0x100), new Uint8Array([1, 2, 3]))).toBe(3);
+    expect(Array.from(debug.readMemory(BigInt(RAM + 0x100), 3))).toEqual([1, 2, 3]);
+    expect(debug.targetXml['target.xml']).toContain('riscv:rv64');
+  });
+
+  it('resumes from saved state exactly where it was', () => {
+    const loop = [enc('addi', { rd: 6, rs1: 6, imm: 3 }), enc('jal', { rd: 0, imm: -4 })];
+    const a = machineWith(loop);
+    a.m.cpus.run({ untilNs: 1000 });
+    const state = a.cpu.saveState();
+    const b = machineWith(loop, state);
+    a.m.cpus.run({ untilNs: a.m.clock.now + 1000 });
+    b.m.cpus.run({ untilNs: b.m.clock.now + 1000 });
+    expect(b.cpu.saveState().data).toEqual(a.cpu.saveState().data);
+  });
+});

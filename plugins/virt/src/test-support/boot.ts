@@ -1,0 +1,127 @@
+/**
+ * Boots the virt machine in this process, the way `emuhost-system-riscv64` builds it (the
+ * bundled `virt` and `rv64` plugins, loaded as a user's run loads them), with the UART's
+ * output collected: for tests of the machine and the reference guest.
+ */
+
+import { Emulator, loadBundled, PluginHost } from '@emuhost/host';
+import type { CharBackend, CharFrontend, CpuTraceKind } from '@emuhost/sdk';
+
+export interface BootOptions {
+  readonly bios?: Uint8Array;
+  readonly kernel?: Uint8Array;
+  readonly initrd?: Uint8Array;
+  readonly cmdline?: string;
+  /** Default 512 MiB. */
+  readonly ramSize?: number;
+  readonly smp?: number;
+  /** Stop after this many instructions (all harts). Default 4e9. */
+  readonly maxInstructions?: number;
+  /** Called with every chunk the UART sends. */
+  readonly onOutput?: (text: string) => void;
+  /** Stop when the console output contains this. */
+  readonly until?: string;
+  /** Console texts whose first appearance is recorded (instructions and host time then). */
+  readonly watch?: readonly string[];
+  readonly trace?: {
+    kinds: ReadonlySet<CpuTraceKind>;
+    sink: (cpu: string, kind: CpuTraceKind, text: string) => void;
+  };
+  readonly cpuOptions?: Readonly<Record<string, string | number | boolean>>;
+}
+
+export interface BootResult {
+  readonly output: string;
+  readonly outcome: 'poweroff' | 'reboot' | 'halted' | 'until' | 'limit' | 'idle';
+  readonly exitCode?: number;
+  readonly message?: string;
+  readonly instructions: number;
+  readonly virtualNs: number;
+  /** For each `watch` text seen: when it first appeared. */
+  readonly seen: Readonly<Record<string, { readonly instructions: number; readonly ms: number }>>;
+  readonly emu: Emulator;
+}
+
+/** A serial backend that collects what the guest sends (no input). */
+class Capture implements CharBackend {
+  text = '';
+  constructor(private readonly on?: (t: string) => void) {}
+  write(bytes: Uint8Array): void {
+    const t = Buffer.from(bytes).toString('latin1');
+    this.text += t;
+    this.on?.(t);
+  }
+  connect(_f: CharFrontend): void {}
+  ready(): void {}
+}
+
+export async function bootVirt(opts: BootOptions): Promise<BootResult> {
+  const host = new PluginHost();
+  const machine = await loadBundled(host, 'virt');
+  const cpu = await loadBundled(host, 'rv64');
+  const seen: Record<string, { instructions: number; ms: number }> = {};
+  const t0 = performance.now();
+  let emuRef: Emulator | undefined;
+  const serial = new Capture((t) => {
+    opts.onOutput?.(t);
+    for (const w of opts.watch ?? [])
+      if (seen[w] === undefined && serial.text.includes(w))
+        seen[w] = {
+          instructions: emuRef?.machine.cpus.instructions ?? 0,
+          ms: performance.now() - t0,
+        };
+  });
+  const emu = new Emulator({
+    machine,
+    ramSize: opts.ramSize ?? 512 << 20,
+    smp: opts.smp ?? 1,
+    cpu: { plugin: cpu, ...(opts.cpuOptions !== undefined && { options: opts.cpuOptions }) },
+    firmware: {
+      ...(opts.bios !== undefined && { bios: opts.bios }),
+      ...(opts.kernel !== undefined && { kernel: opts.kernel }),
+      ...(opts.initrd !== undefined && { initrd: opts.initrd }),
+      ...(opts.cmdline !== undefined && { cmdline: opts.cmdline }),
+    },
+    serial: (i) => (i === 0 ? serial : undefined),
+    ...(opts.trace !== undefined && { trace: opts.trace }),
+  });
+  emuRef = emu;
+  emu.ready();
+  const max = opts.maxInstructions ?? 4e9;
+  const sched = emu.machine.cpus;
+  let outcome: BootResult['outcome'] = 'limit';
+  for (;;) {
+    const r = sched.run({ untilNs: emu.machine.clock.now + 20_000_000 });
+    const s = emu.shutdownRequest;
+    if (s !== undefined) {
+      if (s.kind === 'reboot') {
+        emu.shutdownRequest = undefined;
+        emu.reset();
+        continue;
+      }
+      outcome = s.kind;
+      break;
+    }
+    if (opts.until !== undefined && serial.text.includes(opts.until)) {
+      outcome = 'until';
+      break;
+    }
+    if (r.reason === 'idle') {
+      outcome = 'idle';
+      break;
+    }
+    if (sched.instructions >= max) break;
+    await new Promise((r) => setImmediate(r));
+  }
+  const s = emu.shutdownRequest;
+  return {
+    output: serial.text,
+    outcome,
+    ...(s?.exitCode !== undefined && { exitCode: s.exitCode }),
+    ...(s?.message !== undefined && { message: s.message }),
+    instructions: sched.instructions,
+    virtualNs: emu.machine.clock.now,
+    seen,
+    emu,
+  };
+}
