@@ -142,6 +142,19 @@ describe('RunLoop', () => {
     expect(b.cpu().resets).toBe(0);
   });
 
+  it('a CPU that halts (a guest stuck beyond help) ends the run with exit code 1 and its reason', async () => {
+    const { emu } = emulator((c) => {
+      c.ctx.halt('stuck at 0x0');
+      c.waiting = true;
+      return 1;
+    });
+    expect(await new RunLoop(emu).run()).toEqual({
+      reason: 'halted',
+      exitCode: 1,
+      message: 'cpu0: stuck at 0x0',
+    });
+  });
+
   it('sleeps while every CPU waits without a timer, and input wakes it', async () => {
     let inputs = 0;
     const { emu, cpu } = emulator((c) => {

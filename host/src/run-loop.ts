@@ -21,7 +21,8 @@
  *
  * The guest ends the run through the machine's `requestShutdown`: `poweroff` resolves `run()`
  * with the guest's exit code, `reboot` resets the machine and goes on (`noReboot`: ends the
- * run too, as QEMU's `-no-reboot`). A monitor or debugger pauses and resumes the loop; the
+ * run too, as QEMU's `-no-reboot`); a CPU that halts (a guest stuck in traps with no handler)
+ * ends it with exit code 1 and the CPU's message. A monitor or debugger pauses and resumes the loop; the
  * host clock the loop (and a real-time scheduler) reads stands still while paused.
  */
 import { EmuhostError } from '@emuhost/sdk';
@@ -49,10 +50,14 @@ export interface RunLoopOptions {
   readonly sliceMs?: number;
 }
 
-/** Why `run()` ended, and the process exit code that goes with it. */
+/**
+ * Why `run()` ended, and the process exit code that goes with it. `halted`: a CPU found the
+ * guest stuck beyond help (exit code 1), and `message` says where.
+ */
 export interface RunExit {
-  readonly reason: 'poweroff' | 'reboot' | 'quit';
+  readonly reason: 'poweroff' | 'reboot' | 'halted' | 'quit';
   readonly exitCode: number;
+  readonly message?: string;
 }
 
 /**
@@ -219,7 +224,12 @@ export class RunLoop {
         this.pacing = undefined;
         this.emu.reset();
       } else if (req.kind === 'poweroff' && this.noShutdown) this.pause('shutdown');
-      else this.end({ reason: req.kind, exitCode: req.kind === 'reboot' ? 0 : req.exitCode });
+      else
+        this.end({
+          reason: req.kind,
+          exitCode: req.kind === 'reboot' ? 0 : req.exitCode,
+          ...(req.message !== undefined && { message: req.message }),
+        });
     }
     if (!this.changed) return;
     this.changed = false;

@@ -55,6 +55,18 @@ describe('runSystem', () => {
     expect(r).toEqual({ code: 5, out: 'hi\n', err: '' });
   });
 
+  it('a guest stuck in traps with no handler: one line naming the pc, exit code 1', {
+    timeout: 60_000,
+  }, async () => {
+    writeFileSync(join(dir, 'zeros.bin'), new Uint8Array(64));
+    const r = await sys(['-M', 'rvtest', '-bios', 'zeros.bin', '-nographic']);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(
+      /^emuhost-system-riscv64: rv64:cpu0: the guest is stuck: exception .* at pc 0x0*80000000/,
+    );
+    expect(r.err.trimEnd().split('\n')).toHaveLength(1);
+  });
+
   it('bad input: one line, exit code 1', { timeout: 120_000 }, async () => {
     const cases: [string[], string | RegExp][] = [
       [['-M', 'rvtest', '-kernel', '/'], "could not load kernel '/': Is a directory"],

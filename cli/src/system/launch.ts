@@ -29,7 +29,7 @@ import {
 
 import { EmuhostError, type MachineFirmware, type OptionValue } from '@emuhost/sdk';
 import { infoView } from '../qtest/info.js';
-import { deviceSpecs, stderrLog } from '../qtest/launch.js';
+import { deviceSpecs } from '../qtest/launch.js';
 import { ArgvError } from '../qtest/qemu-argv.js';
 import { VERSION } from '../version.js';
 import { parseSystemArgs, type SystemArgs, TRACE_ITEMS } from './argv.js';
@@ -118,7 +118,18 @@ export async function runSystem(
       wake: () => loop?.wake(),
     });
     if (quitEarly) return 0;
-    const emu = await buildEmulator(host, machine, cpu, args, firmware, consoles, clock, trace, io);
+    const emu = await buildEmulator(
+      host,
+      machine,
+      cpu,
+      args,
+      firmware,
+      consoles,
+      clock,
+      trace,
+      io,
+      target.name,
+    );
     emu.ready();
     if (args.machine.dumpdtb !== undefined) return dumpDtb(emu, args.machine.dumpdtb, machine);
     loop = new RunLoop(emu, {
@@ -146,6 +157,7 @@ export async function runSystem(
       closers.push(() => gdb.close());
     }
     consoles.start();
+    // A halted CPU's message was logged as an error already (the plugin's log, to stderr).
     const exit = await loop.run();
     return exit.exitCode;
   } catch (e) {
@@ -300,6 +312,7 @@ async function buildEmulator(
   clock: HostClock,
   trace: OutputQueue | undefined,
   io: SystemIo,
+  name: string,
 ): Promise<Emulator> {
   const more = await deviceSpecs(args.devices, host);
   const traceOpts: CpuTraceOptions | undefined =
@@ -322,7 +335,10 @@ async function buildEmulator(
     },
     host,
     {
-      log: stderrLog(io.stderr),
+      // Plugin warnings and errors, as QEMU prints its own; debug and info stay quiet.
+      log: (level, source, text) => {
+        if (level === 'warn' || level === 'error') io.stderr.write(`${name}: ${source}: ${text}\n`);
+      },
       machine,
       emulator: {
         firmware,
