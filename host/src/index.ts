@@ -8,6 +8,8 @@
  * - `device-host.ts`, `iommu-host.ts`, `cpu-host.ts`, `machine-host.ts`, `facades/`: plugins
  *   in a machine,
  *   and the handles they receive; `emulator.ts` puts them together.
+ * - `run-loop.ts`, `host-clock.ts`, `char-channel.ts`: running a machine with CPUs (slices
+ *   between event-loop turns, idle sleep, shutdown, pause) and its serial ports' backends.
  * - `options.ts`, `log.ts`, `diagnostics.ts`, `hooks.ts`: the pieces around them.
  */
 
