@@ -86,8 +86,8 @@ afterEach(() => {
   server = undefined;
 });
 
-async function start(image: Uint8Array) {
-  m = await testMachine(image, { paused: true });
+async function start(image: Uint8Array, smp = 1) {
+  m = await testMachine(image, { paused: true, smp });
   const monitor = new Monitor(
     { emu: m.emu, loop: m.loop, view: () => undefined, version: 'test' },
     () => {},
@@ -213,6 +213,28 @@ describe('GDB stub', () => {
     expect(gdb2.acks).toBe(acks);
     gdb2.send('k');
     expect(await done).toEqual({ reason: 'quit', exitCode: 0 });
+  });
+
+  it('one thread per CPU: Hg picks whose registers, a step names its CPU', {
+    timeout: 60_000,
+  }, async () => {
+    const prog = counter();
+    const { m, gdb } = await start(prog.image, 2);
+    expect(await gdb.cmd('qfThreadInfo')).toBe('m1,2');
+    expect(await gdb.cmd('T2')).toBe('OK');
+    expect(Buffer.from(await gdb.cmd('qThreadExtraInfo,2'), 'hex').toString()).toBe(
+      'CPU#1 [running]',
+    );
+    // Both harts start at the reset vector; step the second one only.
+    expect(await gdb.cmd('vCont;s:2')).toBe('T05thread:02;');
+    expect(await gdb.cmd('qC')).toBe('QC2');
+    expect(await gdb.cmd('Hg2')).toBe('OK');
+    const pc2 = le(await gdb.cmd('p20'));
+    expect(await gdb.cmd('Hg1')).toBe('OK');
+    const pc1 = le(await gdb.cmd('p20'));
+    expect(pc2).toBe(m.emu.cpus[1]!.model.debug!.pc);
+    expect(pc1).toBe(m.emu.cpus[0]!.model.debug!.pc);
+    expect(m.emu.cpus[1]!.model.debug!.pc).toBe(0x80000004n);
   });
 
   it('reports the guest powering off as the process exiting (W)', { timeout: 60_000 }, async () => {
