@@ -100,7 +100,7 @@ describe('runSystem', () => {
       ],
       [
         ['-M', 'rvtest', '-device', 'sound-blaster'],
-        "'sound-blaster' is not a valid device model name",
+        /^-device sound-blaster: 'sound-blaster' is not a valid device model name\. Known: .*edu/,
       ],
       [
         ['-M', 'rvtest', '-serial', 'tcp:127.0.0.1:1'],
