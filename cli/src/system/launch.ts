@@ -87,11 +87,12 @@ export async function runSystem(
   let consoles: Consoles | undefined;
   let trace: OutputQueue | undefined;
   let loop: RunLoop | undefined;
-  let quitEarly = false;
   const onSignal = (signal: NodeJS.Signals) => {
     say(`terminating on signal ${signal}`);
-    if (loop !== undefined) loop.quit(0);
-    else quitEarly = true;
+    // Before the machine runs (waiting for a socket's client, building plugins) there is
+    // nothing to wind down: the process ends now (its exit hook restores the terminal).
+    if (loop === undefined) process.exit(0);
+    loop.quit(0);
   };
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
   for (const s of signals) process.on(s, onSignal);
@@ -117,7 +118,6 @@ export async function runSystem(
       quit: () => loop?.quit(0),
       wake: () => loop?.wake(),
     });
-    if (quitEarly) return 0;
     const emu = await buildEmulator(
       host,
       machine,

@@ -144,6 +144,12 @@ describe('emuhost-system-riscv64', () => {
       expect(await p.exited).toBe(0);
       expect(p.err()).toContain(`terminating on signal ${signal}`);
     }
+    // Also while it waits for a serial client, before the machine runs.
+    const sock = join(dir, 'never.sock');
+    const w = run(['-M', 'rvtest', '-bios', 'echo.bin', '-serial', `unix:${sock},server`]);
+    while (!w.err().includes('waiting for connection')) await new Promise((r) => setTimeout(r, 50));
+    w.child.kill('SIGTERM');
+    expect(await w.exited).toBe(0);
   });
 
   it('a guest reboot resets the machine; -no-reboot exits instead', T, async () => {
