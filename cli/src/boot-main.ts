@@ -6,6 +6,7 @@
  */
 import { join } from 'node:path';
 import { guestDir, readManifest } from '@emuhost/guest';
+import { startExitGuard } from './signals.js';
 import { runSystem } from './system/launch.js';
 
 const dir = guestDir();
@@ -16,6 +17,7 @@ if (m === undefined || shell === undefined) {
   process.exit(1);
 }
 const at = (p: string) => join(dir, p);
+startExitGuard();
 process.exitCode = await runSystem(
   [
     '-M',

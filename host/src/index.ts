@@ -8,14 +8,36 @@
  * - `device-host.ts`, `iommu-host.ts`, `cpu-host.ts`, `machine-host.ts`, `facades/`: plugins
  *   in a machine,
  *   and the handles they receive; `emulator.ts` puts them together.
+ * - `backends/`: drives, entropy sources and the other host backends devices name.
  * - `run-loop.ts`, `host-clock.ts`, `char-channel.ts`: running a machine with CPUs (slices
  *   between event-loop turns, idle sleep, shutdown, pause) and its serial ports' backends.
  * - `options.ts`, `log.ts`, `diagnostics.ts`, `hooks.ts`: the pieces around them.
+ * - `fault-report.ts`, `source-map.ts`: a device fault as its plugin's author reads it, with
+ *   the stack mapped to the plugin's sources.
  */
 
+export {
+  type BackendsSpec,
+  BUILTIN_RNG,
+  builtinEntropy,
+  type DriveSpec,
+  FileBlockBackend,
+  FileEntropy,
+  HostBackends,
+  type HostDrive,
+  NULL_CO,
+  NullBlockBackend,
+  type RngSpec,
+} from './backends/index.js';
 export { bareMachine, bareMachineDefinition } from './bare-machine.js';
-export { type BuildResult, buildPlugin, createPluginBuilder, type PluginBuilder } from './build.js';
-export { bundledPlugins, loadBundled } from './bundled.js';
+export {
+  type BuildResult,
+  buildPlugin,
+  createPluginBuilder,
+  type PluginBuilder,
+  stopBuildService,
+} from './build.js';
+export { bundledAlias, bundledPlugins, type DeviceAlias, loadBundled } from './bundled.js';
 export { CharChannel, type CharChannelOptions } from './char-channel.js';
 export { type AddCpuOptions, addCpu, type CpuTraceOptions, RunningCpu } from './cpu-host.js';
 export {
@@ -36,6 +58,17 @@ export {
   type EmulatorOptions,
   type ShutdownRequest,
 } from './emulator.js';
+export {
+  type DeviceStatus,
+  describeFault,
+  describeRunning,
+  deviceStatus,
+  type FaultReport,
+  faultReason,
+  formatFault,
+  pluginFrames,
+  watchFaults,
+} from './fault-report.js';
 export {
   createHostHooks,
   createReloadHooks,
@@ -64,7 +97,7 @@ export {
 } from './json-source.js';
 export type { LoadedPlugin } from './loaded-plugin.js';
 export { createLogger, type LogLevel, type LogSink, stderrSink } from './log.js';
-export { buildMachineSpec, parseAddr, readFirmware } from './machine-build.js';
+export { aliasOf, buildMachineSpec, parseAddr, readFirmware } from './machine-build.js';
 export {
   type DeviceSpec,
   type IommuSpec,
@@ -103,4 +136,5 @@ export {
 } from './run-loop.js';
 export { currentSdkRuntime } from './sdk-runtime.js';
 export { SdkServer, type ServedSdk } from './sdk-server.js';
+export { BundleSourceMap, type SourceLocation } from './source-map.js';
 export { didYouMean, nearest } from './suggest.js';

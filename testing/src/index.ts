@@ -6,6 +6,8 @@
  * - `load.ts`: build and load a plugin directory.
  * - `edu.ts`: a guest driver for QEMU's edu device, the DMA requester IOMMU tests program.
  * - `vtd.ts`: a guest driver for the VT-d IOMMU plugin (tables in guest RAM, invalidations).
+ * - `virtio.ts`: a guest driver for virtio devices (virtio-pci and virtio-mmio, split queues).
+ * - `virtio-conformance.ts`: the kit's virtio cases (queue set-up, reset, bad descriptors).
  * - `drivers.ts`: the drivers alone, as `@emuhost/testing/drivers`, for programs with no test
  *   runner.
  */
@@ -26,3 +28,9 @@ export {
   iommuConformance,
 } from './iommu-conformance.js';
 export { loadPluginDir, type PluginSource, resolvePlugin } from './load.js';
+export {
+  type VirtioCase,
+  type VirtioConformanceOptions,
+  virtioCases,
+  virtioConformance,
+} from './virtio-conformance.js';

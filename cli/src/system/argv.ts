@@ -70,6 +70,10 @@ export interface SystemArgs {
   /** `-monitor`. */
   readonly monitors: readonly CharSpec[];
   readonly drives: readonly Readonly<Record<string, string>>[];
+  /** `-object rng-random,id=...` and the like (the backends devices name). */
+  readonly objects: readonly Readonly<Record<string, string>>[];
+  /** `-seed N`: the built-in entropy sources' seed. */
+  readonly seed: number | undefined;
   readonly devices: readonly DeviceArg[];
   /** `-gdb` (`-s` is `tcp::1234`): where the GDB stub listens. */
   readonly gdb: GdbSocket | undefined;
@@ -103,6 +107,8 @@ const WITH_VALUE = new Set([
   'serial',
   'monitor',
   'drive',
+  'object',
+  'seed',
   'device',
   'gdb',
   'd',
@@ -154,6 +160,8 @@ export function parseSystemArgs(argv: readonly string[]): SystemArgs {
   const serial: CharSpec[] = [];
   const monitors: CharSpec[] = [];
   const drives: Record<string, string>[] = [];
+  const objects: Record<string, string>[] = [];
+  let seed: number | undefined;
   const devices: DeviceArg[] = [];
   let gdb: GdbSocket | undefined;
   const items = new Set<TraceItem>();
@@ -242,6 +250,14 @@ export function parseSystemArgs(argv: readonly string[]): SystemArgs {
         drives.push(kv);
         break;
       }
+      case 'object':
+        objects.push(parseKeyValues(v, 'qom-type'));
+        break;
+      case 'seed': {
+        if (!/^-?\d+$/.test(v)) throw new ArgvError(`${arg}: '${v}' is not an integer`);
+        seed = Number(v);
+        break;
+      }
       case 'device': {
         if (v === 'help' || v === '?') {
           listHelp = 'device';
@@ -314,6 +330,8 @@ export function parseSystemArgs(argv: readonly string[]): SystemArgs {
     serial,
     monitors,
     drives,
+    objects,
+    seed,
     devices,
     gdb,
     paused: flags.has('S'),

@@ -25,12 +25,14 @@ import {
   loadBundled,
   PluginHost,
   RunLoop,
+  watchFaults,
 } from '@emuhost/host';
 
 import { EmuhostError, type MachineFirmware, type OptionValue } from '@emuhost/sdk';
 import { infoView } from '../qtest/info.js';
-import { deviceSpecs } from '../qtest/launch.js';
+import { backendArgs, deviceSpecs } from '../qtest/launch.js';
 import { ArgvError } from '../qtest/qemu-argv.js';
+import { exitGuardMachine } from '../signals.js';
 import { VERSION } from '../version.js';
 import { parseSystemArgs, type SystemArgs, TRACE_ITEMS } from './argv.js';
 import { OutputQueue } from './chardev/output-queue.js';
@@ -130,6 +132,10 @@ export async function runSystem(
       io,
       target.name,
     );
+    // Every plugin fault on stderr with its source-mapped stack; the exit guard names the
+    // machine's plugin code if a signal finds the main thread stuck in it.
+    watchFaults(emu, (text) => io.stderr.write(text));
+    exitGuardMachine(emu);
     emu.ready();
     if (args.machine.dumpdtb !== undefined) return dumpDtb(emu, args.machine.dumpdtb, machine);
     loop = new RunLoop(emu, {
@@ -268,7 +274,12 @@ function readBootFiles(args: SystemArgs): Partial<MachineFirmware> {
 function checkDrives(args: SystemArgs): void {
   const ids = new Set(args.drives.map((d) => d.id).filter((id) => id !== undefined));
   for (const d of args.drives) {
-    if (d.file === undefined) continue;
+    if ((d.if ?? 'none') !== 'none')
+      throw new EmuhostError(
+        'E_BAD_ARGUMENT',
+        `-drive if=${d.if}: only if=none drives are supported (name one with -device ...,drive=ID)`,
+      );
+    if (d.file === undefined || d.file.startsWith('null-co://')) continue;
     const readonly = d.readonly === 'on' || d.readonly === 'true';
     try {
       accessSync(d.file, readonly ? constants.R_OK : constants.R_OK | constants.W_OK);
@@ -332,6 +343,8 @@ async function buildEmulator(
       devices: more.devices,
       iommus: more.iommus,
       base: process.cwd(),
+      // -drive if=none, -object rng-*, -seed: the backends devices name, as for qtest.
+      ...backendArgs({ ...args, machineFile: undefined }),
     },
     host,
     {
