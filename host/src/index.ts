@@ -9,6 +9,8 @@
  *   in a machine,
  *   and the handles they receive; `emulator.ts` puts them together.
  * - `backends/`: drives, entropy sources and the other host backends devices name.
+ * - `run-loop.ts`, `host-clock.ts`, `char-channel.ts`: running a machine with CPUs (slices
+ *   between event-loop turns, idle sleep, shutdown, pause) and its serial ports' backends.
  * - `options.ts`, `log.ts`, `diagnostics.ts`, `hooks.ts`: the pieces around them.
  * - `fault-report.ts`, `source-map.ts`: a device fault as its plugin's author reads it, with
  *   the stack mapped to the plugin's sources.
@@ -36,6 +38,7 @@ export {
   stopBuildService,
 } from './build.js';
 export { bundledAlias, bundledPlugins, type DeviceAlias, loadBundled } from './bundled.js';
+export { CharChannel, type CharChannelOptions } from './char-channel.js';
 export { type AddCpuOptions, addCpu, type CpuTraceOptions, RunningCpu } from './cpu-host.js';
 export {
   type AddDeviceOptions,
@@ -73,6 +76,7 @@ export {
   type PluginFailure,
   type ReloadHooks,
 } from './hooks.js';
+export { HostClock } from './host-clock.js';
 export { inProcessPlugin } from './in-process.js';
 export { type AddIommuOptions, addIommu, RunningIommu } from './iommu-host.js';
 export {
@@ -123,6 +127,13 @@ export {
   reloadDevice,
   reloadPlugin,
 } from './reload.js';
+export {
+  type PauseReason,
+  type RunExit,
+  RunLoop,
+  type RunLoopOptions,
+  type RunState,
+} from './run-loop.js';
 export { currentSdkRuntime } from './sdk-runtime.js';
 export { SdkServer, type ServedSdk } from './sdk-server.js';
 export { BundleSourceMap, type SourceLocation } from './source-map.js';

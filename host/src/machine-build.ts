@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import { EmuhostError, type MachineFirmware } from '@emuhost/sdk';
 import { NULL_CO } from './backends/null-block.js';
 import { bundledAlias, bundledPlugins, loadBundled } from './bundled.js';
-import { Emulator } from './emulator.js';
+import { Emulator, type EmulatorOptions } from './emulator.js';
 import type { LoadedPlugin } from './loaded-plugin.js';
 import type { LogSink } from './log.js';
 import type { MachineSpec } from './machine-file.js';
@@ -23,7 +23,12 @@ import { didYouMean } from './suggest.js';
 export async function buildMachineSpec(
   spec: MachineSpec,
   host: PluginHost,
-  opts: { log?: LogSink; machine?: LoadedPlugin } = {},
+  opts: {
+    log?: LogSink;
+    machine?: LoadedPlugin;
+    /** More for the emulator (CPUs, serial ports, boot images); its firmware adds to the spec's. */
+    emulator?: Omit<EmulatorOptions, 'machine' | 'ramSize' | 'machineOptions' | 'log'>;
+  } = {},
 ): Promise<Emulator> {
   for (const p of spec.plugins) {
     if (p.path !== undefined)
@@ -57,7 +62,8 @@ export async function buildMachineSpec(
     ramSize: spec.ram,
     ...(spec.machineOptions !== undefined && { machineOptions: spec.machineOptions }),
     ...(opts.log !== undefined && { log: opts.log }),
-    firmware: readFirmware(spec),
+    ...opts.emulator,
+    firmware: { ...readFirmware(spec), ...opts.emulator?.firmware },
     backends: {
       drives: (spec.drives ?? []).map((d) => ({
         ...d,

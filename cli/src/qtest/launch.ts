@@ -220,9 +220,34 @@ async function buildTarget(args: QemuArgs, stderr: Writable, host: PluginHost): 
       base: process.cwd(),
     };
   }
-  const devices: DeviceSpec[] = [...base.devices];
-  const iommus: IommuSpec[] = [...base.iommus];
-  for (const dev of args.devices) {
+  const more = await deviceSpecs(args.devices, host);
+  const devices: DeviceSpec[] = [...base.devices, ...more.devices];
+  const iommus: IommuSpec[] = [...base.iommus, ...more.iommus];
+  const firmware = firmwareArgs(args);
+  const backends = backendArgs(args);
+  const emu = await buildMachineSpec({ ...base, ...firmware, ...backends, devices, iommus }, host, {
+    log: stderrLog(stderr),
+    ...(base.machine === 'none' && { machine: noneMachine() }),
+  });
+  // Every plugin fault on stderr, with its source-mapped stack; --trace adds its event line.
+  watchFaults(emu, (text) => stderr.write(text));
+  exitGuardMachine(emu);
+  if (args.trace) traceMachine(emu.machine, (line) => stderr.write(`${line}\n`));
+  return emu;
+}
+
+/**
+ * QEMU's `-device NAME,prop=...` as machine-spec entries: the plugin of that id (or QEMU's
+ * name for it) is loaded, `id`/`bus`/`addr` place it, the rest are its options; an IOMMU
+ * plugin becomes an IOMMU bound to the machine's IOMMU slot.
+ */
+export async function deviceSpecs(
+  args: readonly DeviceArg[],
+  host: PluginHost,
+): Promise<{ devices: DeviceSpec[]; iommus: IommuSpec[] }> {
+  const devices: DeviceSpec[] = [];
+  const iommus: IommuSpec[] = [];
+  for (const dev of args) {
     // QEMU's name for another transport of a plugin (virtio-blk-device) is a manifest alias.
     const alias =
       DEVICE_ALIASES[dev.driver] === undefined && host.get(dev.driver) === undefined
@@ -250,17 +275,7 @@ async function buildTarget(args: QemuArgs, stderr: Writable, host: PluginHost): 
         options,
       });
   }
-  const firmware = firmwareArgs(args);
-  const backends = backendArgs(args);
-  const emu = await buildMachineSpec({ ...base, ...firmware, ...backends, devices, iommus }, host, {
-    log: stderrLog(stderr),
-    ...(base.machine === 'none' && { machine: noneMachine() }),
-  });
-  // Every plugin fault on stderr, with its source-mapped stack; --trace adds its event line.
-  watchFaults(emu, (text) => stderr.write(text));
-  exitGuardMachine(emu);
-  if (args.trace) traceMachine(emu.machine, (line) => stderr.write(`${line}\n`));
-  return emu;
+  return { devices, iommus };
 }
 
 /**
@@ -303,7 +318,9 @@ function firmwareArgs(args: QemuArgs): { bios?: string; pflash?: string[] } {
  * the drives and entropy sources devices name (`drive=`, `rng=`). Options that change nothing
  * here (`auto-read-only`, `cache`, `aio`, `media=disk`, `file.read-zeroes`) are accepted.
  */
-function backendArgs(args: QemuArgs): Pick<MachineSpec, 'drives' | 'rngs' | 'seed'> {
+export function backendArgs(
+  args: Pick<QemuArgs, 'drives' | 'objects' | 'seed' | 'machineFile'>,
+): Pick<MachineSpec, 'drives' | 'rngs' | 'seed'> {
   const path = (p: string) => (args.machineFile === undefined ? p : resolve(p));
   const drives: NonNullable<MachineSpec['drives']>[number][] = [];
   for (const d of args.drives) {
@@ -347,7 +364,7 @@ function backendArgs(args: QemuArgs): Pick<MachineSpec, 'drives' | 'rngs' | 'see
 }
 
 /** Plugin warnings and errors to stderr, as QEMU prints its own; debug and info stay quiet. */
-function stderrLog(stderr: Writable): LogSink {
+export function stderrLog(stderr: Writable): LogSink {
   return (level, source, message) => {
     if (level === 'warn' || level === 'error') stderr.write(`emuhost: ${source}: ${message}\n`);
   };
@@ -388,7 +405,8 @@ function typeList(host: PluginHost): string[] {
   return [...bundledPlugins().keys(), ...aliases, ...Object.keys(DEVICE_ALIASES)].sort();
 }
 
-function describe(e: unknown): string {
+/** A host-side error as one line (a plugin load failure as its diagnostics). */
+export function describe(e: unknown): string {
   if (e instanceof PluginLoadError) return formatDiagnostics(e.diagnostics);
   if (e instanceof EmuhostError) return e.message;
   return e instanceof Error ? e.message : String(e);

@@ -173,12 +173,27 @@ export class HartDebug implements CpuDebug {
     return CSR_NUMBERS.has(csr) && this.csr(csr, [lo, hi]) !== undefined;
   }
 
-  /** Reads (and, with `write`, writes) a CSR as M-mode would, undefined if that traps. */
+  /**
+   * Reads (and, with `write`, writes) a CSR as M-mode would, undefined if that traps. A trap
+   * taken here is undone (pc, status, cause and epc registers): the guest never sees the
+   * debugger's accesses. The FP CSRs are reachable whatever mstatus.FS says, as under QEMU.
+   */
   private csr(num: number, write: [number, number] | undefined): [number, number] | undefined {
     const h = this.h;
-    const saved = { priv: h.priv, x: [h.x[64]!, h.x[65]!], exit: h.exit };
+    const saved = {
+      priv: h.priv,
+      x: [h.x[64]!, h.x[65]!],
+      exit: h.exit,
+      pc: h.pc,
+      mstatus: h.mstatus,
+      r64: h.r64.slice(),
+      traps: h.traps,
+      reservation: h.reservation,
+    };
+    let trapped = false;
     try {
       h.priv = 3;
+      if (FP_CSR_SIZE.has(num)) h.fsOff = false;
       if (write === undefined) {
         csrInstruction(h, CSR_RS, num, 32, 0, 0, false, h.pc, 0);
         return [h.x[64]!, h.x[65]!];
@@ -187,9 +202,19 @@ export class HartDebug implements CpuDebug {
       return write;
     } catch (e) {
       if (e !== TRAP) throw e;
+      trapped = true;
       return undefined;
     } finally {
-      h.priv = saved.priv;
+      if (trapped) {
+        h.pc = saved.pc;
+        h.r64.set(saved.r64);
+        h.traps = saved.traps;
+        h.reservation = saved.reservation;
+      }
+      // A read leaves mstatus as it was (an FP CSR read must not mark FS dirty).
+      if (trapped || write === undefined) h.setMstatus(saved.mstatus);
+      else h.setMstatus(h.mstatus);
+      h.setPriv(saved.priv);
       h.exit = saved.exit;
       h.x[64] = saved.x[0]!;
       h.x[65] = saved.x[1]!;

@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest';
+import { infoView } from '../qtest/info.js';
+import { Monitor } from './monitor.js';
+import { counter, echo } from './test-support/guests.js';
+import { testMachine } from './test-support/machine.js';
+
+async function setup(image: Uint8Array, smp = 1) {
+  const m = await testMachine(image, { paused: true, smp });
+  let out = '';
+  const mon = new Monitor(
+    { emu: m.emu, loop: m.loop, view: (w) => infoView(m.emu, w), version: '10.0.13 (test)' },
+    (t) => {
+      out += t;
+    },
+  );
+  const type = (s: string) => mon.input(Buffer.from(s));
+  const take = () => {
+    const o = out;
+    out = '';
+    return o;
+  };
+  return { m, mon, type, take, done: m.loop.run() };
+}
+
+describe('Monitor (HMP)', () => {
+  it('greets, echoes, edits the line and answers with CR LF line ends', {
+    timeout: 60_000,
+  }, async () => {
+    const { m, mon, type, take } = await setup(echo().image);
+    mon.greet();
+    expect(take()).toBe(
+      "QEMU 10.0.13 (test) monitor - type 'help' for more information\r\n(qemu) ",
+    );
+    type('info statuz\x7fs\r');
+    expect(take()).toBe('info statuz\b \bs\r\nVM status: paused (prelaunch)\r\n(qemu) ');
+    type('bogus\r\n');
+    expect(take()).toBe("bogus\r\nunknown command: 'bogus'\r\n(qemu) ");
+    // Up arrow brings the last line back.
+    type('\x1b[A');
+    expect(take()).toBe('bogus');
+    type('\x15help stop\r');
+    expect(take()).toBe(`${'\b \b'.repeat(5)}help stop\r\nstop -- stop emulation\r\n(qemu) `);
+    m.loop.quit(0);
+  });
+
+  it('stop, cont, info status/cpus/registers, cpu N, and the machine views', {
+    timeout: 60_000,
+  }, async () => {
+    const prog = counter();
+    const { m, mon } = await setup(prog.image, 2);
+    expect(mon.execute('info status')).toBe('VM status: paused (prelaunch)');
+    expect(mon.execute('cont')).toBe('');
+    expect(mon.execute('info status')).toBe('VM status: running');
+    while (m.emu.machine.cpus.instructions < 10_000) await new Promise((r) => setImmediate(r));
+    mon.execute('stop');
+    expect(mon.execute('info status')).toBe('VM status: paused');
+    const at = m.emu.machine.cpus.instructions;
+    await new Promise((r) => setTimeout(r, 50));
+    expect(m.emu.machine.cpus.instructions).toBe(at);
+
+    const cpus = mon.execute('info cpus').split('\n');
+    expect(cpus).toHaveLength(2);
+    expect(cpus[0]).toMatch(/^\* CPU #0: pc=0x00000000800000[0-9a-f]{2} thread_id=\d+$/);
+    expect(cpus[1]).toMatch(/^ {2}CPU #1: pc=0x/);
+
+    const regs = mon.execute('info registers');
+    expect(regs).toMatch(
+      /^CPU#0\n pc {7}00000000800000[0-9a-f]{2}\n priv {5}3 \(M\)\n x0\/zero {2}0{16} x1\/ra/,
+    );
+    expect(regs).toMatch(/ mhartid {2}0{16}/);
+    expect(regs).not.toContain('CPU#1');
+    expect(mon.execute('cpu 1')).toBe('');
+    expect(mon.execute('info registers')).toMatch(/^CPU#1\n[\s\S]* mhartid {2}0{15}1/);
+    expect(mon.execute('cpu 7')).toBe('invalid CPU index');
+    expect(mon.execute('info registers -a').match(/^CPU#/gm)).toHaveLength(2);
+    // Reading registers does not disturb the guest: it goes on counting.
+    mon.execute('c');
+    const before = m.emu.machine.cpus.instructions;
+    while (m.emu.machine.cpus.instructions < before + 10_000)
+      await new Promise((r) => setImmediate(r));
+    mon.execute('stop');
+    const count = m.emu.cpus[0]!.model.debug!.readMemory(BigInt(prog.labels.get('counter')!), 1);
+    expect(count[0]).toBeGreaterThan(0);
+
+    expect(mon.execute('info mtree')).toContain('ram');
+    expect(mon.execute('info pci')).toBe('');
+    expect(mon.execute('info nope')).toMatch(/unknown info subcommand: 'nope'/);
+    expect(mon.execute('info')).toContain('info registers [-a]');
+    mon.execute('quit');
+    expect(m.loop.state.status).toBe('ended');
+  });
+
+  it('system_reset restarts the CPUs at the reset vector; system_powerdown ends the run', {
+    timeout: 60_000,
+  }, async () => {
+    const prog = counter();
+    const { m, mon, done } = await setup(prog.image);
+    mon.execute('cont');
+    while (m.emu.machine.cpus.instructions < 10_000) await new Promise((r) => setImmediate(r));
+    mon.execute('stop');
+    mon.execute('system_reset');
+    expect(m.emu.cpus[0]!.model.debug!.pc).toBe(0x80000000n);
+    mon.execute('cont');
+    expect(mon.execute('system_powerdown')).toMatch(/no power button: powering off/);
+    expect(await done).toEqual({ reason: 'poweroff', exitCode: 0 });
+  });
+});
