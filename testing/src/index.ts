@@ -6,6 +6,7 @@
  * - `load.ts`: build and load a plugin directory.
  * - `edu.ts`: a guest driver for QEMU's edu device, the DMA requester IOMMU tests program.
  * - `vtd.ts`: a guest driver for the VT-d IOMMU plugin (tables in guest RAM, invalidations).
+ * - `riscv-iommu.ts`: a guest driver for the RISC-V IOMMU plugin (directory, page tables, queues).
  */
 
 export {
@@ -34,6 +35,14 @@ export {
   iommuConformance,
 } from './iommu-conformance.js';
 export { loadPluginDir, type PluginSource, resolvePlugin } from './load.js';
+export {
+  RISCV_IOMMU_BASE,
+  RISCV_IOMMU_REGS,
+  type RiscvFaultRecord,
+  RiscvIommuGuest,
+  type RiscvIommuGuestOptions,
+  type RiscvPerm,
+} from './riscv-iommu.js';
 export {
   BASE as VTD_BASE,
   type GuestOptions as VtdGuestOptions,
