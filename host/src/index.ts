@@ -7,12 +7,14 @@
  * - `plugin-host.ts`: the load pipeline and the loaded plugins.
  * - `device-host.ts`, `iommu-host.ts`, `cpu-host.ts`, `machine-host.ts`, `facades/`: plugins
  *   in a machine,
- *   and the handles they receive; `emulator.ts` puts them together.
+ *   and the handles they receive; `emulator.ts` puts them together; `builtin-iommu.ts` adds
+ *   the IOMMU a machine has of its own (virt's iommu-sys).
  * - `options.ts`, `log.ts`, `diagnostics.ts`, `hooks.ts`: the pieces around them.
  */
 
 export { bareMachine, bareMachineDefinition } from './bare-machine.js';
 export { type BuildResult, buildPlugin, createPluginBuilder, type PluginBuilder } from './build.js';
+export { addBuiltinIommu } from './builtin-iommu.js';
 export { bundledPlugins, loadBundled } from './bundled.js';
 export { type AddCpuOptions, addCpu, type CpuTraceOptions, RunningCpu } from './cpu-host.js';
 export {

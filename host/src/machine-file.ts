@@ -26,6 +26,7 @@ import { dirname, resolve } from 'node:path';
 import type { IommuBindingTarget } from '@emuhost/core';
 import type { SandboxLevel } from '@emuhost/sandbox';
 import { EmuhostError, type MachineFirmware, type OptionValue } from '@emuhost/sdk';
+import { addBuiltinIommu } from './builtin-iommu.js';
 import { bundledPlugins, loadBundled } from './bundled.js';
 import { Emulator } from './emulator.js';
 import type { LoadedPlugin } from './loaded-plugin.js';
@@ -279,6 +280,7 @@ export async function buildMachineSpec(
     ...(opts.log !== undefined && { log: opts.log }),
     firmware: readFirmware(spec),
   });
+  await addBuiltinIommu(emu, host);
   for (const [i, m] of spec.iommus.entries()) {
     const plugin = await load(m.plugin, `iommus[${i}]`);
     const slot = emu.model.iommu;

@@ -18,7 +18,8 @@
  * Files: `registers.ts` (layout, capabilities, state), `mmio.ts` (register accesses),
  * `ddt.ts` (device directory and context checks), `walk.ts` (Sv39/Sv48 walk),
  * `commands.ts` (command queue), `faults.ts` (fault queue and causes), `interrupts.ts`
- * (ipsr, wires, MSIs), `state.ts` (saved state), `riscv-iommu.ts` (the shared object).
+ * (ipsr, wires, MSIs), `state.ts` (saved state), `info.ts` (`info iommu` lines),
+ * `riscv-iommu.ts` (the shared object).
  */
 import {
   type DmaAccess,
@@ -33,6 +34,7 @@ import {
 } from '@emuhost/sdk';
 import { readDeviceContext } from './ddt.js';
 import { causeName, FAULT, reasonOf, reportFault, TTYP_READ, TTYP_WRITE } from './faults.js';
+import { infoLines } from './info.js';
 import { updateWires } from './interrupts.js';
 import { ACCESS_RULES, flushAll, registerOps } from './mmio.js';
 import {
@@ -101,6 +103,8 @@ export default definePlugin({
     if (restored === undefined) ctx.host.invalidate({});
     updateWires(m);
 
+    /** The last faults reported to the fault queue, for `info iommu`. */
+    const recent: string[] = [];
     const refuse = (
       cause: number,
       a: number,
@@ -118,11 +122,12 @@ export default definePlugin({
           did,
           iotval: a,
         })}`;
-      return {
-        kind: 'fault',
-        reason: reasonOf(cause),
-        detail: `cause ${cause} (${causeName(cause)}), device_id 0x${did.toString(16)}; ${what}`,
-      };
+      const detail = `cause ${cause} (${causeName(cause)}), device_id 0x${did.toString(16)}, ${isWrite ? 'write' : 'read'} 0x${a.toString(16)}; ${what}`;
+      if (!req.probe && !silent) {
+        if (recent.length >= 8) recent.shift();
+        recent.push(detail);
+      }
+      return { kind: 'fault', reason: reasonOf(cause), detail };
     };
 
     return {
@@ -150,6 +155,7 @@ export default definePlugin({
         updateWires(m);
       },
       saveState: () => saveState(m.r, m.contexts),
+      info: () => infoLines(m, recent),
     };
   },
 });

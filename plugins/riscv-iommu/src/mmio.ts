@@ -124,11 +124,14 @@ function write64(m: RiscvIommu, off: number, v: bigint): void {
       return;
     }
     case REG.CQB:
-      return writeBase(r.cq, v);
+      writeBase(r.cq, v);
+      return;
     case REG.FQB:
-      return writeBase(r.fq, v);
+      writeBase(r.fq, v);
+      return;
     case REG.PQB:
-      return writeBase(r.pq, v);
+      writeBase(r.pq, v);
+      return;
     case REG.ICVEC:
       r.icvec = v & 0x3333n;
       updateWires(m);

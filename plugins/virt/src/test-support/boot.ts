@@ -4,8 +4,8 @@
  * output collected: for tests of the machine and the reference guest.
  */
 
-import { Emulator, loadBundled, PluginHost } from '@emuhost/host';
-import type { CharBackend, CharFrontend, CpuTraceKind } from '@emuhost/sdk';
+import { addBuiltinIommu, Emulator, loadBundled, PluginHost } from '@emuhost/host';
+import type { CharBackend, CharFrontend, CpuTraceKind, OptionValue } from '@emuhost/sdk';
 
 export interface BootOptions {
   readonly bios?: Uint8Array;
@@ -28,6 +28,21 @@ export interface BootOptions {
     sink: (cpu: string, kind: CpuTraceKind, text: string) => void;
   };
   readonly cpuOptions?: Readonly<Record<string, string | number | boolean>>;
+  /** `-machine virt,KEY=VALUE` (e.g. `iommu-sys: 'on'`). */
+  readonly machineOptions?: Readonly<Record<string, OptionValue>>;
+  /** Bundled device plugins to add on pcie.0, in order (`-device ID,options`). */
+  readonly devices?: readonly {
+    readonly plugin: string;
+    readonly id?: string;
+    readonly options?: Readonly<Record<string, OptionValue>>;
+  }[];
+  /**
+   * Called between run slices with the emulator (event boundaries: no DMA in flight); return
+   * true to stop the run (outcome `until`). For tests that act on the running machine.
+   */
+  readonly between?: (emu: Emulator, output: string) => boolean | void;
+  /** The plugin host (to load or rebuild plugins the run uses); default a fresh one. */
+  readonly host?: PluginHost;
 }
 
 export interface BootResult {
@@ -56,7 +71,7 @@ class Capture implements CharBackend {
 }
 
 export async function bootVirt(opts: BootOptions): Promise<BootResult> {
-  const host = new PluginHost();
+  const host = opts.host ?? new PluginHost();
   const machine = await loadBundled(host, 'virt');
   const cpu = await loadBundled(host, 'rv64');
   const seen: Record<string, { instructions: number; ms: number }> = {};
@@ -83,9 +98,16 @@ export async function bootVirt(opts: BootOptions): Promise<BootResult> {
       ...(opts.cmdline !== undefined && { cmdline: opts.cmdline }),
     },
     serial: (i) => (i === 0 ? serial : undefined),
+    ...(opts.machineOptions !== undefined && { machineOptions: opts.machineOptions }),
     ...(opts.trace !== undefined && { trace: opts.trace }),
   });
   emuRef = emu;
+  await addBuiltinIommu(emu, host);
+  for (const d of opts.devices ?? [])
+    emu.addDevice(await loadBundled(host, d.plugin), {
+      ...(d.id !== undefined && { id: d.id }),
+      ...(d.options !== undefined && { options: d.options }),
+    });
   emu.ready();
   const max = opts.maxInstructions ?? 4e9;
   const sched = emu.machine.cpus;
@@ -102,7 +124,10 @@ export async function bootVirt(opts: BootOptions): Promise<BootResult> {
       outcome = s.kind;
       break;
     }
-    if (opts.until !== undefined && serial.text.includes(opts.until)) {
+    if (
+      (opts.until !== undefined && serial.text.includes(opts.until)) ||
+      opts.between?.(emu, serial.text) === true
+    ) {
       outcome = 'until';
       break;
     }
