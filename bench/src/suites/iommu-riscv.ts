@@ -52,7 +52,7 @@ export function riscvMachine(
   if ((g.readl(0x4c) & (1 << 16)) === 0) throw new Error('iommu suite: RISC-V fault queue is off');
   for (const rid of [RID_HIT, RID_MISS]) g.attach(rid, PSCID);
   for (const p of missPages) g.map(PSCID, MISS_IOVA_BASE + p.off, p.gpa, 'read');
-  readGpas.forEach((gpa, k) => g.map(PSCID, READ_IOVA_BASE + k * PAGE, gpa, 'read'));
+  for (const [k, gpa] of readGpas.entries()) g.map(PSCID, READ_IOVA_BASE + k * PAGE, gpa, 'read');
   const ctx = (device: string, requesterId: number) =>
     emu.machine.dma.createContext({ device, bus, requesterId });
   return {

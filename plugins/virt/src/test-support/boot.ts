@@ -40,7 +40,7 @@ export interface BootOptions {
    * Called between run slices with the emulator (event boundaries: no DMA in flight); return
    * true to stop the run (outcome `until`). For tests that act on the running machine.
    */
-  readonly between?: (emu: Emulator, output: string) => boolean | void;
+  readonly between?: (emu: Emulator, output: string) => boolean | undefined;
   /** The plugin host (to load or rebuild plugins the run uses); default a fresh one. */
   readonly host?: PluginHost;
 }
