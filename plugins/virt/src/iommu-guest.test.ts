@@ -9,7 +9,9 @@
  * build of it) again and again while the guest runs, edu's DMA in flight included: nothing is
  * lost and no fault appears beyond the two the module provokes.
  */
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildInitramfs, ensureGuest, type GuestFiles } from '@emuhost/guest';
 import type { Emulator, LoadedPlugin } from '@emuhost/host';
@@ -22,6 +24,9 @@ const MODULE_DIR = fileURLToPath(new URL('../../riscv-iommu/guest-module/', impo
 const IOMMU_DIR = fileURLToPath(new URL('../../riscv-iommu/', import.meta.url));
 /** The kernel ABI the committed module was built for (its vermagic starts with it). */
 const MODULE_ABI = readFileSync(`${MODULE_DIR}emuhost_iommu_dma.abi`, 'utf8').trim();
+
+/** The console as it comes, for a run that goes wrong (its path is in the failure messages). */
+const CONSOLE_LOG = join(tmpdir(), 'emuhost-iommu-guest-console.txt');
 
 const INIT = `#!/bin/sh
 M=EMUHOST-IOMMU:
@@ -71,7 +76,9 @@ describe('Debian riscv64 behind the RISC-V IOMMU (virt, iommu-sys=on)', () => {
       },
     });
     let slices = 0;
+    writeFileSync(CONSOLE_LOG, '');
     run = await bootVirt({
+      onOutput: (t) => appendFileSync(CONSOLE_LOG, t),
       bios: new Uint8Array(readFileSync(guest.opensbi.fwDynamic)),
       kernel: new Uint8Array(readFileSync(guest.kernel.image)),
       initrd,
@@ -105,7 +112,7 @@ describe('Debian riscv64 behind the RISC-V IOMMU (virt, iommu-sys=on)', () => {
       .map((l) => l.slice(l.indexOf(prefix) + prefix.length).trim());
 
   it('boots to /init and powers off', () => {
-    expect(run.output).toContain('EMUHOST-IOMMU: init reached');
+    expect(run.output, `console in ${CONSOLE_LOG}`).toContain('EMUHOST-IOMMU: init reached');
     expect(run.output).toContain('EMUHOST-IOMMU: poweroff');
     expect(run.outcome).toBe('poweroff');
   });
