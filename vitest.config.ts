@@ -16,5 +16,9 @@ export default defineConfig({
     ],
     // `forks`: later sandbox tests run SES lockdown, which breaks the vmThreads pool.
     pool: 'forks',
+    // No test may depend on machine speed: on a 2-core machine with other CPU-bound work,
+    // vitest's 5 s default fails tests that are merely slow. Heavier tests set their own.
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
   },
 });

@@ -10,6 +10,7 @@ import { FULL_OPTIONS, measure, QUICK_OPTIONS, sinkValue } from './harness.js';
 import type { Metric } from './metrics.js';
 import { formatMetrics, formatTable, formatValue, toJson } from './report.js';
 import type { Suite, SuiteContext } from './suite.js';
+import { cliSuite } from './suites/cli.js';
 import { clockSuite } from './suites/clock.js';
 import { dmaSuite } from './suites/dma.js';
 import { fuzzSuite } from './suites/fuzz.js';
@@ -37,6 +38,7 @@ const SUITES: readonly Suite[] = [
   reloadSuite,
   fuzzSuite,
   guestSuite,
+  cliSuite,
 ];
 
 const USAGE = `usage: npm run bench -- [--json] [--quick] [--filter <substring>]

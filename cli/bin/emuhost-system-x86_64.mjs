@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `emuhost-system-x86_64`: a drop-in for qemu-system-x86_64 under a qtest harness (QEMU's
 // libqtest derives the target architecture from this name). Takes QEMU's argv unchanged.
-import { runTs } from '../../scripts/ts-entry.mjs';
+import { launch } from './launch.mjs';
 
-await runTs('cli/src/qtest-main.ts', process.argv.slice(2));
+await launch('qtest-main.js');

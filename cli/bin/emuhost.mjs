@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `emuhost`: runs the CLI's TypeScript entry (see scripts/ts-entry.mjs for why it is bundled).
-import { runTs } from '../../scripts/ts-entry.mjs';
+// `emuhost`: the command line (src/main.ts, built to dist/main.js).
+import { launch } from './launch.mjs';
 
-await runTs('cli/src/main.ts', process.argv.slice(2));
+await launch('main.js');

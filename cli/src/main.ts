@@ -3,17 +3,14 @@
  * drives: `fuzz/command.ts`, `qtest/launch.ts`); this file wires
  * them to commander and turns host-side errors into a clear message and exit code 1, never a
  * stack trace.
+ *
+ * Commands are imported when they run (`import()`), so that `--help`, `--version` and a
+ * mistyped option load commander and nothing else: the built CLI splits each command into a
+ * chunk of its own (scripts/build-packages.mjs), and `npx emuhost` starts in tens of ms.
  */
-import { formatDiagnostics, PluginLoadError } from '@emuhost/host';
 import { EmuhostError } from '@emuhost/sdk';
 import { Command } from 'commander';
-import { buildCommand } from './commands/build.js';
-import { devCommand } from './commands/dev.js';
-import { infoCommand } from './commands/info.js';
-import { newCommand } from './commands/new.js';
-import { runCommand } from './commands/run.js';
-import { type FuzzCommandOptions, fuzzCommand } from './fuzz/command.js';
-import { runQtest } from './qtest/launch.js';
+import type { FuzzCommandOptions } from './fuzz/command.js';
 import { VERSION } from './version.js';
 
 const program = new Command('emuhost')
@@ -30,7 +27,9 @@ program
   )
   .argument('<plugin-dir>', 'a directory with emuhost.plugin.json')
   .option('-o, --out <dir>', 'output directory (default: <plugin-dir>/dist)')
-  .action(async (dir: string, o: { out?: string }) => buildCommand(dir, o));
+  .action(async (dir: string, o: { out?: string }) =>
+    (await import('./commands/build.js')).buildCommand(dir, o),
+  );
 
 program
   .command('new')
@@ -38,7 +37,9 @@ program
   .argument('<kind>', 'device or iommu')
   .argument('<name>', 'the plugin id: lowercase letters, digits and -')
   .option('-d, --dir <dir>', 'where to create it (default: plugins/<name>)')
-  .action(async (kind: string, name: string, o: { dir?: string }) => newCommand(kind, name, o));
+  .action(async (kind: string, name: string, o: { dir?: string }) =>
+    (await import('./commands/new.js')).newCommand(kind, name, o),
+  );
 
 program
   .command('info')
@@ -47,7 +48,9 @@ program
   )
   .argument('<machine-file>', 'a JSON machine file')
   .argument('[view...]', 'one view (default: all)')
-  .action(async (file: string, view: string[]) => infoCommand(file, view));
+  .action(async (file: string, view: string[]) =>
+    (await import('./commands/info.js')).infoCommand(file, view),
+  );
 
 program
   .command('run')
@@ -56,7 +59,7 @@ program
   )
   .argument('[machine-file]', 'a machine file (default: cli/machines/demo.json)')
   .action(async (file: string | undefined) => {
-    process.exitCode = await runCommand(file);
+    process.exitCode = await (await import('./commands/run.js')).runCommand(file);
   });
 
 program
@@ -76,7 +79,7 @@ program
   )
   .action(
     async (file: string | undefined, o: { watch: string[]; qtest?: string; commands?: boolean }) =>
-      devCommand(file, o),
+      (await import('./commands/dev.js')).devCommand(file, o),
   );
 
 program
@@ -90,7 +93,7 @@ program
   .option('-o, --out <dir>', 'where failure scripts go (default fuzz-out)')
   .option('-t, --time <seconds>', 'stop after this long')
   .action(async (o: FuzzCommandOptions) => {
-    process.exitCode = await fuzzCommand(o);
+    process.exitCode = await (await import('./fuzz/command.js')).fuzzCommand(o);
   });
 
 program
@@ -105,9 +108,14 @@ program
 try {
   // QEMU's single-dash options are not POSIX: `qtest` takes the rest of the line untouched.
   if (process.argv[2] === 'qtest')
-    process.exitCode = await runQtest(process.argv.slice(3), process);
+    process.exitCode = await (await import('./qtest/launch.js')).runQtest(
+      process.argv.slice(3),
+      process,
+    );
   else await program.parseAsync(process.argv);
 } catch (e) {
+  // The host (for its diagnostics' format) only when there is an error to print.
+  const { formatDiagnostics, PluginLoadError } = await import('@emuhost/host');
   if (e instanceof PluginLoadError) {
     process.stderr.write(`${formatDiagnostics(e.diagnostics)}\n`);
   } else if (e instanceof EmuhostError) {

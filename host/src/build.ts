@@ -20,7 +20,8 @@ import {
   type Metafile,
   type Plugin,
 } from 'esbuild';
-import { type Diagnostic, PluginLoadError } from './diagnostics.js';
+import semver from 'semver';
+import { type Diagnostic, locateJsonKey, PluginLoadError } from './diagnostics.js';
 import { MANIFEST_FILE, parseManifest } from './manifest.js';
 
 export interface BuildResult {
@@ -70,7 +71,9 @@ export async function createPluginBuilder(
 ): Promise<PluginBuilder> {
   const dir = resolve(pluginDir);
   const manifestFile = join(dir, MANIFEST_FILE);
-  const manifest = parseManifest(readText(manifestFile), manifestFile);
+  const text = readText(manifestFile);
+  const manifest = parseManifest(text, manifestFile);
+  checkSdkRange(manifest, manifestFile, text);
   const outDir = resolve(dir, opts.outDir ?? 'dist');
   const bundleName = `${manifest.id}.js`;
   const options: BuildOptions = {
@@ -130,6 +133,28 @@ export async function createPluginBuilder(
       ctx = undefined;
     },
   };
+}
+
+/**
+ * The bundle is built against this SDK (its types, and `builtWithSdk`): a manifest whose
+ * `sdk` range refuses it would build, then fail to load on this very host. Said at build
+ * time instead, at the field.
+ */
+function checkSdkRange(manifest: PluginManifest, file: string, text: string): void {
+  if (semver.satisfies(SDK_VERSION, manifest.sdk)) return;
+  const major = semver.major(SDK_VERSION);
+  throw new PluginLoadError('E_SDK_RANGE', [
+    {
+      text: `"sdk": "${manifest.sdk}" does not accept SDK ${SDK_VERSION}, the one this emuhost builds with`,
+      pluginName: manifest.id,
+      location: locateJsonKey(file, text, 'sdk'),
+      notes: [
+        {
+          text: `a range such as "^${major}.0.0" accepts it; a plugin built now would not load here with "${manifest.sdk}"`,
+        },
+      ],
+    },
+  ]);
 }
 
 /** Builds a plugin once. */

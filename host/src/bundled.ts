@@ -1,6 +1,9 @@
 /**
- * The plugins that ship in this repository (`plugins/*`), found by id, built with
- * `emuhost build` and loaded. They are first-party: the trusted level unless told otherwise.
+ * The plugins that ship with emuhost, found by id and loaded. They are first-party: the trusted
+ * level unless told otherwise. In a checkout of the repository they are its `plugins/*`
+ * sources, built with `emuhost build` when first loaded; an installed `@emuhost/host` carries
+ * them built, in its `dist/plugins/<id>/` (scripts/build-packages.mjs puts them there), and
+ * loads those bundles as they are.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -12,15 +15,17 @@ import type { LoadedPlugin } from './loaded-plugin.js';
 import { MANIFEST_FILE } from './manifest.js';
 import type { PluginHost } from './plugin-host.js';
 
-const PLUGINS_DIR = resolve(
-  dirname(createRequire(import.meta.url).resolve('@emuhost/host/package.json')),
-  '..',
-  'plugins',
-);
+const HOST_DIR = dirname(createRequire(import.meta.url).resolve('@emuhost/host/package.json'));
+/** The repository's plugin sources, when this host is a checkout's. */
+const SOURCE_DIR = resolve(HOST_DIR, '..', 'plugins');
+/** The built plugins an installed host ships. */
+const BUILT_DIR = join(HOST_DIR, 'dist', 'plugins');
+const fromSource = existsSync(join(HOST_DIR, 'src')) && existsSync(SOURCE_DIR);
+const PLUGINS_DIR = fromSource ? SOURCE_DIR : BUILT_DIR;
 
 let index: Map<string, string> | undefined;
 
-/** Plugin id → its directory, for every plugin under plugins/. */
+/** Plugin id → its directory (the sources' or the built one's), for every shipped plugin. */
 export function bundledPlugins(): ReadonlyMap<string, string> {
   if (index !== undefined) return index;
   index = new Map();
@@ -54,6 +59,6 @@ export async function loadBundled(
       `no plugin '${id}' ships with emuhost (have: ${[...bundledPlugins().keys()].sort().join(', ')})`,
     );
   }
-  const built = await buildPlugin(dir);
-  return host.loadFile(built.manifestPath, level === undefined ? {} : { level });
+  const manifest = fromSource ? (await buildPlugin(dir)).manifestPath : join(dir, MANIFEST_FILE);
+  return host.loadFile(manifest, level === undefined ? {} : { level });
 }

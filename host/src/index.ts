@@ -54,17 +54,22 @@ export {
   removeIommu,
   swapIommu,
 } from './iommu-swap.js';
+export {
+  type JsonSource,
+  type JsonSyntaxError,
+  parseJsonSource,
+  type TextPosition,
+} from './json-source.js';
 export type { LoadedPlugin } from './loaded-plugin.js';
 export { createLogger, type LogLevel, type LogSink, stderrSink } from './log.js';
+export { buildMachineSpec, parseAddr, readFirmware } from './machine-build.js';
 export {
-  buildMachineSpec,
   type DeviceSpec,
   type IommuSpec,
   type MachineSpec,
   type PluginRef,
-  parseAddr,
-  readFirmware,
   readMachineFile,
+  type ValidateOptions,
   validateMachineSpec,
 } from './machine-file.js';
 export { type BuildMachineOptions, type BuiltMachine, buildMachine } from './machine-host.js';
@@ -89,3 +94,4 @@ export {
 } from './reload.js';
 export { currentSdkRuntime } from './sdk-runtime.js';
 export { SdkServer, type ServedSdk } from './sdk-server.js';
+export { didYouMean, nearest } from './suggest.js';

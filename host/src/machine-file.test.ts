@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readFirmware, readMachineFile, validateMachineSpec } from './machine-file.js';
+import { readFirmware } from './machine-build.js';
+import { readMachineFile, validateMachineSpec } from './machine-file.js';
 
 describe('machine files: firmware', () => {
   it('takes "bios" and "pflash" as paths relative to the file, and reads them', () => {

@@ -14,6 +14,10 @@
  *     "pflash": ["firmware/code.fd"]
  *   }
  *
+ * Every problem of a file is reported in one run: a syntax error at its line and column, each
+ * other problem at its field's line and column with the field's path, an unknown field or
+ * plugin id with the nearest known one ("did you mean").
+ *
  * `"bios"` and `"pflash"` (paths relative to the file, as QEMU's `-bios` and
  * `-drive if=pflash`) are read by the host when the machine is built, and handed to the
  * machine plugin as `ctx.firmware`.
@@ -25,14 +29,11 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { IommuBindingTarget } from '@emuhost/core';
 import type { SandboxLevel } from '@emuhost/sandbox';
-import { EmuhostError, type MachineFirmware, type OptionValue } from '@emuhost/sdk';
-import { addBuiltinIommu } from './builtin-iommu.js';
-import { bundledPlugins, loadBundled } from './bundled.js';
-import { Emulator } from './emulator.js';
-import type { LoadedPlugin } from './loaded-plugin.js';
-import type { LogSink } from './log.js';
+import { EmuhostError, type OptionValue } from '@emuhost/sdk';
+import { bundledPlugins } from './bundled.js';
+import { parseJsonSource, type TextPosition } from './json-source.js';
 import { parseNumber } from './options.js';
-import type { PluginHost } from './plugin-host.js';
+import { didYouMean } from './suggest.js';
 
 export interface PluginRef {
   /** A bundled plugin by id... */
@@ -45,6 +46,8 @@ export interface PluginRef {
 
 export interface DeviceSpec {
   readonly plugin: string;
+  /** How messages name it; default `devices[i]` (the command line says `-device edu,...`). */
+  readonly label?: string;
   readonly id?: string;
   /** PCI bus name; default the machine's. */
   readonly bus?: string;
@@ -56,6 +59,8 @@ export interface DeviceSpec {
 
 export interface IommuSpec {
   readonly plugin: string;
+  /** How messages name it; default `iommus[i]`. */
+  readonly label?: string;
   readonly id?: string;
   readonly options?: Readonly<Record<string, OptionValue>>;
   /** What it translates; default the machine's IOMMU slot bus. */
@@ -78,8 +83,24 @@ export interface MachineSpec {
   readonly base: string;
 }
 
-/** Reads and validates a machine file. Throws E_MACHINE_FILE listing every problem. */
-export function readMachineFile(file: string): MachineSpec {
+export interface ValidateOptions {
+  /** Where a field's value is in the file, for problems' line and column. */
+  readonly locate?: (path: string, part?: 'value' | 'key') => TextPosition | undefined;
+  /**
+   * Plugin ids known besides the bundled ones and the file's own `plugins` (e.g. the
+   * command line's `--plugin`); with it, an id nobody knows is a problem of the file.
+   */
+  readonly known?: Iterable<string>;
+}
+
+/**
+ * Reads and validates a machine file. Throws E_MACHINE_FILE listing every problem: syntax
+ * errors, or else every field's, plugin ids included when `opts.known` is given.
+ */
+export function readMachineFile(
+  file: string,
+  opts: { known?: Iterable<string> } = {},
+): MachineSpec {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -89,18 +110,37 @@ export function readMachineFile(file: string): MachineSpec {
       `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
     );
   }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw new EmuhostError('E_MACHINE_FILE', `${file} is not valid JSON: ${(e as Error).message}`);
+  const source = parseJsonSource(text);
+  if (source.errors.length > 0) {
+    const lines = source.errors.map((e) => `  ${file}:${e.line}:${e.column}: ${e.text}`);
+    throw new EmuhostError('E_MACHINE_FILE', `${file} is not valid JSON:\n${lines.join('\n')}`);
   }
-  return validateMachineSpec(raw, file);
+  return validateMachineSpec(source.value, file, {
+    locate: source.locate,
+    ...(opts.known !== undefined && { known: opts.known }),
+  });
 }
 
-export function validateMachineSpec(raw: unknown, file: string): MachineSpec {
+export function validateMachineSpec(
+  raw: unknown,
+  file: string,
+  opts: ValidateOptions = {},
+): MachineSpec {
   const problems: string[] = [];
-  const at = (path: string, msg: string) => problems.push(`${path}: ${msg}`);
+  const at = (path: string, msg: string, part?: 'key') => {
+    const p = opts.locate?.(path, part);
+    problems.push(`${p === undefined ? '' : `${file}:${p.line}:${p.column}: `}${path}: ${msg}`);
+  };
+  /** Fields of an object nobody reads: the nearest known field, or the list. */
+  const unknownFields = (o: Record<string, unknown>, path: string, fields: readonly string[]) => {
+    for (const k of Object.keys(o))
+      if (!fields.includes(k))
+        at(
+          `${path}${k}`,
+          `unknown field${didYouMean(k, fields) || ` (fields: ${fields.filter((f) => f !== '$schema').join(', ')})`}`,
+          'key',
+        );
+  };
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new EmuhostError('E_MACHINE_FILE', `${file}: a machine file is a JSON object`);
   }
@@ -117,9 +157,7 @@ export function validateMachineSpec(raw: unknown, file: string): MachineSpec {
     '$schema',
     'description',
   ]);
-  for (const k of Object.keys(r))
-    if (!known.has(k))
-      at(k, `unknown field (fields: ${[...known].filter((x) => x !== '$schema').join(', ')})`);
+  unknownFields(r, '', [...known]);
   if (typeof r.machine !== 'string' || r.machine === '')
     at('machine', 'the machine plugin id is required (e.g. "pc" or "q35")');
   let ram = 128 << 20;
@@ -170,6 +208,7 @@ export function validateMachineSpec(raw: unknown, file: string): MachineSpec {
     return v as string;
   };
   const plugins = list('plugins', (p, path): PluginRef => {
+    unknownFields(p, `${path}.`, ['id', 'path', 'level']);
     if ((p.id === undefined) === (p.path === undefined))
       at(path, 'give exactly one of "id" (bundled) or "path" (an external bundle)');
     if (p.level !== undefined && !levels.includes(p.level as string))
@@ -181,6 +220,7 @@ export function validateMachineSpec(raw: unknown, file: string): MachineSpec {
     };
   });
   const devices = list('devices', (d, path): DeviceSpec => {
+    unknownFields(d, `${path}.`, ['plugin', 'id', 'bus', 'addr', 'platform', 'options']);
     const plugin = str(d.plugin, `${path}.plugin`, true)!;
     if (
       d.addr !== undefined &&
@@ -197,6 +237,7 @@ export function validateMachineSpec(raw: unknown, file: string): MachineSpec {
     };
   });
   const iommus = list('iommus', (m, path): IommuSpec => {
+    unknownFields(m, `${path}.`, ['plugin', 'id', 'options', 'bind']);
     const plugin = str(m.plugin, `${path}.plugin`, true)!;
     let bind: IommuBindingTarget[] | undefined;
     if (m.bind !== undefined) {
@@ -236,8 +277,23 @@ export function validateMachineSpec(raw: unknown, file: string): MachineSpec {
     if (!Array.isArray(r.pflash)) at('pflash', 'must be an array of file paths, unit 0 first');
     else pflash = r.pflash.map((p: unknown, i: number) => str(p, `pflash[${i}]`, true)!);
   }
+  if (opts.known !== undefined) {
+    const ids = new Set([...bundledPlugins().keys(), ...opts.known]);
+    for (const p of plugins)
+      if (p?.path !== undefined) ids.add(manifestId(resolve(dirname(resolve(file)), p.path)) ?? '');
+    const check = (id: unknown, path: string) => {
+      if (typeof id === 'string' && id !== '' && !ids.has(id))
+        at(path, `no plugin '${id}' is loaded or ships with emuhost${didYouMean(id, ids)}`);
+    };
+    check(r.machine, 'machine');
+    for (const [i, d] of devices.entries()) check(d?.plugin, `devices[${i}].plugin`);
+    for (const [i, m] of iommus.entries()) check(m?.plugin, `iommus[${i}].plugin`);
+  }
   if (problems.length > 0)
-    throw new EmuhostError('E_MACHINE_FILE', `${file}:\n  ${problems.join('\n  ')}`);
+    throw new EmuhostError(
+      'E_MACHINE_FILE',
+      `${file}: ${problems.length === 1 ? 'a problem' : `${problems.length} problems`}:\n  ${problems.join('\n  ')}`,
+    );
   return {
     machine: r.machine as string,
     ram,
@@ -251,100 +307,12 @@ export function validateMachineSpec(raw: unknown, file: string): MachineSpec {
   };
 }
 
-/** Builds an emulator from a spec: loads the plugins it names, then the machine, devices and IOMMUs. */
-export async function buildMachineSpec(
-  spec: MachineSpec,
-  host: PluginHost,
-  opts: { log?: LogSink; machine?: LoadedPlugin } = {},
-): Promise<Emulator> {
-  const load = async (id: string, what: string): Promise<LoadedPlugin> => {
-    const have = host.get(id);
-    if (have !== undefined) return have;
-    if (!bundledPlugins().has(id))
-      throw new EmuhostError(
-        'E_UNKNOWN_ID',
-        `${what}: no plugin '${id}' is loaded or ships with emuhost`,
-      );
-    return loadBundled(host, id);
-  };
-  for (const p of spec.plugins) {
-    if (p.path !== undefined)
-      host.loadFile(resolve(spec.base, p.path), p.level === undefined ? {} : { level: p.level });
-    else if (host.get(p.id!) === undefined) await loadBundled(host, p.id!, p.level);
+/** A manifest's id, or undefined when it cannot be read (loading it later says why). */
+function manifestId(file: string): string | undefined {
+  try {
+    const id = (JSON.parse(readFileSync(file, 'utf8')) as { id?: unknown }).id;
+    return typeof id === 'string' ? id : undefined;
+  } catch {
+    return undefined;
   }
-  const machine = opts.machine ?? (await load(spec.machine, 'machine'));
-  const emu = new Emulator({
-    machine,
-    ramSize: spec.ram,
-    ...(spec.machineOptions !== undefined && { machineOptions: spec.machineOptions }),
-    ...(opts.log !== undefined && { log: opts.log }),
-    firmware: readFirmware(spec),
-  });
-  await addBuiltinIommu(emu, host);
-  for (const [i, m] of spec.iommus.entries()) {
-    const plugin = await load(m.plugin, `iommus[${i}]`);
-    const slot = emu.model.iommu;
-    const r = emu.addIommu(plugin, {
-      ...(m.id !== undefined && { id: m.id }),
-      // The slot's register address, for models that take one (passthrough has no registers).
-      options: {
-        ...(slot !== undefined &&
-          plugin.definition.options?.base !== undefined && { base: slot.base }),
-        ...m.options,
-      },
-    });
-    const targets = m.bind ?? (slot !== undefined ? [{ bus: slot.bus }] : []);
-    if (targets.length === 0)
-      throw new EmuhostError(
-        'E_MACHINE_FILE',
-        `iommus[${i}]: machine '${spec.machine}' has no IOMMU slot; say what it translates with "bind"`,
-      );
-    for (const t of targets) emu.machine.dma.bind(t, r.id);
-  }
-  for (const [i, d] of spec.devices.entries()) {
-    const plugin = await load(d.plugin, `devices[${i}]`);
-    try {
-      emu.addDevice(plugin, {
-        ...(d.id !== undefined && { id: d.id }),
-        ...(d.bus !== undefined && { bus: d.bus }),
-        ...(d.addr !== undefined && { devfn: parseAddr(d.addr) }),
-        ...(d.platform === true && { platform: true }),
-        ...(d.options !== undefined && { options: d.options }),
-      });
-    } catch (e) {
-      throw new EmuhostError(
-        'E_MACHINE_FILE',
-        `devices[${i}] (${d.plugin}): ${(e as Error).message}`,
-      );
-    }
-  }
-  return emu;
-}
-
-/**
- * Reads the spec's firmware files. A file that cannot be read is an `E_BAD_ARGUMENT` error
- * worded as QEMU words it (`could not load PC BIOS 'FILE'`), with the reason.
- */
-export function readFirmware(spec: MachineSpec): MachineFirmware {
-  const read = (path: string, what: string): Uint8Array => {
-    try {
-      return new Uint8Array(readFileSync(resolve(spec.base, path)));
-    } catch (e) {
-      const reason = (e as NodeJS.ErrnoException).code ?? String(e);
-      throw new EmuhostError('E_BAD_ARGUMENT', `could not load ${what} '${path}': ${reason}`);
-    }
-  };
-  return {
-    ...(spec.bios !== undefined && { bios: read(spec.bios, 'PC BIOS') }),
-    pflash: (spec.pflash ?? []).map((p, i) => read(p, `pflash${i}`)),
-  };
-}
-
-/** QEMU's `addr=SLOT[.FN]`, in hex. */
-export function parseAddr(s: string): number {
-  const m = /^(?:0x)?([0-9a-fA-F]{1,2})(?:\.([0-7]))?$/.exec(s);
-  if (m === null) throw new EmuhostError('E_BAD_ARGUMENT', `addr '${s}' is not SLOT[.FUNCTION]`);
-  const slot = Number.parseInt(m[1]!, 16);
-  if (slot > 31) throw new EmuhostError('E_BAD_ARGUMENT', `addr '${s}': slot past 0x1f`);
-  return (slot << 3) | Number(m[2] ?? 0);
 }

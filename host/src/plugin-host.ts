@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire, SourceMap, type SourceMapPayload } from 'node:module';
-import { dirname, isAbsolute, relative, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import {
   createConfinedRealm,
   createIsolatedRealm,
@@ -19,10 +19,10 @@ import {
 } from '@emuhost/sandbox';
 import { EmuhostError, type PluginManifest } from '@emuhost/sdk';
 import semver from 'semver';
-import { type Diagnostic, PluginLoadError } from './diagnostics.js';
+import { type Diagnostic, locateJsonKey, PluginLoadError } from './diagnostics.js';
 import { createHostHooks, type HostHooks, type PluginFailure } from './hooks.js';
 import type { LoadedPlugin } from './loaded-plugin.js';
-import { parseManifest, validateManifest } from './manifest.js';
+import { MANIFEST_FILE, parseManifest, validateManifest } from './manifest.js';
 import { currentSdkRuntime } from './sdk-runtime.js';
 import { SdkServer } from './sdk-server.js';
 
@@ -57,6 +57,27 @@ const REPO_ROOT = resolve(
 export function defaultLevel(file: string): SandboxLevel {
   const rel = relative(REPO_ROOT, resolve(file));
   return rel.startsWith('..') || isAbsolute(rel) ? 'confined' : 'trusted';
+}
+
+/**
+ * A plugin's source manifest names its TypeScript entry: the host loads bundles, so say which
+ * manifest to pass instead of failing on TypeScript syntax.
+ */
+function checkBuilt(manifest: PluginManifest, file: string, text: string): void {
+  if (!/\.[cm]?tsx?$/.test(manifest.entry)) return;
+  const dir = dirname(file);
+  throw new PluginLoadError('E_MANIFEST', [
+    {
+      text: `this is the plugin's source manifest (its "entry" is ${manifest.entry}): load the built one`,
+      pluginName: manifest.id,
+      location: locateJsonKey(file, text, 'entry'),
+      notes: [
+        {
+          text: `\`emuhost build ${dir}\` writes it: ${join(dir, 'dist', MANIFEST_FILE)}`,
+        },
+      ],
+    },
+  ]);
 }
 
 interface Source {
@@ -100,7 +121,9 @@ export class PluginHost {
     let manifest: PluginManifest;
     let code: string;
     try {
-      manifest = parseManifest(readText(file), file);
+      const text = readText(file);
+      manifest = parseManifest(text, file);
+      checkBuilt(manifest, file, text);
       code = readText(resolve(dirname(file), manifest.entry));
     } catch (e) {
       throw this.fail(file, 'manifest', e);

@@ -11,6 +11,7 @@
  * rings, doorbells, interrupts. See sandbox/DESIGN.md.
  */
 
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -41,8 +42,10 @@ let workerCode: string | undefined;
 function bundleWorker(): string {
   if (workerCode !== undefined) return workerCode;
   const dir = dirname(createRequire(import.meta.url).resolve('@emuhost/sandbox/package.json'));
+  // The sources in a checkout of the repository, the built entry in an installed package.
+  const source = join(dir, 'src', 'isolated-worker.ts');
   const out = buildSync({
-    entryPoints: [join(dir, 'src', 'isolated-worker.ts')],
+    entryPoints: [existsSync(source) ? source : join(dir, 'dist', 'isolated-worker.js')],
     bundle: true,
     platform: 'node',
     format: 'cjs',

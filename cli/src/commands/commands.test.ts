@@ -17,9 +17,10 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 const emuhost = (...args: string[]) =>
   spawnSync(process.execPath, [bin, ...args], { cwd: repo, encoding: 'utf8' });
 
-describe('emuhost new', () => {
+describe('emuhost new', { timeout: 60_000 }, () => {
   it('scaffolds a device plugin that builds, loads and passes the conformance suite', async () => {
-    const dir = scaffold('device', 'hello-dma', join(work, 'hello-dma'));
+    const { dir, standalone } = scaffold('device', 'hello-dma', join(work, 'hello-dma'));
+    expect(standalone).toBe(false);
     expect(JSON.parse(readFileSync(join(dir, 'emuhost.plugin.json'), 'utf8')).id).toBe('hello-dma');
     expect(readFileSync(join(dir, 'package.json'), 'utf8')).toContain('@emuhost-plugins/hello-dma');
     const plugin = await loadPluginDir(dir);
@@ -28,7 +29,7 @@ describe('emuhost new', () => {
   });
 
   it('scaffolds an IOMMU plugin that passes the IOMMU suite', async () => {
-    const dir = scaffold('iommu', 'hello-mmu', join(work, 'hello-mmu'));
+    const { dir } = scaffold('iommu', 'hello-mmu', join(work, 'hello-mmu'));
     const plugin = await loadPluginDir(dir);
     const tables = new WeakMap<IommuKit, number>();
     const cases = iommuCases({
@@ -66,7 +67,7 @@ describe('emuhost new', () => {
   });
 });
 
-describe('emuhost build', () => {
+describe('emuhost build', { timeout: 60_000 }, () => {
   it('builds a plugin directory and says where the bundle went', () => {
     const out = join(work, 'built');
     const r = emuhost('build', join(repo, 'host/src/__fixtures__/dma-copy'), '--out', out);
@@ -111,7 +112,7 @@ describe('emuhost build', () => {
   });
 });
 
-describe('emuhost info', () => {
+describe('emuhost info', { timeout: 60_000 }, () => {
   it("shows a machine file's machine as built, one view or all, and names an unknown view", () => {
     const file = join(work, 'machine.json');
     writeFileSync(

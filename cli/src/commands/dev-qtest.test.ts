@@ -198,7 +198,9 @@ describe('emuhost dev commands', () => {
     expect(session.emu.iommus.has('pt0')).toBe(true);
     expect(session.command('swap bus=pcie.0 none')).toMatch(/^OK \{"from":"pt0","to":null/);
     expect(session.emu.iommus.has('pt0'), 'the instance the swap made is removed').toBe(false);
-    expect(session.command('swap bus=nope none')).toBe("FAIL no bus 'nope'");
+    expect(session.command('swap bus=nope none')).toBe(
+      "FAIL no bus 'nope' (buses: pcie.0, platform)",
+    );
     expect(session.command('swap')).toMatch(/^FAIL usage/);
     expect(session.command('frob')).toMatch(/^FAIL unknown command 'frob'/);
     expect(session.command('')).toBe('');

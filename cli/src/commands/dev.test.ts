@@ -28,11 +28,13 @@ function text(s: PassThrough): () => string {
 
 describe('emuhost dev', () => {
   it('reloads a watched plugin on a source edit; the new code serves accesses', async () => {
-    const dir = scaffold(
+    const { dir, deviceId } = scaffold(
       'device',
       'hot-dev',
       join(mkdtempSync(join(tmpdir(), 'emuhost-dev-')), 'p'),
     );
+    // The template's ID register answers the device ID in its high half, then a revision.
+    const id = (rev: number) => `0x${deviceId!.toString(16).padStart(4, '0')}000${rev}`;
     const out = new PassThrough();
     const err = new PassThrough();
     const stdout = text(out);
@@ -40,11 +42,11 @@ describe('emuhost dev', () => {
     session = await startDev({ watch: [dir], out, err, debounceMs: 10 });
     expect(stdout()).toMatch(/emuhost dev: q35 running with hot-dev0 \(hot-dev 0\.1\.0\)/);
     const d = createDriver(session.emu);
-    const dev = d.pciFind(0x1234, 0x4d44)!;
+    const dev = d.pciFind(0x1234, deviceId!)!;
     const bar = dev.iomap(0).addr;
     dev.enable();
     d.writel(bar + 0x08, 0x1234);
-    expect(d.readl(bar)).toBe(0x4d440001);
+    expect(d.readl(bar)).toBe(Number(id(1)));
 
     const cycles: DevCycle[] = [];
     const next = () =>
@@ -59,7 +61,7 @@ describe('emuhost dev', () => {
 
     // An edit: the watcher rebuilds and reloads.
     let cycle = next();
-    writeFileSync(src, orig.replace('return 0x4d440001;', 'return 0x4d440002;'));
+    writeFileSync(src, orig.replace(`return ${id(1)};`, `return ${id(2)};`));
     let c = await cycle;
     expect(c.reports?.[0]).toMatchObject({
       device: 'hot-dev0',
@@ -67,17 +69,17 @@ describe('emuhost dev', () => {
       state: 'kept',
     });
     expect(stdout()).toMatch(/reload hot-dev0: hot-dev 0\.1\.0 -> 0\.1\.0, state v1 kept, .* ms/);
-    expect(d.readl(bar), 'the new code answers').toBe(0x4d440002);
+    expect(d.readl(bar), 'the new code answers').toBe(Number(id(2)));
     expect(d.readl(bar + 0x08), 'the state survived').toBe(0x1234);
 
     // A syntax error: reported at its file and line; the old code keeps running.
     cycle = next();
-    writeFileSync(src, orig.replace('return 0x4d440001;', 'return 0x4d44 +;'));
+    writeFileSync(src, orig.replace(`return ${id(1)};`, 'return 0x4d44 +;'));
     c = await cycle;
     expect(c.reports).toBeUndefined();
-    const line = orig.split('\n').findIndex((l) => l.includes('return 0x4d440001;')) + 1;
+    const line = orig.split('\n').findIndex((l) => l.includes(`return ${id(1)};`)) + 1;
     expect(stderr()).toMatch(new RegExp(`src[\\\\/]index\\.ts:${line}:\\d+: error: \\[hot-dev\\]`));
     expect(stderr()).toMatch(/the old code keeps running/);
-    expect(d.readl(bar)).toBe(0x4d440002);
+    expect(d.readl(bar)).toBe(Number(id(2)));
   });
 });

@@ -105,7 +105,7 @@ export async function startDev(o: DevOptions): Promise<DevSession> {
       o.build !== undefined
         ? undefined
         : o.machineFile !== undefined
-          ? readMachineFile(o.machineFile)
+          ? readMachineFile(o.machineFile, { known: host.list().map((p) => p.manifest.id) })
           : {
               machine: 'q35',
               ram: 128 << 20,

@@ -11,7 +11,9 @@ export const INFO_VIEWS = ['mtree', 'mtree -f', 'pci', 'iommu'] as const;
 
 export async function infoCommand(file: string, view: readonly string[]): Promise<void> {
   const what = view.length === 0 ? INFO_VIEWS : [view.join(' ')];
-  const emu = await buildMachineSpec(readMachineFile(file), new PluginHost(), { log: () => {} });
+  const emu = await buildMachineSpec(readMachineFile(file, { known: [] }), new PluginHost(), {
+    log: () => {},
+  });
   const out: string[] = [];
   for (const w of what) {
     const text = infoView(emu, w);

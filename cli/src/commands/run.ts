@@ -37,7 +37,7 @@ export async function runCommand(file: string | undefined, io: RunIo = process):
       process.exit(process.exitCode ?? 0);
     });
   return reportErrors(io, async () =>
-    runMachine(readMachineFile(path), relative(process.cwd(), path) || path, io),
+    runMachine(readMachineFile(path, { known: [] }), relative(process.cwd(), path) || path, io),
   );
 }
 

@@ -7,7 +7,7 @@
  */
 import type { DmaTraceEvent, IommuFaultEvent } from '@emuhost/core';
 import type { Emulator } from '@emuhost/host';
-import { createDriver, type Driver } from '@emuhost/testing';
+import { createDriver, type Driver } from '@emuhost/testing/drivers';
 import type { EduDriver } from './edu.js';
 import type { DemoTarget } from './machine.js';
 import type { StepOutput } from './report.js';

@@ -74,7 +74,7 @@ describe('the demo', () => {
   });
 });
 
-describe('emuhost run', () => {
+describe('emuhost run', { timeout: 60_000 }, () => {
   it('refuses a machine without an IOMMU, saying what to add', async () => {
     const f = machineFile('no-iommu.json', {
       machine: 'q35',

@@ -3,7 +3,7 @@
  * and one DMA transfer, run as a driver runs it — program source, destination and count,
  * write the command, then wait (here: step the virtual clock) until RUN clears.
  */
-import type { Driver, PciDeviceRef } from '@emuhost/testing';
+import type { Driver, PciDeviceRef } from '@emuhost/testing/drivers';
 
 export const REG = {
   ID: 0x00,

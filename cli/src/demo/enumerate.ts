@@ -4,7 +4,7 @@
  * turn on memory decoding and bus mastering (without MASTER, edu's DMA is refused).
  */
 
-import { EDU_DEVICE, EDU_VENDOR } from '@emuhost/testing';
+import { EDU_DEVICE, EDU_VENDOR } from '@emuhost/testing/drivers';
 import type { DemoContext, DemoStep } from './context.js';
 import { EduDriver } from './edu.js';
 import { formatSize, hex } from './report.js';

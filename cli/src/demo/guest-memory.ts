@@ -2,7 +2,7 @@
  * How the demo's "guest OS" lays out its memory. Everything here is an input the guest chooses,
  * as an OS would; every result the demo prints is read back from the emulated machine.
  */
-import type { Driver } from '@emuhost/testing';
+import type { Driver } from '@emuhost/testing/drivers';
 
 /** The pool the guest takes its IOMMU tables from: 64 KiB of RAM at 1 MiB, 4 KiB pages. */
 export const TABLE_POOL = { base: 0x0010_0000, size: 0x1_0000 } as const;

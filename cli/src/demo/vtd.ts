@@ -4,7 +4,7 @@
  * guest RAM, and drives the unit through its registers (Intel VT-d specification, chapters
  * 3, 9 and 11). Only what the demo uses: register-based invalidation, 4 KiB pages.
  */
-import type { Driver } from '@emuhost/testing';
+import type { Driver } from '@emuhost/testing/drivers';
 import { type GuestPages, PAGE } from './guest-memory.js';
 
 const VER = 0x00;

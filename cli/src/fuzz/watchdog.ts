@@ -9,7 +9,8 @@
  * The worker entry (worker.ts) is TypeScript: it is bundled with esbuild the way
  * scripts/ts-entry.mjs bundles the CLI (workspace packages inlined under the `emuhost-source`
  * condition, third-party ones external) into cli/node_modules/.cache/emuhost-run/, so the
- * same file starts under vitest (sources) and under the CLI (itself a bundle).
+ * same file starts under vitest (sources) and under the CLI (itself a bundle). An installed
+ * package runs the worker its build made (dist/fuzz/worker.js).
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -40,12 +41,15 @@ let bundled: Promise<string> | undefined;
 function workerFile(): Promise<string> {
   bundled ??= (async () => {
     const dir = cliDir();
+    // An installed @emuhost/cli has no sources, and its built worker runs as it is.
+    const source = join(dir, 'src', 'fuzz', 'worker.ts');
+    if (!existsSync(source)) return join(dir, 'dist', 'fuzz', 'worker.js');
     const outDir = join(dir, 'node_modules', '.cache', 'emuhost-run');
     mkdirSync(outDir, { recursive: true });
     const outfile = join(outDir, 'fuzz-worker.mjs');
     const out = await build({
       write: false,
-      entryPoints: [join(dir, 'src', 'fuzz', 'worker.ts')],
+      entryPoints: [source],
       outfile,
       bundle: true,
       platform: 'node',

@@ -32,6 +32,7 @@
  */
 import type { GuardSite, IommuBindingTarget } from '@emuhost/core';
 import {
+  didYouMean,
   type Emulator,
   type IommuSwapNext,
   type LoadedPlugin,
@@ -57,6 +58,11 @@ export function emuhostExtensions(
   opts: ExtensionOptions = {},
 ): ReadonlyMap<string, Extension> {
   const m = emu.machine;
+  /** A bus the machine lacks: the nearest name and the machine's buses. */
+  const noBus = (bus: string) => {
+    const buses = [...m.pciBuses.keys(), ...m.platformBuses.keys()];
+    return `no bus '${bus}'${didYouMean(bus, buses)} (buses: ${buses.join(', ')})`;
+  };
   const seen = new Map<string, LoadedPlugin>();
   const findPlugin = (id: string): LoadedPlugin | undefined => {
     for (const r of emu.iommus.values()) seen.set(r.plugin.manifest.id, r.plugin);
@@ -90,7 +96,7 @@ export function emuhostExtensions(
       ([bus, id]) => {
         if (bus === undefined || id === undefined)
           return 'FAIL usage: emuhost.iommu.bind BUS ID|none';
-        if (!m.pciBuses.has(bus) && !m.platformBuses.has(bus)) return `FAIL no bus '${bus}'`;
+        if (!m.pciBuses.has(bus) && !m.platformBuses.has(bus)) return `FAIL ${noBus(bus)}`;
         if (id !== 'none' && !emu.iommus.has(id)) return `FAIL no IOMMU '${id}'`;
         // The short form of iommu.swap (same protocol, no report).
         try {
@@ -109,7 +115,7 @@ export function emuhostExtensions(
         const target = parseTarget(where);
         if (typeof target === 'string') return `FAIL ${target}`;
         if ('bus' in target && !m.pciBuses.has(target.bus) && !m.platformBuses.has(target.bus))
-          return `FAIL no bus '${target.bus}'`;
+          return `FAIL ${noBus(target.bus)}`;
         const options: Record<string, string> = {};
         for (const p of pairs) {
           const eq = p.indexOf('=');

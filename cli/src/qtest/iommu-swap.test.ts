@@ -50,7 +50,12 @@ describe('emuhost.iommu.swap', () => {
     });
     expect(ok('emuhost.iommu.swap bus=pci.0 none')).toMatchObject({ from: 'pt2', removed: null });
     expect(q('emuhost.iommu.swap')).toMatch(/^FAIL usage/);
-    expect(q('emuhost.iommu.swap bus=nosuch none')).toBe("FAIL no bus 'nosuch'");
+    expect(q('emuhost.iommu.swap bus=nosuch none')).toBe(
+      "FAIL no bus 'nosuch' (buses: pci.0, platform)",
+    );
+    expect(q('emuhost.iommu.swap bus=pci.1 none')).toBe(
+      "FAIL no bus 'pci.1' (did you mean 'pci.0'?) (buses: pci.0, platform)",
+    );
     expect(q('emuhost.iommu.swap pci.0 none')).toMatch(/^FAIL target 'pci.0' is not/);
     expect(q('emuhost.iommu.swap bus=pci.0,rid=9-1 none')).toMatch(/^FAIL requester-ID range/);
     expect(q('emuhost.iommu.swap bus=pci.0 nosuch')).toBe("FAIL no IOMMU or IOMMU plugin 'nosuch'");

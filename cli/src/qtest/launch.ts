@@ -10,6 +10,7 @@ import {
   buildMachineSpec,
   bundledPlugins,
   type DeviceSpec,
+  didYouMean,
   type Emulator,
   formatDiagnostics,
   type IommuSpec,
@@ -26,15 +27,20 @@ import { definePlugin, EmuhostError, type OptionValue } from '@emuhost/sdk';
 import { type DevSession, startDev } from '../commands/dev.js';
 import { traceMachine } from '../trace.js';
 import { VERSION } from '../version.js';
+import {
+  DEVICE_ALIASES,
+  deviceHelp,
+  deviceOptionsHelp,
+  knownManifests,
+  machineHelp,
+} from './help.js';
 import { infoView } from './info.js';
-import { ArgvError, parseQemuArgs, type QemuArgs } from './qemu-argv.js';
+import { ArgvError, type DeviceArg, parseQemuArgs, type QemuArgs } from './qemu-argv.js';
 import { serveQmp } from './qmp.js';
 import { open, qtestLog, type Stdio, serveQtest } from './serve.js';
 
 export type { Stdio } from './serve.js';
 
-/** QEMU device names that are emuhost plugins of another id. */
-const DEVICE_ALIASES: Readonly<Record<string, string>> = { 'intel-iommu': 'vtd' };
 /** -device properties the host handles itself; the rest are the plugin's options. */
 const PLACEMENT_PROPS = new Set(['id', 'bus', 'addr']);
 /** The QEMU version reported in QMP and -version: the protocol emuhost follows. */
@@ -62,8 +68,18 @@ export async function runQtest(argv: readonly string[], stdio: Stdio): Promise<n
     stdio.stdout.write(`${HELP}\n`);
     return 0;
   }
-  let emu: Emulator;
   let host = new PluginHost();
+  try {
+    const listed = await helpRequested(args, host);
+    if (listed !== undefined) {
+      stdio.stdout.write(listed);
+      return 0;
+    }
+  } catch (e) {
+    stdio.stderr.write(`emuhost: ${describe(e)}\n`);
+    return 1;
+  }
+  let emu: Emulator;
   // `--watch DIR`: the watched plugins are built and loaded first, so `-device` and the
   // machine file find them, and every source change reloads their live instances.
   let dev: DevSession | undefined;
@@ -122,6 +138,44 @@ export async function runQtest(argv: readonly string[], stdio: Stdio): Promise<n
 }
 
 /**
+ * `-machine help`, `-device help` (or `?`) and `-device NAME,help`: what to print instead of
+ * running, with the `--plugin` plugins loaded first so that they are listed too.
+ */
+async function helpRequested(args: QemuArgs, host: PluginHost): Promise<string | undefined> {
+  const isHelp = (s: string | undefined) => s === 'help' || s === '?';
+  const devices = args.devices.some((d) => isHelp(d.driver));
+  const options = args.devices.find((d) => d.props.help !== undefined);
+  if (!isHelp(args.machine.type) && !devices && options === undefined) return undefined;
+  for (const p of args.plugins) host.loadFile(p);
+  if (isHelp(args.machine.type)) return machineHelp(host);
+  if (devices) return deviceHelp(host);
+  const id = DEVICE_ALIASES[options!.driver] ?? options!.driver;
+  if (host.get(id) === undefined && !bundledPlugins().has(id)) throw unknownDevice(options!, host);
+  return deviceOptionsHelp(host, id);
+}
+
+/** An unknown `-device` driver: QEMU's words, the nearest name, and how to load a plugin. */
+function unknownDevice(dev: DeviceArg, host: PluginHost): EmuhostError {
+  const names = [
+    ...knownManifests(host)
+      .filter((m) => m.kind !== 'machine')
+      .map((m) => m.id),
+    ...Object.keys(DEVICE_ALIASES),
+  ];
+  return new EmuhostError(
+    'E_UNKNOWN_ID',
+    `-device ${deviceText(dev)}: '${dev.driver}' is not a valid device model name${didYouMean(dev.driver, names)}. ` +
+      `Known: ${names.sort().join(', ')} (-device help lists them); a plugin of your own: ` +
+      '`emuhost build DIR`, then --plugin DIR/dist/emuhost.plugin.json',
+  );
+}
+
+/** The `-device` argument as given (driver and properties), to name it in messages. */
+function deviceText(dev: DeviceArg): string {
+  return [dev.driver, ...Object.entries(dev.props).map(([k, v]) => `${k}=${v}`)].join(',');
+}
+
+/**
  * QEMU's command line and emuhost's machine files build machines the same way: both become a
  * `MachineSpec` for `buildMachineSpec`. `--machine FILE` gives the base, and each `-device`
  * adds to it (an IOMMU plugin goes to the IOMMUs, bound to the machine's IOMMU slot).
@@ -135,14 +189,18 @@ async function buildTarget(args: QemuArgs, stderr: Writable, host: PluginHost): 
         'E_BAD_ARGUMENT',
         `-machine ${args.machine.type} and --machine ${args.machineFile} both name the machine: use one`,
       );
-    base = readMachineFile(args.machineFile);
+    base = readMachineFile(args.machineFile, { known: host.list().map((p) => p.manifest.id) });
   } else {
     const type = args.machine.type ?? 'pc';
-    if (type !== 'none' && host.get(type) === undefined && !bundledPlugins().has(type))
+    if (type !== 'none' && host.get(type) === undefined && !bundledPlugins().has(type)) {
+      const machines = knownManifests(host)
+        .filter((m) => m.kind === 'machine')
+        .map((m) => m.id);
       throw new EmuhostError(
         'E_UNKNOWN_ID',
-        `unsupported machine type '${type}' (use -machine help)`,
+        `unsupported machine type '${type}'${didYouMean(type, [...machines, 'none'])} (use -machine help)`,
       );
+    }
     base = {
       machine: type,
       ram: args.ramSize,
@@ -159,15 +217,16 @@ async function buildTarget(args: QemuArgs, stderr: Writable, host: PluginHost): 
     const id = DEVICE_ALIASES[dev.driver] ?? dev.driver;
     const plugin =
       host.get(id) ?? (bundledPlugins().has(id) ? await loadBundled(host, id) : undefined);
-    if (plugin === undefined)
-      throw new EmuhostError('E_UNKNOWN_ID', `'${dev.driver}' is not a valid device model name`);
+    if (plugin === undefined) throw unknownDevice(dev, host);
+    const label = `-device ${deviceText(dev)}`;
     const options: Record<string, string> = {};
     for (const [k, v] of Object.entries(dev.props)) if (!PLACEMENT_PROPS.has(k)) options[k] = v;
     const named = dev.props.id !== undefined ? { id: dev.props.id } : {};
-    if (plugin.manifest.kind === 'iommu') iommus.push({ plugin: id, ...named, options });
+    if (plugin.manifest.kind === 'iommu') iommus.push({ plugin: id, label, ...named, options });
     else
       devices.push({
         plugin: id,
+        label,
         ...named,
         ...(dev.props.bus !== undefined && { bus: dev.props.bus }),
         ...(dev.props.addr !== undefined && { addr: dev.props.addr }),
@@ -275,4 +334,5 @@ emuhost takes the options a qtest harness passes to qemu-system-x86_64:
   -bios FILE    -drive if=pflash,format=raw,file=FILE[,unit=N]
 emuhost's own: --machine FILE (a JSON machine file), --plugin MANIFEST (an external plugin's manifest), --trace,
   --watch DIR (build a plugin's sources, run them, reload its live devices on every change)
-  -version, --version: one line, the QEMU version emuhost speaks and its own`;
+  -version, --version: one line, the QEMU version emuhost speaks and its own
+  -machine help, -device help, -device NAME,help: the machines, devices and a device's options`;

@@ -290,8 +290,9 @@ export class Hart implements CpuModel {
     this.runBase = 0;
     this.k = 0;
     this.runRetired = 0;
-    // Other harts and devices run now: a reservation cannot be trusted past this point.
-    this.reservation = -1;
+    // The reservation survives the end of the turn: where its turns end must not be visible
+    // to the guest (the host slices runs by wall time, snapshots resume mid-stream), and SC
+    // compares the value LR read, so another hart's or a device's write in between fails it.
     return executed;
   }
 

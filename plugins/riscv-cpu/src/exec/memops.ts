@@ -272,9 +272,9 @@ export function amo(
 
 /**
  * LR: loads and reserves the address, remembering the value (as QEMU does). The reservation
- * ends at a trap, an xRET, any device access by this hart, and the end of its turn: other
- * harts and devices run only then, so no write can slip between LR and SC unseen; SC
- * failing after a turn boundary is a spurious failure the spec allows.
+ * ends at a trap, an xRET and any device access by this hart; SC succeeds only if memory
+ * still holds the value LR read, so a write by another hart or a device between them fails
+ * it (a write of the same value does not: QEMU's choice too, which no spin lock notices).
  */
 export function lr(h: Hart, lo: number, hi: number, size: 4 | 8, pc: number): number {
   const phys = atomicAddress(h, lo, hi, size, false, pc);
