@@ -48,6 +48,7 @@ export interface RiscvFaultRecord {
   readonly ttyp: number;
   readonly did: number;
   readonly iotval: bigint;
+  readonly iotval2: bigint;
 }
 
 const DDI_BITS = [7, 9, 8] as const;
@@ -70,6 +71,8 @@ export class RiscvIommuGuest {
   private fqHead = 0;
   /** PSCID → first-stage root table. */
   private readonly roots = new Map<number, number>();
+  /** GSCID → second-stage root table (16 KiB). */
+  private readonly gRoots = new Map<number, number>();
   /** Device directory tables (non-leaf), by address of the pointing entry. */
   private readonly ddtTables = new Map<number, number>();
 
@@ -164,9 +167,16 @@ export class RiscvIommuGuest {
 
   /**
    * Makes `did`'s context valid: paging with PSCID `pscid` (root table made on first use),
-   * or `identity` (first stage Bare). Written with tc.V last, then invalidated.
+   * or `identity` (first stage Bare); with `gscid`, a second stage (Sv39x4, or Sv48x4 when the
+   * first stage is Sv48) under it. Written with tc.V last, then invalidated.
    */
-  attach(did: number, pscid: number, how: 'paging' | 'identity' = 'paging', dtf = false): void {
+  attach(
+    did: number,
+    pscid: number,
+    how: 'paging' | 'identity' = 'paging',
+    dtf = false,
+    gscid?: number,
+  ): void {
     const at = this.contextAddress(did);
     this.d.writeq(at, 0n);
     this.command(3n | (1n << 33n) | (BigInt(did) << 40n), 0n);
@@ -180,7 +190,17 @@ export class RiscvIommuGuest {
       }
       fsc = (BigInt(this.fscMode) << 60n) | BigInt(root / 4096);
     }
-    this.d.writeq(at + 8, 0n);
+    let iohgatp = 0n;
+    if (gscid !== undefined) {
+      let root = this.gRoots.get(gscid);
+      if (root === undefined) {
+        root = this.alloc(16384, 16384);
+        this.d.memwrite(root, new Uint8Array(16384));
+        this.gRoots.set(gscid, root);
+      }
+      iohgatp = (BigInt(this.fscMode) << 60n) | (BigInt(gscid) << 44n) | BigInt(root / 4096);
+    }
+    this.d.writeq(at + 8, iohgatp);
     this.d.writeq(at + 16, BigInt(pscid) << 12n);
     this.d.writeq(at + 24, fsc);
     this.d.writeq(at, 1n | (dtf ? 16n : 0n));
@@ -195,13 +215,17 @@ export class RiscvIommuGuest {
     this.fence();
   }
 
-  /** The PTE slot for `iova` at `level` (0: 4 KiB) in `pscid`'s tables, making tables. */
-  private pteAddress(pscid: number, iova: number, leafLevel: number): number {
-    let table = this.roots.get(pscid);
-    if (table === undefined) throw new Error(`PSCID ${pscid} has no page table: attach first`);
+  /**
+   * The PTE slot for `iova` at `level` (0: 4 KiB) in `pscid`'s tables (or, `second`, in
+   * GSCID `pscid`'s second-stage tables, whose top table has 2048 entries), making tables.
+   */
+  private pteAddress(pscid: number, iova: number, leafLevel: number, second = false): number {
+    let table = (second ? this.gRoots : this.roots).get(pscid);
+    if (table === undefined) throw new Error(`id ${pscid} has no page table: attach first`);
     const levels = this.fscMode === 8 ? 3 : 4;
     for (let level = levels - 1; level > leafLevel; level--) {
-      const entry = table + (Math.floor(iova / 2 ** (12 + 9 * level)) % 512) * 8;
+      const top = second && level === levels - 1 ? 2048 : 512;
+      const entry = table + (Math.floor(iova / 2 ** (12 + 9 * level)) % top) * 8;
       const pte = this.d.readq(entry);
       if ((pte & PTE_V) === 0n) {
         const next = this.zeroed(4096);
@@ -209,7 +233,26 @@ export class RiscvIommuGuest {
         table = next;
       } else table = Number((pte >> 10n) & ((1n << 44n) - 1n)) * 4096;
     }
-    return table + (Math.floor(iova / 2 ** (12 + 9 * leafLevel)) % 512) * 8;
+    const top = second && leafLevel === levels - 1 ? 2048 : 512;
+    return table + (Math.floor(iova / 2 ** (12 + 9 * leafLevel)) % top) * 8;
+  }
+
+  /** Maps one guest-physical page in GSCID `gscid`'s second stage (tables in system RAM). */
+  gmap(gscid: number, gpa: number, spa: number, perm: RiscvPerm, pageSize = 4096): void {
+    const level = Math.log2(pageSize / 4096) / 9;
+    let bits = PTE_V | PTE_R | PTE_U | PTE_A;
+    if (perm === 'read-write') bits |= PTE_W | PTE_D;
+    this.d.writeq(this.pteAddress(gscid, gpa, level, true), ((BigInt(spa) >> 12n) << 10n) | bits);
+  }
+
+  /** Clears a second-stage leaf, then IOTINVAL.GVMA for that GSCID and GPA, and a fence. */
+  gunmap(gscid: number, gpa: number, level = 0): void {
+    this.d.writeq(this.pteAddress(gscid, gpa, level, true), 0n);
+    this.command(
+      1n | (1n << 7n) | (1n << 10n) | (1n << 33n) | (BigInt(gscid) << 44n),
+      (BigInt(gpa) >> 12n) << 10n,
+    );
+    this.fence();
   }
 
   /** Maps one page of `pageSize` (4 KiB, 2 MiB, 1 GiB) as Linux's generic page table does. */
@@ -257,6 +300,7 @@ export class RiscvIommuGuest {
         ttyp: Number((hdr >> 34n) & 0x3fn),
         did: Number(hdr >> 40n),
         iotval: v.getBigUint64(16, true),
+        iotval2: v.getBigUint64(24, true),
       });
       this.fqHead = (this.fqHead + 1) % this.entries;
     }

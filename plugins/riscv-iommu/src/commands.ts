@@ -5,8 +5,10 @@
  *
  * - IOTINVAL.VMA / .GVMA: drop cached translations, by address (AV) and by PSCID (PSCV) or
  *   GSCID (GV). The kernel keeps one IOTLB per requester, so the model picks the requesters
- *   whose cached device context carries that PSCID; every requester with translations in
+ *   whose cached device context carries those ids; every requester with translations in
  *   the kernel's IOTLB has its context in the cache (`index.ts` fills it on every walk).
+ *   A GVMA by guest-physical address drops everything of a two-stage requester: the
+ *   kernel's entries are keyed by IOVA, and which IOVAs went through that GPA is not kept.
  * - IODIR.INVAL_DDT: drop cached device contexts (one with DV, else all). The kernel's
  *   IOTLB entries of those devices were derived from them, so they go too: a device moved
  *   from an identity to a paging domain must not keep its identity translations.
@@ -98,18 +100,27 @@ function iotinval(
   // GVMA names guest-physical addresses: PSCV makes no sense there.
   if (gvma && pscv) return false;
   const addr = ((hi1 & 0x3fffffff) * 2 ** 22 + (lo1 >>> 10)) * PAGE;
-  const match = (rid: number): boolean => {
+  // Which cached contexts the command names: VMA without GV, those with no second stage;
+  // with GV, those of that GSCID. GVMA: those with a second stage, of that GSCID with GV.
+  const named = (rid: number) => {
     const dc = m.contexts.get(rid);
-    if (dc === undefined) return false;
-    if (gvma) return !gv || dc.gscid === gscid;
-    // VMA: first-stage translations of contexts with no second stage (GV, GSCID ignored
-    // for matching since every context here has a Bare iohgatp), narrowed by PSCID.
-    return !pscv || dc.pscid === pscid;
+    if (dc === undefined) return undefined;
+    if (gvma) return dc.gMode !== 0 && (!gv || dc.gscid === gscid) ? dc : undefined;
+    if (gv ? dc.gMode === 0 || dc.gscid !== gscid : dc.gMode !== 0) return undefined;
+    return !pscv || dc.pscid === pscid ? dc : undefined;
   };
-  m.ctx.host.invalidate({
-    ...(av && { iova: iova(addr), len: PAGE }),
-    requesters: match,
-  });
+  if (!av) {
+    m.ctx.host.invalidate({ requesters: (rid) => named(rid) !== undefined });
+    return true;
+  }
+  // By address: an IOVA for VMA and for a second stage alone (the IOVA is the GPA); a GPA
+  // under a first stage stands for IOVAs the kernel cannot name, so those requesters drop all.
+  const byAddress = (rid: number) => {
+    const dc = named(rid);
+    return dc !== undefined && (!gvma || dc.fscMode === 0);
+  };
+  m.ctx.host.invalidate({ iova: iova(addr), len: PAGE, requesters: byAddress });
+  if (gvma) m.ctx.host.invalidate({ requesters: (rid) => (named(rid)?.fscMode ?? 0) !== 0 });
   return true;
 }
 

@@ -21,6 +21,7 @@ function riscvConformance(ddtLevels: 1 | 2 | 3, fscMode: 8 | 9, pscid: number): 
   };
   iommuConformance({
     plugin: () => loadRiscvIommu(),
+    options: { sv48: fscMode === 9 },
     setup(kit) {
       const g = new RiscvIommuGuest(kit.driver, kit.alloc, { ddtLevels, fscMode });
       g.init();

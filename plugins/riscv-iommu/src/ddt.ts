@@ -63,16 +63,18 @@ export function readDeviceContext(
     number,
   ];
   if ((tcLo & 1) === 0) return FAULT.DDT_INVALID;
-  return checkContext(tcLo, tcHi, gatpLo, gatpHi, taLo, taHi, fscLo, fscHi);
+  return checkContext(m.sv48, tcLo, tcHi, gatpLo, gatpHi, taLo, taHi, fscLo, fscHi);
 }
 
 /**
  * The configuration checks (2.1.4), for what this model implements: no ATS/PRI/T2GPA, no
  * process directory (PDTV), no hardware A/D updates (SADE/GADE), little-endian only (SBE),
- * no Sv32 (SXL), no second stage (iohgatp must be Bare), first stage Bare, Sv39 or Sv48;
- * reserved bits clear. Anything else is `DDT entry misconfigured`.
+ * no Sv32 (SXL); second stage Bare (GSCID and PPN zero), Sv39x4 or (with `sv48`) Sv48x4
+ * (root 16 KiB aligned); first stage Bare, Sv39 or (with `sv48`) Sv48; reserved bits clear. Anything else is
+ * `DDT entry misconfigured`.
  */
 function checkContext(
+  sv48: boolean,
   tcLo: number,
   tcHi: number,
   gatpLo: number,
@@ -84,15 +86,22 @@ function checkContext(
 ): ContextResult {
   // tc: V (0) and DTF (4) are all this model accepts; bits 63:12 are reserved.
   if ((tcLo & ~0x11) !== 0 || tcHi !== 0) return FAULT.DDT_MISCONFIGURED;
-  // iohgatp: Bare, which needs GSCID and PPN zero too.
-  if (gatpLo !== 0 || gatpHi !== 0) return FAULT.DDT_MISCONFIGURED;
+  // iohgatp: MODE (63:60), GSCID (59:44), PPN (43:0). Bare needs GSCID and PPN zero.
+  const gMode = gatpHi >>> 28;
+  let gRoot = 0;
+  if (gMode === 0) {
+    if (gatpLo !== 0 || gatpHi !== 0) return FAULT.DDT_MISCONFIGURED;
+  } else if (gMode === 8 || (gMode === 9 && sv48)) {
+    if ((gatpLo & 3) !== 0) return FAULT.DDT_MISCONFIGURED; // the root is 16 KiB
+    gRoot = ((gatpHi & 0xfff) * 2 ** 32 + gatpLo) * 4096;
+  } else return FAULT.DDT_MISCONFIGURED;
   // ta: PSCID (31:12); the rest is reserved.
   if ((taLo & 0xfff) !== 0 || taHi !== 0) return FAULT.DDT_MISCONFIGURED;
   const fscMode = fscHi >>> 28;
   let root = 0;
   if (fscMode === 0) {
     if (fscLo !== 0 || fscHi !== 0) return FAULT.DDT_MISCONFIGURED;
-  } else if (fscMode === 8 || fscMode === 9) {
+  } else if (fscMode === 8 || (fscMode === 9 && sv48)) {
     // iosatp: MODE (63:60), reserved (59:44), PPN (43:0).
     if ((fscHi & 0x0ffff000) !== 0) return FAULT.DDT_MISCONFIGURED;
     root = ((fscHi & 0xfff) * 2 ** 32 + fscLo) * 4096;
@@ -102,6 +111,8 @@ function checkContext(
     fscMode,
     root,
     pscid: taLo >>> 12,
-    gscid: 0,
+    gscid: (gatpHi >>> 12) & 0xffff,
+    gMode,
+    gRoot,
   };
 }

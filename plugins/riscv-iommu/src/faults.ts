@@ -16,6 +16,8 @@ export const FAULT = {
   WRITE_ACCESS: 7,
   READ_PAGE: 13,
   WRITE_PAGE: 15,
+  READ_GUEST_PAGE: 21,
+  WRITE_GUEST_PAGE: 23,
   ALL_DISALLOWED: 256,
   DDT_LOAD: 257,
   DDT_INVALID: 258,
@@ -28,6 +30,8 @@ const NAMES: Readonly<Record<number, string>> = {
   7: 'write access fault',
   13: 'read page fault',
   15: 'write page fault',
+  21: 'read guest-page fault',
+  23: 'write guest-page fault',
   256: 'all inbound transactions disallowed',
   257: 'DDT entry load access fault',
   258: 'DDT entry not valid',
@@ -46,6 +50,8 @@ export function reasonOf(cause: number): IommuFaultReason {
   switch (cause) {
     case FAULT.READ_PAGE:
     case FAULT.WRITE_PAGE:
+    case FAULT.READ_GUEST_PAGE:
+    case FAULT.WRITE_GUEST_PAGE:
       return 'not-present';
     case FAULT.READ_ACCESS:
     case FAULT.WRITE_ACCESS:

@@ -5,7 +5,8 @@
  * What the guest programs, in its own memory and through the registers: `ddtp` (Off at
  * reset, all DMA refused; Bare, all DMA untranslated; or a 1-, 2- or 3-level device
  * directory), device contexts whose first stage is Bare (identity: what Linux's identity
- * domains use) or Sv39/Sv48 page tables, the command queue (IODIR.INVAL_DDT/PDT,
+ * domains use) or Sv39/Sv48 page tables, and a second stage (Sv39x4/Sv48x4) under either,
+ * the command queue (IODIR.INVAL_DDT/PDT,
  * IOTINVAL.VMA/GVMA, IOFENCE.C), the fault queue, and interrupts (`icvec`, `ipsr`, wired
  * through `fctl.WSI` or MSIs through `msi_cfg_tbl`). Requesters are PCI RIDs and the
  * device_id is the RID, as the virt machine's `iommu-map` says.
@@ -74,6 +75,12 @@ export default definePlugin({
       default: VIRT_BASE,
       description: 'guest-physical address of the 4 KiB register block (virt: 0x3010000)',
     },
+    sv48: {
+      type: 'boolean',
+      default: false,
+      description:
+        'also implement and advertise Sv48 and Sv48x4 (Linux then builds 4-level I/O page tables; default: Sv39/Sv39x4 only, like the virt CPU)',
+    },
   },
   stateVersion: 1,
   create(ctx, saved) {
@@ -90,6 +97,7 @@ export default definePlugin({
     const wires = Array.from({ length: VECTORS }, (_, v) => ctx.platform.irq(`wsi${v}`));
     const m: RiscvIommu = {
       ctx,
+      sv48: ctx.options.sv48 === true,
       r: restored?.regs ?? initialRegs(),
       contexts: restored?.contexts ?? new Map(),
       wires: wires.map((w) => (level: 0 | 1) => w.set(level)),
@@ -111,6 +119,7 @@ export default definePlugin({
       isWrite: boolean,
       req: IommuRequest,
       silent: boolean,
+      gpa?: number,
     ): IommuFault => {
       const did = req.requesterId & 0xffffff;
       let what = 'not reported (DTF)';
@@ -121,6 +130,8 @@ export default definePlugin({
           ttyp: isWrite ? TTYP_WRITE : TTYP_READ,
           did,
           iotval: a,
+          // A guest-page fault's GPA, bits 63:2.
+          ...(gpa !== undefined && { iotval2: Math.floor(gpa / 4) * 4 }),
         })}`;
       const detail = `cause ${cause} (${causeName(cause)}), device_id 0x${did.toString(16)}, ${isWrite ? 'write' : 'read'} 0x${a.toString(16)}; ${what}`;
       if (!req.probe && !silent) {
@@ -145,9 +156,9 @@ export default definePlugin({
           dc = r;
           m.contexts.set(did, dc);
         }
-        if (dc.fscMode === 0) return identity(a);
+        if (dc.fscMode === 0 && dc.gMode === 0) return identity(a);
         const e = walk(m, dc, a, isWrite);
-        return typeof e === 'number' ? refuse(e, a, isWrite, req, dc.dtf) : e;
+        return 'cause' in e ? refuse(e.cause, a, isWrite, req, dc.dtf, e.gpa) : e;
       },
       reset() {
         m.r = initialRegs();

@@ -29,10 +29,19 @@ export function infoLines(m: RiscvIommu, recent: readonly string[]): string[] {
     queue('command queue', r.cq),
     queue('fault queue', r.fq),
   ];
-  for (const [did, dc] of [...m.contexts].sort((a, b) => a[0] - b[0]))
-    out.push(
-      `device context ${hex(did)}: ${dc.fscMode === 0 ? 'first stage Bare (identity)' : `${dc.fscMode === 8 ? 'Sv39' : 'Sv48'} at ${hex(dc.root)}, PSCID ${dc.pscid}`}${dc.dtf ? ', DTF' : ''}`,
-    );
+  for (const [did, dc] of [...m.contexts].sort((a, b) => a[0] - b[0])) {
+    const first =
+      dc.fscMode === 0
+        ? 'first stage Bare'
+        : `${dc.fscMode === 8 ? 'Sv39' : 'Sv48'} at ${hex(dc.root)}, PSCID ${dc.pscid}`;
+    const second =
+      dc.gMode === 0
+        ? dc.fscMode === 0
+          ? ' (identity)'
+          : ''
+        : `; second stage ${dc.gMode === 8 ? 'Sv39x4' : 'Sv48x4'} at ${hex(dc.gRoot)}, GSCID ${dc.gscid}`;
+    out.push(`device context ${hex(did)}: ${first}${second}${dc.dtf ? ', DTF' : ''}`);
+  }
   for (const f of recent) out.push(`fault: ${f}`);
   return out;
 }

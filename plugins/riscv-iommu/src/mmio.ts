@@ -15,8 +15,8 @@ import type { MmioAccessRules, MmioOps } from '@emuhost/sdk';
 import { processCommands } from './commands.js';
 import { clearIpsr, msiUnmasked, updateWires } from './interrupts.js';
 import {
-  CAPABILITIES,
   CQCSR_RW1C,
+  capabilities,
   DDTP_MODE_MASK,
   FCTL_WSI,
   FQCSR_RW1C,
@@ -52,7 +52,7 @@ function read64(m: RiscvIommu, off: number): bigint {
   const r = m.r;
   switch (off) {
     case REG.CAPABILITIES:
-      return CAPABILITIES;
+      return capabilities(m.sv48);
     case REG.DDTP:
       return r.ddtp;
     case REG.CQB:

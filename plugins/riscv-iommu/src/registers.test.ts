@@ -18,12 +18,16 @@ describe('riscv-iommu registers', () => {
     const caps = r.g.readq(R.CAPABILITIES);
     expect(caps & 0xffn).toBe(0x10n); // version 1.0
     expect((caps >> 9n) & 1n).toBe(1n); // Sv39
-    expect((caps >> 10n) & 1n).toBe(1n); // Sv48
+    expect((caps >> 10n) & 1n).toBe(0n); // Sv48: only with the sv48 option
+    expect((caps >> 17n) & 3n).toBe(1n); // Sv39x4
     expect((caps >> 28n) & 3n).toBe(2n); // IGS: MSI and WSI
     expect((caps >> 32n) & 0x3fn).toBe(56n); // PAS
-    // Nothing else: Sv32/Sv57, Svpbmt, Sv*x4, MSI_FLAT/MRIF, AMO_HWAD, ATS, T2GPA, END, HPM, DBG, PD*.
-    const known = 0xffn | (1n << 9n) | (1n << 10n) | (3n << 28n) | (0x3fn << 32n);
+    // Nothing else: Sv32/Sv57, Svpbmt, Sv32x4/Sv57x4, MSI_FLAT/MRIF, AMO_HWAD, ATS, T2GPA,
+    // END, HPM, DBG, PD*.
+    const known = 0xffn | (3n << 9n) | (3n << 17n) | (3n << 28n) | (0x3fn << 32n);
     expect(caps & ~known).toBe(0n);
+    const wide = await rig({ init: false, sv48: true });
+    expect(wide.g.readq(R.CAPABILITIES) ^ caps).toBe((1n << 10n) | (1n << 18n)); // Sv48, Sv48x4
     expect(r.g.readq(R.DDTP)).toBe(0n);
     const ctx = requester(r, 0x08);
     expect((ctx.readU32LE(iova(0x1000)) as DmaError).result).toBe('iommu-fault');

@@ -43,6 +43,8 @@ export const QWORD_REGS: ReadonlySet<number> = new Set([
 export const CAP_VERSION_1_0 = 0x10n;
 export const CAP_SV39 = 1n << 9n;
 export const CAP_SV48 = 1n << 10n;
+export const CAP_SV39X4 = 1n << 17n;
+export const CAP_SV48X4 = 1n << 18n;
 export const CAP_AMO_HWAD = 1n << 24n;
 export const CAP_ATS = 1n << 25n;
 export const CAP_END = 1n << 27n;
@@ -55,14 +57,26 @@ export const PAS_BITS = 56n;
 
 /**
  * What this model implements, and so all `capabilities` says: version 1.0, first-stage Sv39
- * and Sv48 (Svnapot 64 KiB pages too, which the spec makes mandatory), wired and MSI interrupt
- * generation, 56-bit physical addresses. Not advertised, because not implemented: Sv32,
- * Sv57, Svpbmt, second stage (Sv*x4), MSI page tables (MSI_FLAT, MRIF), hardware A/D
- * updates (AMO_HWAD), ATS/PRI, T2GPA, big-endian tables (END), performance monitoring,
- * the debug translation interface, process directory tables (PD8/17/20), QoS ids.
+ * (Svnapot 64 KiB pages too, which the spec makes mandatory), second-stage Sv39x4, and with
+ * the `sv48` option Sv48 and Sv48x4 as well; wired and MSI interrupt generation, 56-bit
+ * physical addresses. Not advertised, because not implemented: Sv32, Sv57, Sv32x4, Sv57x4,
+ * Svpbmt, MSI page tables (MSI_FLAT, MRIF), hardware A/D updates (AMO_HWAD), ATS/PRI, T2GPA,
+ * big-endian tables (END), performance monitoring, the debug translation interface, process
+ * directory tables (PD8/17/20), QoS ids.
+ *
+ * Sv48 is an option, off by default, because Linux builds its I/O page tables in the widest
+ * mode offered: without it the guest's tables are Sv39, like the virt CPU's own.
  */
-export const CAPABILITIES =
-  CAP_VERSION_1_0 | CAP_SV39 | CAP_SV48 | (IGS_BOTH << CAP_IGS_SHIFT) | (PAS_BITS << CAP_PAS_SHIFT);
+export function capabilities(sv48: boolean): bigint {
+  return (
+    CAP_VERSION_1_0 |
+    CAP_SV39 |
+    CAP_SV39X4 |
+    (sv48 ? CAP_SV48 | CAP_SV48X4 : 0n) |
+    (IGS_BOTH << CAP_IGS_SHIFT) |
+    (PAS_BITS << CAP_PAS_SHIFT)
+  );
+}
 
 // fctl.
 export const FCTL_BE = 1;

@@ -23,10 +23,16 @@ export interface DeviceContext {
   readonly pscid: number;
   /** iohgatp.GSCID. */
   readonly gscid: number;
+  /** iohgatp.MODE: 0 (Bare), 8 (Sv39x4) or 9 (Sv48x4). */
+  readonly gMode: number;
+  /** The second-stage root table's address (16 KiB aligned). */
+  readonly gRoot: number;
 }
 
 export interface RiscvIommu {
   readonly ctx: IommuContext;
+  /** Whether Sv48 and Sv48x4 are implemented and advertised (the `sv48` option). */
+  readonly sv48: boolean;
   r: RegState;
   /** device_id → its cached device context. */
   readonly contexts: Map<number, DeviceContext>;

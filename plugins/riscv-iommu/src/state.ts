@@ -62,17 +62,19 @@ function restoreQueue(x: unknown): QueueState | undefined {
 
 function restoreContext(x: unknown): [number, DeviceContext] | undefined {
   const c = (x ?? {}) as Record<string, unknown>;
-  const { did, dtf, fscMode, root, pscid, gscid } = c;
+  const { did, dtf, fscMode, root, pscid, gscid, gMode, gRoot } = c;
   if (
     !isU32(did) ||
     typeof dtf !== 'boolean' ||
     (fscMode !== 0 && fscMode !== 8 && fscMode !== 9) ||
     !Number.isSafeInteger(root) ||
     !isU32(pscid) ||
-    !isU32(gscid)
+    !isU32(gscid) ||
+    (gMode !== 0 && gMode !== 8 && gMode !== 9) ||
+    !Number.isSafeInteger(gRoot)
   )
     return undefined;
-  return [did, { dtf, fscMode, root: root as number, pscid, gscid }];
+  return [did, { dtf, fscMode, root: root as number, pscid, gscid, gMode, gRoot: gRoot as number }];
 }
 
 /** The registers and context cache from saved data, or undefined when it is not one. */

@@ -182,6 +182,88 @@ describe('riscv-iommu translation', () => {
     expect(r.g.faults().map((f) => f.cause)).toEqual([258]);
   });
 
+  it('translates through a second stage alone: the IOVA is a guest-physical address', async () => {
+    const r = await rig();
+    r.g.attach(0x08, 0, 'identity', false, 7);
+    r.g.gmap(7, 0x4000_1000, 0x20_0000, 'read-write');
+    r.g.gmap(7, 0x4020_0000, 0x40_0000, 'read', 2 * MiB);
+    const ctx = requester(r, 0x08);
+    expect(ctx.writeU32LE(iova(0x4000_1008), 0x9a)).toBe('ok');
+    expect(r.d.readl(0x20_0008)).toBe(0x9a);
+    r.d.writel(0x40_1234, 0x77);
+    expect(ctx.readU32LE(iova(0x4020_1234))).toBe(0x77);
+    expect(fault(ctx.writeU32LE(iova(0x4020_1234), 1))).toBe('iommu-fault');
+    expect(fault(ctx.readU32LE(iova(0x5000_0000)))).toBe('iommu-fault');
+    expect(fault(ctx.readU32LE(iova(2 ** 41)))).toBe('iommu-fault'); // past Sv39x4's 41 bits
+    const got = r.g.faults();
+    expect(got.map((f) => f.cause)).toEqual([23, 21, 21]);
+    expect(got.map((f) => f.iotval2)).toEqual([0x4020_1234n, 0x5000_0000n, 2n ** 41n]);
+    expect(r.emu.iommus.get('mmu0')!.model.info!()).toContainEqual(
+      expect.stringMatching(
+        /^device context 0x8: first stage Bare; second stage Sv39x4 at 0x[0-9a-f]+, GSCID 7$/,
+      ),
+    );
+  });
+
+  it('nests the stages: first-stage tables and results are guest-physical', async () => {
+    const r = await rig();
+    // The guest's tables live in system RAM from 16 MiB: the second stage maps that window
+    // one to one (2 MiB pages), so their addresses mean the same in both spaces.
+    r.g.attach(0x08, 3, 'paging', false, 9);
+    for (let a = 16 * MiB; a < 48 * MiB; a += 2 * MiB) r.g.gmap(9, a, a, 'read', 2 * MiB);
+    r.g.map(3, 0x5000, 0x8000_0000, 'read-write'); // IOVA 0x5000 → GPA 2 GiB
+    r.g.gmap(9, 0x8000_0000, 0x30_0000, 'read-write'); // GPA 2 GiB → SPA 3 MiB
+    r.g.map(3, 0x6000, 0x9000_0000, 'read'); // a GPA the second stage does not map
+    const ctx = requester(r, 0x08);
+    expect(ctx.writeU32LE(iova(0x5010), 0x5e)).toBe('ok');
+    expect(r.d.readl(0x30_0010)).toBe(0x5e);
+    expect(ctx.iotlb.size).toBe(1);
+    expect(fault(ctx.readU32LE(iova(0x7000)))).toBe('iommu-fault'); // first stage: page fault
+    expect(fault(ctx.readU32LE(iova(0x6000)))).toBe('iommu-fault'); // second stage: guest-page
+    // A first-stage table whose GPA the second stage does not map: guest-page fault too.
+    r.g.gunmap(9, 16 * MiB, 1); // the window holding the first-stage root table
+    expect(ctx.iotlb.size).toBe(0); // IOTINVAL.GVMA by GPA dropped the two-stage requester
+    expect(fault(ctx.writeU32LE(iova(0x5010), 1))).toBe('iommu-fault');
+    const got = r.g.faults();
+    expect(got.map((f) => f.cause)).toEqual([13, 21, 23]);
+    expect(got[1]!.iotval2).toBe(0x9000_0000n);
+    expect(got[2]!.iotval2 >= BigInt(16 * MiB) && got[2]!.iotval2 < BigInt(18 * MiB)).toBe(true);
+  });
+
+  it('IOTINVAL.GVMA drops what its GSCID names, and VMA without GV leaves two-stage contexts', async () => {
+    const r = await rig();
+    r.g.attach(0x08, 0, 'identity', false, 1);
+    r.g.attach(0x10, 0, 'identity', false, 2);
+    for (const g of [1, 2]) r.g.gmap(g, 0x1000, 0x10_0000, 'read');
+    r.d.writel(0x10_0000, 1);
+    r.d.writel(0x20_0000, 2);
+    const a = requester(r, 0x08);
+    const b = requester(r, 0x10);
+    expect([a.readU32LE(iova(0x1000)), b.readU32LE(iova(0x1000))]).toEqual([1, 1]);
+    for (const g of [1, 2]) r.g.gmap(g, 0x1000, 0x20_0000, 'read');
+    r.g.invalidate(); // VMA, GV = 0: first-stage-only contexts; these keep their pages
+    expect([a.readU32LE(iova(0x1000)), b.readU32LE(iova(0x1000))]).toEqual([1, 1]);
+    r.g.command(1n | (1n << 7n) | (1n << 10n) | (1n << 33n) | (2n << 44n), (0x1000n >> 12n) << 10n);
+    r.g.fence();
+    expect([a.readU32LE(iova(0x1000)), b.readU32LE(iova(0x1000))]).toEqual([1, 2]);
+    r.g.command(1n | (1n << 7n) | (1n << 32n), 0n); // GVMA with PSCV: illegal
+    expect(r.g.readl(R.CQCSR) & (1 << 10)).not.toBe(0);
+  });
+
+  it('refuses second stages it does not implement or that are misaligned (259)', async () => {
+    const r = await rig();
+    r.g.attach(0x08, 0, 'identity', false, 1);
+    const dc = r.g.contextAddress(0x08);
+    const gatp = r.d.readq(dc + 8);
+    r.d.writeq(dc + 8, (gatp & ~(0xfn << 60n)) | (9n << 60n)); // Sv48x4 without the sv48 option
+    r.g.command(3n | (1n << 33n) | (0x08n << 40n), 0n);
+    expect(fault(requester(r, 0x08).readU32LE(iova(0)))).toBe('iommu-fault');
+    r.d.writeq(dc + 8, gatp | 1n); // a root that is not 16 KiB aligned
+    r.g.command(3n | (1n << 33n) | (0x08n << 40n), 0n);
+    expect(fault(requester(r, 0x08).readU32LE(iova(0)))).toBe('iommu-fault');
+    expect(r.g.faults().map((f) => f.cause)).toEqual([259, 259]);
+  });
+
   it('saves and restores its registers and context cache as plain data', async () => {
     const r = await rig();
     r.g.attach(0x08, 4);

@@ -37,7 +37,7 @@ describe('virt with iommu-sys', () => {
     expect(edu).toMatchObject({ bus: 'pcie.0', iommu: 'iommu-sys', requesterId: 0x08 });
     // Off at reset: the capabilities register answers, and DMA is refused.
     expect(mem(emu).load(0x3010000 as GuestPhysAddr, 4)).toBe(
-      0x10 | (1 << 9) | (1 << 10) | (2 << 28),
+      0x10 | (1 << 9) | (1 << 17) | (2 << 28),
     );
     const dma = emu.machine.dma.createContext({
       device: 'probe',

@@ -32,12 +32,15 @@ export interface Rig {
 }
 
 /** 64 MiB of RAM, the IOMMU at its virt address translating pci.0; tables from 16 MiB up. */
-export async function rig(opts: RiscvIommuGuestOptions & { init?: boolean } = {}): Promise<Rig> {
+export async function rig(
+  opts: RiscvIommuGuestOptions & { init?: boolean; sv48?: boolean } = {},
+): Promise<Rig> {
   const plugin = await loadRiscvIommu();
   const emu = new Emulator({ machine: bareMachine(), ramSize: 64 << 20, log: () => {} });
   const wires: Record<string, 0 | 1> = {};
   emu.addIommu(plugin, {
     id: 'mmu0',
+    options: { sv48: opts.sv48 ?? opts.fscMode === 9 },
     irq: (name) => (l) => {
       wires[name] = l;
     },
