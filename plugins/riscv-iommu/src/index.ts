@@ -102,6 +102,7 @@ export default definePlugin({
       contexts: restored?.contexts ?? new Map(),
       wires: wires.map((w) => (level: 0 | 1) => w.set(level)),
       wireLevels: wires.map((w) => w.level),
+      recent: restored?.recent ?? [],
     };
     ctx.platform.map(
       ctx.mmio('regs', REG_BLOCK_SIZE, registerOps(m), ACCESS_RULES),
@@ -111,8 +112,6 @@ export default definePlugin({
     if (restored === undefined) ctx.host.invalidate({});
     updateWires(m);
 
-    /** The last faults reported to the fault queue, for `info iommu`. */
-    const recent: string[] = [];
     const refuse = (
       cause: number,
       a: number,
@@ -135,8 +134,8 @@ export default definePlugin({
         })}`;
       const detail = `cause ${cause} (${causeName(cause)}), device_id 0x${did.toString(16)}, ${isWrite ? 'write' : 'read'} 0x${a.toString(16)}; ${what}`;
       if (!req.probe && !silent) {
-        if (recent.length >= 8) recent.shift();
-        recent.push(detail);
+        if (m.recent.length >= 8) m.recent.shift();
+        m.recent.push(detail);
       }
       return { kind: 'fault', reason: reasonOf(cause), detail };
     };
@@ -165,8 +164,8 @@ export default definePlugin({
         flushAll(m);
         updateWires(m);
       },
-      saveState: () => saveState(m.r, m.contexts),
-      info: () => infoLines(m, recent),
+      saveState: () => saveState(m.r, m.contexts, m.recent),
+      info: () => infoLines(m),
     };
   },
 });

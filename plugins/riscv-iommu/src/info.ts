@@ -20,7 +20,7 @@ function queue(name: string, q: QueueState): string {
   return `${name}: ${queueEntries(q.base)} entries at ${hex(ppnAddress(q.base))}, head ${q.head}, tail ${q.tail}, csr ${hex(q.csr)}`;
 }
 
-export function infoLines(m: RiscvIommu, recent: readonly string[]): string[] {
+export function infoLines(m: RiscvIommu): string[] {
   const r = m.r;
   const mode = Number(r.ddtp & DDTP_MODE_MASK);
   const out = [
@@ -42,6 +42,6 @@ export function infoLines(m: RiscvIommu, recent: readonly string[]): string[] {
         : `; second stage ${dc.gMode === 8 ? 'Sv39x4' : 'Sv48x4'} at ${hex(dc.gRoot)}, GSCID ${dc.gscid}`;
     out.push(`device context ${hex(did)}: ${first}${second}${dc.dtf ? ', DTF' : ''}`);
   }
-  for (const f of recent) out.push(`fault: ${f}`);
+  for (const f of m.recent) out.push(`fault: ${f}`);
   return out;
 }

@@ -39,6 +39,8 @@ export interface RiscvIommu {
   /** The four wired interrupt outputs (vectors 0..3), as last driven. */
   readonly wires: ((level: 0 | 1) => void)[];
   readonly wireLevels: (0 | 1)[];
+  /** The last faults reported, as `info iommu` lines (kept across reloads with the state). */
+  readonly recent: string[];
 }
 
 const scratch = new Uint8Array(8);

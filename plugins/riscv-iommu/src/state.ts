@@ -25,12 +25,18 @@ export interface SavedState {
   msi: { addr: string; data: number; ctrl: number }[];
   msiPending: boolean[];
   contexts: (DeviceContext & { did: number })[];
+  /** The last faults reported, for `info iommu` (not guest-visible). */
+  recent: string[];
 }
 
 const hex = (v: bigint) => `0x${v.toString(16)}`;
 const saveQueue = (q: QueueState): SavedQueue => ({ ...q, base: hex(q.base) });
 
-export function saveState(r: RegState, contexts: ReadonlyMap<number, DeviceContext>): SavedState {
+export function saveState(
+  r: RegState,
+  contexts: ReadonlyMap<number, DeviceContext>,
+  recent: readonly string[],
+): SavedState {
   return {
     fctl: r.fctl,
     ddtp: hex(r.ddtp),
@@ -42,6 +48,7 @@ export function saveState(r: RegState, contexts: ReadonlyMap<number, DeviceConte
     msi: r.msi.map((e) => ({ addr: hex(e.addr), data: e.data, ctrl: e.ctrl })),
     msiPending: [...r.msiPending],
     contexts: [...contexts].map(([did, dc]) => ({ did, ...dc })),
+    recent: [...recent],
   };
 }
 
@@ -80,7 +87,7 @@ function restoreContext(x: unknown): [number, DeviceContext] | undefined {
 /** The registers and context cache from saved data, or undefined when it is not one. */
 export function restoreState(
   data: unknown,
-): { regs: RegState; contexts: Map<number, DeviceContext> } | undefined {
+): { regs: RegState; contexts: Map<number, DeviceContext>; recent: string[] } | undefined {
   const s = (data ?? {}) as Record<string, unknown>;
   const ddtp = big(s.ddtp);
   const icvec = big(s.icvec);
@@ -115,5 +122,6 @@ export function restoreState(
     icvec,
     msiPending: (s.msiPending as unknown[]).map((p) => p === true),
   });
-  return { regs, contexts };
+  const recent = Array.isArray(s.recent) ? (s.recent as unknown[]).map(String) : [];
+  return { regs, contexts, recent };
 }
