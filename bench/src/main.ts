@@ -23,6 +23,7 @@ import { qtestSuite } from './suites/qtest.js';
 import { reloadSuite } from './suites/reload.js';
 import { sandboxSuite } from './suites/sandbox.js';
 import { swapSuite } from './suites/swap.js';
+import { virtioSuite } from './suites/virtio.js';
 
 /** Every suite, in run order. A new suite is one file under suites/ and one entry here. */
 const SUITES: readonly Suite[] = [
@@ -36,6 +37,7 @@ const SUITES: readonly Suite[] = [
   swapSuite,
   qtestSuite,
   reloadSuite,
+  virtioSuite,
   fuzzSuite,
   guestSuite,
   cliSuite,

@@ -11,6 +11,7 @@
 import { EmuhostError } from '@emuhost/sdk';
 import { Command } from 'commander';
 import type { FuzzCommandOptions } from './fuzz/command.js';
+import { startExitGuard } from './signals.js';
 import { VERSION } from './version.js';
 
 const program = new Command('emuhost')
@@ -44,7 +45,7 @@ program
 program
   .command('info')
   .description(
-    "QEMU's info views of a machine file's machine as built: mtree, mtree -f, pci, iommu",
+    "QEMU's info views of a machine file's machine as built: mtree, mtree -f, pci, iommu, and emuhost's devices",
   )
   .argument('<machine-file>', 'a JSON machine file')
   .argument('[view...]', 'one view (default: all)')
@@ -104,6 +105,10 @@ program
   .helpOption(false)
   .allowUnknownOption()
   .allowExcessArguments();
+
+// The commands that run a machine until a signal ends them: a signal ends them within a
+// second, even while plugin code does not return (signals.ts).
+if (process.argv[2] === 'qtest' || process.argv[2] === 'dev') startExitGuard();
 
 try {
   // QEMU's single-dash options are not POSIX: `qtest` takes the rest of the line untouched.

@@ -51,7 +51,7 @@ export class DeviceGuard {
    * Records a thrown callback and quarantines the device: what its DMA wrote to guest RAM in
    * this callback is rolled back, and its scope stops its timers and DMA (fault listeners).
    */
-  fault(site: GuardSite, error: unknown, at?: RegionOffset): void {
+  fault(site: GuardSite, error: unknown, at?: RegionOffset, detail?: string): void {
     this.journal.rollback();
     const stack =
       typeof (error as { stack?: unknown })?.stack === 'string'
@@ -64,6 +64,7 @@ export class DeviceGuard {
       error,
       stack,
       ...(at !== undefined && { at }),
+      ...(detail !== undefined && { detail }),
     };
     this.quarantined = true;
     this.lastFault = event;
@@ -115,10 +116,12 @@ export class DeviceGuard {
 
   /**
    * Runs `fn` as device work (a timer, deferred work, a DMA completion): refused when the
-   * device is quarantined or already engaged, contained when it throws.
+   * device is quarantined or already engaged, contained when it throws. `detail` says which
+   * callback for a fault report (a timer's name); pass a string that exists already, since this
+   * runs per timer.
    * Returns false when `fn` did not run to completion.
    */
-  run(site: GuardSite, fn: () => void): boolean {
+  run(site: GuardSite, fn: () => void, detail?: string): boolean {
     if (this.quarantined) return false;
     if (this.engaged) {
       this.blocked(site);
@@ -130,7 +133,7 @@ export class DeviceGuard {
       fn();
       return true;
     } catch (e) {
-      this.fault(site, e);
+      this.fault(site, e, undefined, detail);
       return false;
     } finally {
       this.engaged = false;

@@ -36,6 +36,11 @@ export interface DeviceFaultEvent {
   readonly error: unknown;
   /** The access being served, when the callback was an MMIO one. */
   readonly at?: RegionOffset;
+  /**
+   * Which callback of its site, when the site alone does not say: the timer's name
+   * (`edu0.fact`), the config write (`0x40, 4 bytes`), the mapping (`0x5000+0x10`).
+   */
+  readonly detail?: string;
 }
 
 /** One DMA transfer (or one translated piece of it), for tracing. */
@@ -87,6 +92,7 @@ export interface IommuRebindEvent {
 export type GuardSite =
   | 'mmio-read'
   | 'mmio-write'
+  | 'config-write'
   | 'dma'
   | 'timer'
   | 'deferred'

@@ -75,6 +75,7 @@ export { attachConfigMechanism1, type ConfigMechanism } from './pci/config-mecha
 export { PCI_CFG, PCI_COMMAND, PCI_STATUS, PciConfigSpace } from './pci/config-space.js';
 export { createEcam, ECAM_BUS_SIZE } from './pci/ecam.js';
 export { MsiCapability, type MsiSpec } from './pci/msi.js';
+export { MSIX_MAX_VECTORS, MsixCapability, msixBarLayout } from './pci/msix.js';
 export { formatDevfn, PciBus, type PciBusOptions, swizzle } from './pci/pci-bus.js';
 export { type PciConfigHooks, PciFunction, type PciFunctionSpec } from './pci/pci-function.js';
 export { PlatformBus } from './platform/platform-bus.js';

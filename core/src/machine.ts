@@ -66,6 +66,11 @@ export class Machine implements KernelServices {
   readonly cpus: CpuScheduler;
   /** Where CPUs' page watches meet the memory system. */
   readonly watchHub: WatchHub;
+  /**
+   * Whether the machine has somewhere for MSI writes to land (an MSI window): QEMU's
+   * `msi_nonbroken`. Without one, devices get no MSI-X and use INTx.
+   */
+  msiAvailable = false;
   private readonly devices = new Map<string, AttachedDevice>();
 
   constructor(opts: MachineOptions = {}) {

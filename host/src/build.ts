@@ -5,11 +5,13 @@
  *
  * The bundle may contain third-party packages (inlined), but it may not leave anything but
  * the SDK external: Node builtins (`fs`, `child_process`...) and other emuhost packages are
- * refused with the import and the file that made it. Output is reproducible: paths are
+ * refused with the import and the file that made it, except plugin libraries: emuhost
+ * packages whose package.json says `"emuhost": { "pluginLibrary": true }` (`@emuhost/virtio`)
+ * are bundled in like any third-party code, under the same rules for their own imports. Output is reproducible: paths are
  * relative to the plugin directory and nothing time- or machine-dependent is written.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { builtinModules } from 'node:module';
+import { builtinModules, createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { type PluginManifest, SDK_VERSION } from '@emuhost/sdk';
 import {
@@ -19,6 +21,7 @@ import {
   type Message,
   type Metafile,
   type Plugin,
+  stop,
 } from 'esbuild';
 import semver from 'semver';
 import { type Diagnostic, locateJsonKey, PluginLoadError } from './diagnostics.js';
@@ -53,16 +56,37 @@ const importPolicy: Plugin = {
         errors: [
           {
             text: `'${p}' cannot be imported by a plugin: ${why}`,
-            notes: [{ text: 'a plugin may import only @emuhost/sdk (and code it bundles)' }],
+            notes: [
+              {
+                text: 'a plugin may import only @emuhost/sdk (and code it bundles: its own, packages, plugin libraries such as @emuhost/virtio)',
+              },
+            ],
           },
         ],
       });
       if (BUILTINS.has(p) || p.startsWith('node:')) return refuse('it is a Node builtin');
-      if (p.startsWith('@emuhost/')) return refuse('plugins depend on the SDK only');
+      if (p.startsWith('@emuhost/')) {
+        if (isPluginLibrary(p, args.resolveDir)) return undefined;
+        return refuse('plugins depend on the SDK only');
+      }
       return undefined;
     });
   },
 };
+
+/** Whether `name` (an `@emuhost/...` import) is a plugin library: bundled, not refused. */
+function isPluginLibrary(name: string, from: string): boolean {
+  const pkg = name.split('/').slice(0, 2).join('/');
+  try {
+    const file = createRequire(join(from, 'x.js')).resolve(`${pkg}/package.json`);
+    const json = JSON.parse(readFileSync(file, 'utf8')) as {
+      emuhost?: { pluginLibrary?: unknown };
+    };
+    return json.emuhost?.pluginLibrary === true;
+  } catch {
+    return false;
+  }
+}
 
 /** A reusable builder for one plugin directory (incremental rebuilds, for `emuhost dev`). */
 export async function createPluginBuilder(
@@ -195,4 +219,14 @@ function readText(file: string): string {
       { text: `no ${MANIFEST_FILE} in ${resolve(file, '..')}`, location: { file }, notes: [] },
     ]);
   }
+}
+
+/**
+ * Ends esbuild's service process now (synchronously: its pipes closed, the process killed).
+ * For a process about to exit without returning to its event loop (the CLI's exit guard): the
+ * service pings its host, and one that dies with a ping unanswered makes it print a Go
+ * deadlock trace on the way out. A later build starts a new service.
+ */
+export function stopBuildService(): void {
+  void stop();
 }

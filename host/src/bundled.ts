@@ -24,24 +24,46 @@ const fromSource = existsSync(join(HOST_DIR, 'src')) && existsSync(SOURCE_DIR);
 const PLUGINS_DIR = fromSource ? SOURCE_DIR : BUILT_DIR;
 
 let index: Map<string, string> | undefined;
+let aliasIndex: Map<string, DeviceAlias> | undefined;
+
+/** A `-device` name that is another plugin's alias, and the bus it puts the device on. */
+export interface DeviceAlias {
+  readonly plugin: string;
+  readonly bus: 'pci' | 'platform';
+}
 
 /** Plugin id → its directory (the sources' or the built one's), for every shipped plugin. */
 export function bundledPlugins(): ReadonlyMap<string, string> {
   if (index !== undefined) return index;
   index = new Map();
+  aliasIndex = new Map();
   if (existsSync(PLUGINS_DIR)) {
     for (const d of readdirSync(PLUGINS_DIR)) {
       const m = join(PLUGINS_DIR, d, MANIFEST_FILE);
       if (!existsSync(m)) continue;
       try {
-        const id = (JSON.parse(readFileSync(m, 'utf8')) as { id?: unknown }).id;
-        if (typeof id === 'string') index.set(id, join(PLUGINS_DIR, d));
+        const raw = JSON.parse(readFileSync(m, 'utf8')) as { id?: unknown; aliases?: unknown };
+        const id = raw.id;
+        if (typeof id !== 'string') continue;
+        index.set(id, join(PLUGINS_DIR, d));
+        if (raw.aliases !== null && typeof raw.aliases === 'object')
+          for (const [name, bus] of Object.entries(raw.aliases as Record<string, unknown>))
+            if (bus === 'pci' || bus === 'platform') aliasIndex.set(name, { plugin: id, bus });
       } catch {
         // A malformed manifest is reported when that plugin is loaded by path.
       }
     }
   }
   return index;
+}
+
+/**
+ * The bundled device plugin a `-device` name stands for when it is an alias (QEMU's
+ * `virtio-blk-device` is the `virtio-blk-pci` plugin on the platform bus), or undefined.
+ */
+export function bundledAlias(name: string): DeviceAlias | undefined {
+  bundledPlugins();
+  return aliasIndex!.get(name);
 }
 
 /** Builds and loads a bundled plugin by id (or returns it if this host has it already). */

@@ -7,7 +7,14 @@
  * `PluginSlot`), which is what restart and hot reload build on.
  */
 import type { DeviceInstance, Machine, PlatformBus } from '@emuhost/core';
-import { type DeviceModel, EmuhostError, type OptionValue, type SavedState } from '@emuhost/sdk';
+import {
+  type DeviceModel,
+  EmuhostError,
+  type MachinePlatformSlot,
+  type OptionValue,
+  type SavedState,
+} from '@emuhost/sdk';
+import type { HostBackends } from './backends/host-backends.js';
 import { DeviceSlot, type Placement } from './facades/device-slot.js';
 import type { LoadedPlugin } from './loaded-plugin.js';
 import { type LogSink, stderrSink } from './log.js';
@@ -20,6 +27,8 @@ export type PlacementRequest =
       readonly kind: 'platform';
       readonly bus: string;
       readonly irq?: (name: string) => ((l: 0 | 1) => void) | undefined;
+      /** The machine's free slot of a kind (`MachineModel.platformSlot`). */
+      readonly slot?: (kind: string) => MachinePlatformSlot | undefined;
     };
 
 export interface AddDeviceOptions {
@@ -29,6 +38,8 @@ export interface AddDeviceOptions {
   /** Resume from this state instead of a fresh device. */
   readonly state?: SavedState;
   readonly log?: LogSink;
+  /** The drives and other backends the device may name; default none. */
+  readonly backends?: HostBackends;
 }
 
 export class RunningDevice extends PluginSlot<DeviceModel> {
@@ -110,9 +121,17 @@ export function addDevice(
         throw new EmuhostError('E_BAD_ARGUMENT', `'${pluginId}' cannot sit on the platform bus`, {
           device: opts.id,
         });
-      placement = { kind: 'platform', ...(p.irq !== undefined && { irq: p.irq }) };
+      placement = {
+        kind: 'platform',
+        ...(p.irq !== undefined && { irq: p.irq }),
+        ...(p.slot !== undefined && { slot: p.slot }),
+      };
     }
-    const slot = new DeviceSlot(opts.id, scope, placement);
+    const slot = new DeviceSlot(opts.id, scope, placement, opts.backends);
+    if (opts.backends !== undefined) {
+      const b = opts.backends;
+      scope.onRelease(() => b.release(opts.id));
+    }
     if (placement.kind === 'pci') {
       const caps = plugin.manifest.capabilities;
       const fn = scope.attachPci(placement.bus, placement.devfn, {

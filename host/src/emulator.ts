@@ -11,6 +11,7 @@ import {
   type OptionValue,
   type SavedState,
 } from '@emuhost/sdk';
+import { type BackendsSpec, HostBackends } from './backends/host-backends.js';
 import { addCpu, type CpuTraceOptions, type RunningCpu } from './cpu-host.js';
 import { addDevice, type RunningDevice } from './device-host.js';
 import { addIommu, type RunningIommu } from './iommu-host.js';
@@ -50,6 +51,14 @@ export interface EmulatorOptions {
   readonly scheduler?: SchedulerOptions;
   /** Serial port backends, by port index. */
   readonly serial?: (index: number) => CharBackend | undefined;
+  /**
+   * Drives, entropy sources and the other backends devices name (`-drive`, `-object rng-*`,
+   * `-chardev`). Their files are opened now and closed by `close()`. In deterministic mode
+   * (the default) the built-in entropy sources are seeded: with `seed` (QEMU's `-seed`),
+   * default 0; in real-time mode they use the host's randomness unless `seed` is given.
+   */
+  readonly backends?: Omit<BackendsSpec, 'seed'>;
+  readonly seed?: number;
 }
 
 /**
@@ -81,6 +90,8 @@ export class Emulator {
   readonly devices = new Map<string, RunningDevice>();
   readonly iommus = new Map<string, RunningIommu>();
   readonly cpus: RunningCpu[] = [];
+  /** The machine's drives, entropy sources and other backends (open until `close`). */
+  readonly backends: HostBackends;
   /** Set when the guest asked to power off or reboot; the run loop acts on it. */
   shutdownRequest: ShutdownRequest | undefined;
   private readonly log: LogSink | undefined;
@@ -134,6 +145,16 @@ export class Emulator {
     this.model = built.model;
     this.msi = built.msi;
     this.log = opts.log;
+    const seed = opts.seed ?? (opts.scheduler?.mode === 'realtime' ? undefined : 0);
+    this.backends = new HostBackends({
+      ...opts.backends,
+      ...(seed !== undefined && { seed }),
+    });
+  }
+
+  /** Ends the machine's use of host resources: closes the drives' and entropy sources' files. */
+  close(): void {
+    this.backends.close();
   }
 
   /**
@@ -154,6 +175,7 @@ export class Emulator {
           kind: 'platform',
           bus: 'platform',
           irq: (name: string) => this.model.platformIrq?.(id, name),
+          slot: (kind: string) => this.model.platformSlot?.(id, kind),
         } as const)
       : bus === undefined
         ? undefined
@@ -168,6 +190,7 @@ export class Emulator {
       ...(req.options !== undefined && { options: req.options }),
       ...(req.state !== undefined && { state: req.state }),
       ...(this.log !== undefined && { log: this.log }),
+      backends: this.backends,
     });
     this.devices.set(id, d);
     return d;

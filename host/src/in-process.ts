@@ -26,6 +26,7 @@ export function inProcessPlugin(manifest: unknown, definition: PluginDefinition)
     createCpu: (ctx, state) => handle.createCpu(ctx, state) as ReturnType<PluginRealm['createCpu']>,
     migrateState: (from, data) => handle.migrateState(from, data),
     dispose: () => {},
+    ended: undefined,
   };
   return Object.freeze({
     manifest: m,

@@ -9,13 +9,35 @@
  *   in a machine,
  *   and the handles they receive; `emulator.ts` puts them together; `builtin-iommu.ts` adds
  *   the IOMMU a machine has of its own (virt's iommu-sys).
+ * - `backends/`: drives, entropy sources and the other host backends devices name.
  * - `options.ts`, `log.ts`, `diagnostics.ts`, `hooks.ts`: the pieces around them.
+ * - `fault-report.ts`, `source-map.ts`: a device fault as its plugin's author reads it, with
+ *   the stack mapped to the plugin's sources.
  */
 
+export {
+  type BackendsSpec,
+  BUILTIN_RNG,
+  builtinEntropy,
+  type DriveSpec,
+  FileBlockBackend,
+  FileEntropy,
+  HostBackends,
+  type HostDrive,
+  NULL_CO,
+  NullBlockBackend,
+  type RngSpec,
+} from './backends/index.js';
 export { bareMachine, bareMachineDefinition } from './bare-machine.js';
-export { type BuildResult, buildPlugin, createPluginBuilder, type PluginBuilder } from './build.js';
+export {
+  type BuildResult,
+  buildPlugin,
+  createPluginBuilder,
+  type PluginBuilder,
+  stopBuildService,
+} from './build.js';
 export { addBuiltinIommu } from './builtin-iommu.js';
-export { bundledPlugins, loadBundled } from './bundled.js';
+export { bundledAlias, bundledPlugins, type DeviceAlias, loadBundled } from './bundled.js';
 export { type AddCpuOptions, addCpu, type CpuTraceOptions, RunningCpu } from './cpu-host.js';
 export {
   type AddDeviceOptions,
@@ -35,6 +57,17 @@ export {
   type EmulatorOptions,
   type ShutdownRequest,
 } from './emulator.js';
+export {
+  type DeviceStatus,
+  describeFault,
+  describeRunning,
+  deviceStatus,
+  type FaultReport,
+  faultReason,
+  formatFault,
+  pluginFrames,
+  watchFaults,
+} from './fault-report.js';
 export {
   createHostHooks,
   createReloadHooks,
@@ -62,7 +95,7 @@ export {
 } from './json-source.js';
 export type { LoadedPlugin } from './loaded-plugin.js';
 export { createLogger, type LogLevel, type LogSink, stderrSink } from './log.js';
-export { buildMachineSpec, parseAddr, readFirmware } from './machine-build.js';
+export { aliasOf, buildMachineSpec, parseAddr, readFirmware } from './machine-build.js';
 export {
   type DeviceSpec,
   type IommuSpec,
@@ -94,4 +127,5 @@ export {
 } from './reload.js';
 export { currentSdkRuntime } from './sdk-runtime.js';
 export { SdkServer, type ServedSdk } from './sdk-server.js';
+export { BundleSourceMap, type SourceLocation } from './source-map.js';
 export { didYouMean, nearest } from './suggest.js';

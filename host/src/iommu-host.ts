@@ -17,6 +17,7 @@ import {
   type OptionValue,
   type SavedState,
 } from '@emuhost/sdk';
+import { ArgChecks, toPlugin } from './facades/checks.js';
 import { DeviceSlot } from './facades/device-slot.js';
 import { dmaFacade, type KernelDma } from './facades/dma-facade.js';
 import type { LoadedPlugin } from './loaded-plugin.js';
@@ -56,10 +57,17 @@ export class RunningIommu extends PluginSlot<IommuInstance> {
   ): CreatedInstance<IommuInstance> {
     requireIommu(plugin);
     return this.instantiate(plugin, state, 'IOMMU', ({ ctx, life, log, restored }) => {
+      const arg = new ArgChecks({ plugin: plugin.manifest.id, device: this.id });
       const host: IommuHost = Object.freeze({
         invalidate: (scope?: IommuInvalidation) => {
           life.check('host.invalidate');
-          this.host.invalidate(scope);
+          const s = arg.optObj(scope, 'host.invalidate: scope');
+          if (s !== undefined) {
+            arg.optNum(s.iova, 'host.invalidate: scope.iova');
+            arg.optNum(s.len, 'host.invalidate: scope.len');
+            arg.optFn(s.requesters, 'host.invalidate: scope.requesters');
+          }
+          toPlugin(() => this.host.invalidate(scope));
         },
       });
       const ictx: IommuContext = Object.freeze({
@@ -70,7 +78,7 @@ export class RunningIommu extends PluginSlot<IommuInstance> {
           return ctx.clock;
         },
         host,
-        memory: dmaFacade(this.memory, life),
+        memory: dmaFacade(this.memory, life, arg),
         mmio: ctx.mmio,
         platform: ctx.platform!,
       });

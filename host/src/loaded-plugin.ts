@@ -2,6 +2,7 @@
 
 import type { PluginDescription, PluginRealm, SandboxLevel } from '@emuhost/sandbox';
 import type { PluginManifest } from '@emuhost/sdk';
+import type { BundleSourceMap } from './source-map.js';
 
 export interface LoadedPlugin {
   readonly manifest: PluginManifest;
@@ -16,4 +17,10 @@ export interface LoadedPlugin {
   readonly realm: PluginRealm;
   /** Where the bundle came from, for messages. */
   readonly file: string;
+  /**
+   * The name the bundle runs under in stacks (`emuhost-plugin:<id>/<file name>`, see
+   * @emuhost/sandbox's stack-filter), and its source map, to map those frames to the
+   * plugin's sources. Absent for in-process plugins.
+   */
+  readonly script?: { readonly name: string; readonly sourceMap: BundleSourceMap | undefined };
 }

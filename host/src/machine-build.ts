@@ -7,8 +7,9 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { EmuhostError, type MachineFirmware } from '@emuhost/sdk';
+import { NULL_CO } from './backends/null-block.js';
 import { addBuiltinIommu } from './builtin-iommu.js';
-import { bundledPlugins, loadBundled } from './bundled.js';
+import { bundledAlias, bundledPlugins, loadBundled } from './bundled.js';
 import { Emulator } from './emulator.js';
 import type { LoadedPlugin } from './loaded-plugin.js';
 import type { LogSink } from './log.js';
@@ -31,10 +32,18 @@ export async function buildMachineSpec(
     else if (host.get(p.id!) === undefined) await loadBundled(host, p.id!, p.level);
   }
   const known = new Set([...bundledPlugins().keys(), ...host.list().map((p) => p.manifest.id)]);
+  // A device may be named by a plugin's alias (virtio-blk-device: virtio-blk-pci on the platform bus).
+  const aliases = spec.devices.map((d) =>
+    host.get(d.plugin) === undefined ? aliasOf(host, d.plugin) : undefined,
+  );
+  for (const a of aliases) if (a !== undefined) known.add(a.plugin);
   const unknown = [
     ...(opts.machine === undefined ? [{ id: spec.machine, what: 'machine' }] : []),
     ...spec.iommus.map((m, i) => ({ id: m.plugin, what: m.label ?? `iommus[${i}]` })),
-    ...spec.devices.map((d, i) => ({ id: d.plugin, what: d.label ?? `devices[${i}]` })),
+    ...spec.devices.map((d, i) => ({
+      id: aliases[i]?.plugin ?? d.plugin,
+      what: d.label ?? `devices[${i}]`,
+    })),
   ].filter((u) => !known.has(u.id));
   if (unknown.length > 0)
     throw new EmuhostError(
@@ -50,6 +59,14 @@ export async function buildMachineSpec(
     ...(spec.machineOptions !== undefined && { machineOptions: spec.machineOptions }),
     ...(opts.log !== undefined && { log: opts.log }),
     firmware: readFirmware(spec),
+    backends: {
+      drives: (spec.drives ?? []).map((d) => ({
+        ...d,
+        file: d.file.startsWith(NULL_CO) ? d.file : resolve(spec.base, d.file),
+      })),
+      rngs: spec.rngs ?? [],
+    },
+    ...(spec.seed !== undefined && { seed: spec.seed }),
   });
   checkBindings(spec, emu);
   await addBuiltinIommu(emu, host);
@@ -75,13 +92,14 @@ export async function buildMachineSpec(
     for (const t of targets) emu.machine.dma.bind(t, r.id);
   }
   for (const [i, d] of spec.devices.entries()) {
-    const plugin = await load(d.plugin);
+    const alias = aliases[i];
+    const plugin = await load(alias?.plugin ?? d.plugin);
     try {
       emu.addDevice(plugin, {
         ...(d.id !== undefined && { id: d.id }),
         ...(d.bus !== undefined && { bus: d.bus }),
         ...(d.addr !== undefined && { devfn: parseAddr(d.addr) }),
-        ...(d.platform === true && { platform: true }),
+        ...((d.platform === true || alias?.bus === 'platform') && { platform: true }),
         ...(d.options !== undefined && { options: d.options }),
       });
     } catch (e) {
@@ -129,6 +147,21 @@ export function readFirmware(spec: MachineSpec): MachineFirmware {
     ...(spec.bios !== undefined && { bios: read(spec.bios, 'PC BIOS') }),
     pflash: (spec.pflash ?? []).map((p, i) => read(p, `pflash${i}`)),
   };
+}
+
+/**
+ * The plugin a device name is an alias of: a loaded plugin's manifest `aliases`, else a
+ * bundled plugin's; undefined when the name is no alias.
+ */
+export function aliasOf(
+  host: PluginHost,
+  name: string,
+): { readonly plugin: string; readonly bus: 'pci' | 'platform' } | undefined {
+  for (const p of host.list()) {
+    const bus = p.manifest.aliases?.[name];
+    if (bus !== undefined) return { plugin: p.manifest.id, bus };
+  }
+  return bundledAlias(name);
 }
 
 /** QEMU's `addr=SLOT[.FN]`, in hex. */

@@ -11,7 +11,10 @@
  *     "devices": [{ "plugin": "edu", "id": "edu0", "addr": "03.0", "options": { "dma_mask": "0xffffffff" } }],
  *     "iommus": [{ "plugin": "vtd", "id": "vtd0", "bind": [{ "bus": "pcie.0" }] }],
  *     "bios": "firmware/bios.bin",
- *     "pflash": ["firmware/code.fd"]
+ *     "pflash": ["firmware/code.fd"],
+ *     "drives": [{ "id": "d0", "file": "disk.img", "format": "raw", "readonly": false }],
+ *     "rngs": [{ "id": "rng0", "kind": "rng-random", "filename": "/dev/urandom" }],
+ *     "seed": 42
  *   }
  *
  * Every problem of a file is reported in one run: a syntax error at its line and column, each
@@ -21,6 +24,11 @@
  * `"bios"` and `"pflash"` (paths relative to the file, as QEMU's `-bios` and
  * `-drive if=pflash`) are read by the host when the machine is built, and handed to the
  * machine plugin as `ctx.firmware`.
+ * `"drives"` are QEMU's `-drive if=none,id=...` (a device names one with its `drive` option;
+ * `discard` is `ignore` or `unmap`), `"rngs"` its `-object rng-builtin|rng-random,id=...`
+ * (a virtio-rng's `rng` option), `"seed"` its `-seed` (the built-in entropy sources' seed in
+ * deterministic mode). A device's `plugin` may be an alias a plugin declares
+ * (`virtio-blk-device`: the `virtio-blk-pci` plugin on the platform bus).
  *
  * The QEMU command line (`-machine q35 -device edu`) is turned into the same spec, so both
  * build the same kind of machine through `buildMachineSpec`.
@@ -30,7 +38,9 @@ import { dirname, resolve } from 'node:path';
 import type { IommuBindingTarget } from '@emuhost/core';
 import type { SandboxLevel } from '@emuhost/sandbox';
 import { EmuhostError, type OptionValue } from '@emuhost/sdk';
-import { bundledPlugins } from './bundled.js';
+import type { RngSpec } from './backends/entropy.js';
+import type { DriveSpec } from './backends/file-block.js';
+import { bundledAlias, bundledPlugins } from './bundled.js';
 import { parseJsonSource, type TextPosition } from './json-source.js';
 import { parseNumber } from './options.js';
 import { didYouMean } from './suggest.js';
@@ -40,7 +50,7 @@ export interface PluginRef {
   readonly id?: string;
   /** ...or an external bundle by its built manifest's path (relative to the machine file). */
   readonly path?: string;
-  /** Default: trusted for bundled plugins, confined for external ones. */
+  /** Default: trusted for bundled plugins, isolated for external ones (see `defaultLevel`). */
   readonly level?: SandboxLevel;
 }
 
@@ -79,6 +89,12 @@ export interface MachineSpec {
   readonly bios?: string;
   /** Flash images' paths (`-drive if=pflash`), unit 0 first, relative to `base`. */
   readonly pflash?: readonly string[];
+  /** `-drive if=none` drives; files relative to `base`. */
+  readonly drives?: readonly DriveSpec[];
+  /** `-object rng-*` entropy sources. */
+  readonly rngs?: readonly RngSpec[];
+  /** `-seed`: the built-in entropy sources' seed. */
+  readonly seed?: number;
   /** Directory relative paths are resolved against. */
   readonly base: string;
 }
@@ -154,6 +170,9 @@ export function validateMachineSpec(
     'iommus',
     'bios',
     'pflash',
+    'drives',
+    'rngs',
+    'seed',
     '$schema',
     'description',
   ]);
@@ -277,6 +296,30 @@ export function validateMachineSpec(
     if (!Array.isArray(r.pflash)) at('pflash', 'must be an array of file paths, unit 0 first');
     else pflash = r.pflash.map((p: unknown, i: number) => str(p, `pflash[${i}]`, true)!);
   }
+  const drives = list('drives', (d, path): DriveSpec => {
+    const id = str(d.id, `${path}.id`, true)!;
+    const f = str(d.file, `${path}.file`, true)!;
+    if (d.format !== undefined && d.format !== 'raw')
+      at(`${path}.format`, 'only "raw" is supported');
+    if (d.readonly !== undefined && typeof d.readonly !== 'boolean')
+      at(`${path}.readonly`, 'must be true or false');
+    if (d.discard !== undefined && d.discard !== 'ignore' && d.discard !== 'unmap')
+      at(`${path}.discard`, 'must be "ignore" or "unmap"');
+    return {
+      id,
+      file: f,
+      ...(d.readonly === true && { readOnly: true }),
+      ...(d.discard !== undefined && { discard: d.discard as 'ignore' | 'unmap' }),
+    };
+  });
+  const rngs = list('rngs', (g, path): RngSpec => {
+    const id = str(g.id, `${path}.id`, true)!;
+    if (g.kind !== 'rng-random' && g.kind !== 'rng-builtin')
+      at(`${path}.kind`, 'must be "rng-random" or "rng-builtin"');
+    const filename = str(g.filename, `${path}.filename`);
+    return { id, kind: g.kind as RngSpec['kind'], ...(filename !== undefined && { filename }) };
+  });
+  if (r.seed !== undefined && !Number.isSafeInteger(r.seed)) at('seed', 'must be an integer');
   if (opts.known !== undefined) {
     const ids = new Set([...bundledPlugins().keys(), ...opts.known]);
     for (const p of plugins)
@@ -286,7 +329,9 @@ export function validateMachineSpec(
         at(path, `no plugin '${id}' is loaded or ships with emuhost${didYouMean(id, ids)}`);
     };
     check(r.machine, 'machine');
-    for (const [i, d] of devices.entries()) check(d?.plugin, `devices[${i}].plugin`);
+    for (const [i, d] of devices.entries())
+      if (d?.plugin === undefined || bundledAlias(d.plugin) === undefined)
+        check(d?.plugin, `devices[${i}].plugin`);
     for (const [i, m] of iommus.entries()) check(m?.plugin, `iommus[${i}].plugin`);
   }
   if (problems.length > 0)
@@ -303,6 +348,9 @@ export function validateMachineSpec(
     iommus,
     ...(bios !== undefined && { bios }),
     ...(pflash !== undefined && { pflash }),
+    ...(drives.length > 0 && { drives }),
+    ...(rngs.length > 0 && { rngs }),
+    ...(r.seed !== undefined && { seed: r.seed as number }),
     base: dirname(resolve(file)),
   };
 }

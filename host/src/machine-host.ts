@@ -255,6 +255,7 @@ export function buildMachine(plugin: LoadedPlugin, opts: BuildMachineOptions): B
     msiWindow: (addr: GuestPhysAddr) => {
       msi = new MsiSink(ms, 'msi', addr);
       machine.systemMemory.addSubregion(msi.region, addr);
+      machine.msiAvailable = true;
     },
   });
   const model = ms.transaction(() => plugin.realm.createMachine(ctx));

@@ -9,7 +9,19 @@ import { type Diagnostic, locateJsonKey, PluginLoadError } from './diagnostics.j
 export const MANIFEST_FILE = 'emuhost.plugin.json';
 
 const KINDS: readonly PluginKind[] = ['device', 'iommu', 'machine', 'cpu'];
-const CAPABILITIES: readonly Capability[] = ['dma', 'irq', 'msi', 'timers', 'pci', 'platform'];
+const CAPABILITIES: readonly Capability[] = [
+  'dma',
+  'irq',
+  'msi',
+  'timers',
+  'pci',
+  'platform',
+  'block',
+  'entropy',
+  'net',
+  'chardev',
+  'iommu-bypass',
+];
 const FIELDS = [
   'id',
   'version',
@@ -18,6 +30,7 @@ const FIELDS = [
   'entry',
   'capabilities',
   'description',
+  'aliases',
   'builtWithSdk',
 ];
 const ID = /^[a-z][a-z0-9-]{0,63}$/;
@@ -105,6 +118,17 @@ export function validateManifest(raw: unknown, file: string, text = ''): PluginM
   }
   if (m.description !== undefined && typeof m.description !== 'string')
     bad('description', '"description" must be a string');
+  if (m.aliases !== undefined) {
+    const a = m.aliases as Record<string, unknown>;
+    if (a === null || typeof a !== 'object' || Array.isArray(a))
+      bad('aliases', '"aliases" must map device names to "pci" or "platform"');
+    else
+      for (const [name, bus] of Object.entries(a)) {
+        if (!ID.test(name)) bad('aliases', `alias ${JSON.stringify(name)} is not a valid id`);
+        if (bus !== 'pci' && bus !== 'platform')
+          bad('aliases', `alias ${JSON.stringify(name)} must say "pci" or "platform"`);
+      }
+  }
   if (
     m.builtWithSdk !== undefined &&
     (typeof m.builtWithSdk !== 'string' || semver.valid(m.builtWithSdk) === null)

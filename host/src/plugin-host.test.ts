@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createTrustedRealm, type PluginRealm } from '@emuhost/sandbox';
 import { type GuestPhysAddr, SDK_VERSION } from '@emuhost/sdk';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { bareMachine } from './bare-machine.js';
@@ -369,12 +370,35 @@ describe('every bad input is a clear error with a stable code, and the host goes
     expect(failures.map((f) => [f.plugin, f.phase])).toEqual([['inline', 'register']]);
   });
 
-  it('bundles from outside the repository default to the confined level, ours to trusted', () => {
+  it('bundles from outside the repository default to the isolated level (the one that can stop them), ours to trusted', () => {
     expect(defaultLevel(FIXTURE)).toBe('trusted');
-    expect(defaultLevel('/opt/vendor/plugins/gpu.js')).toBe('confined');
-    expect(defaultLevel(join(tmp, 'x.js'))).toBe('confined');
+    expect(defaultLevel('/opt/vendor/plugins/gpu.js')).toBe('isolated');
+    expect(defaultLevel(join(tmp, 'x.js'))).toBe('isolated');
     const plugin = new PluginHost().loadFile(built.manifestPath);
-    expect(plugin.level).toBe('confined');
+    expect(plugin.level).toBe('isolated');
+    plugin.realm.dispose();
+  });
+
+  it('with warmIsolated, an isolated load takes a realm started ahead and starts the next', () => {
+    const made: PluginRealm[] = [];
+    const host = new PluginHost({
+      warmIsolated: true,
+      realms: {
+        isolated: () => {
+          const r = createTrustedRealm();
+          made.push(r);
+          return r;
+        },
+      },
+    });
+    const first = host.loadCode(manifest(), PCI_DEVICE, { level: 'isolated' });
+    expect(made).toHaveLength(2);
+    expect(first.realm).toBe(made[0]);
+    const second = host.loadCode(manifest(), PCI_DEVICE, { level: 'isolated', replace: true });
+    expect(second.realm, 'the spare').toBe(made[1]);
+    expect(made).toHaveLength(3);
+    host.close();
+    expect(made[2]!.ended).toBe('disposed');
   });
 
   it('load and unload are hooks', () => {

@@ -15,6 +15,7 @@ import {
   createTrustedRealm,
   type PluginDescription,
   type PluginRealm,
+  pluginScriptName,
   type SandboxLevel,
 } from '@emuhost/sandbox';
 import { EmuhostError, type PluginManifest } from '@emuhost/sdk';
@@ -25,18 +26,26 @@ import type { LoadedPlugin } from './loaded-plugin.js';
 import { MANIFEST_FILE, parseManifest, validateManifest } from './manifest.js';
 import { currentSdkRuntime } from './sdk-runtime.js';
 import { SdkServer } from './sdk-server.js';
+import { BundleSourceMap } from './source-map.js';
 
 export interface PluginHostOptions {
   /** Realm factories per level; all three are built in (override to set isolated limits). */
   readonly realms?: Partial<Record<SandboxLevel, () => PluginRealm>>;
   /** Serve the SDK this host was built with. Default true. */
   readonly serveCurrentSdk?: boolean;
+  /**
+   * Keep one isolated realm started ahead of need, so that the next isolated load (a hot
+   * reload's) does not wait for a worker to start and lock down (hundreds of ms on a loaded
+   * machine, against tens for the load itself). For `emuhost dev`; `close()` ends it.
+   */
+  readonly warmIsolated?: boolean;
 }
 
 export interface LoadOptions {
   /**
-   * Default: `trusted` for bundles inside this repository (first-party plugins), `confined`
-   * for bundles from anywhere else (third-party plugins).
+   * Default: `trusted` for bundles inside this repository (first-party plugins), `isolated`
+   * for bundles from anywhere else (third-party plugins): the one level that can stop a plugin
+   * that never returns (see `defaultLevel`).
    */
   readonly level?: SandboxLevel;
   /**
@@ -53,10 +62,17 @@ const REPO_ROOT = resolve(
   '..',
 );
 
-/** The level a bundle gets when nobody chose one. */
+/**
+ * The level a bundle gets when nobody chose one: `trusted` inside this repository, `isolated`
+ * anywhere else. Not `confined`: it runs plugin code on the kernel's thread, where nothing can
+ * stop a `while (true) {}` short of ending the process (a per-call `vm` timeout costs a
+ * thread per call, `sandbox.call.timeout.us`), and a third-party plugin under development
+ * loops sooner or later. The isolated level's watchdog stops it and quarantines the device.
+ * Confined remains the choice for a reviewed plugin whose registers the guest reads often.
+ */
 export function defaultLevel(file: string): SandboxLevel {
   const rel = relative(REPO_ROOT, resolve(file));
-  return rel.startsWith('..') || isAbsolute(rel) ? 'confined' : 'trusted';
+  return rel.startsWith('..') || isAbsolute(rel) ? 'isolated' : 'trusted';
 }
 
 /**
@@ -104,6 +120,9 @@ export class PluginHost {
   /** What each plugin was loaded from, so that a realm can be made again (`respawn`). */
   private readonly sources = new Map<string, Source>();
   private readonly realms: Partial<Record<SandboxLevel, () => PluginRealm>>;
+  private readonly warm: boolean;
+  /** An isolated realm started ahead, not yet used (`warmIsolated`). */
+  private spare: PluginRealm | undefined;
 
   constructor(opts: PluginHostOptions = {}) {
     this.realms = {
@@ -113,6 +132,21 @@ export class PluginHost {
       ...opts.realms,
     };
     if (opts.serveCurrentSdk !== false) this.sdk.serve(currentSdkRuntime());
+    this.warm = opts.warmIsolated === true;
+  }
+
+  /** Ends what the host keeps for later (the spare isolated realm). Loaded plugins stay. */
+  close(): void {
+    this.spare?.dispose();
+    this.spare = undefined;
+  }
+
+  /** A realm of `level`: the spare one when it is isolated and one is ready. */
+  private realmFor(level: SandboxLevel, make: () => PluginRealm): PluginRealm {
+    if (level !== 'isolated' || !this.warm) return make();
+    const spare = this.spare;
+    this.spare = undefined;
+    return spare !== undefined && spare.ended === undefined ? spare : make();
   }
 
   /** Loads a built plugin from its manifest file (the bundle is the manifest's `entry`). */
@@ -209,17 +243,21 @@ export class PluginHost {
         ]),
       );
     }
+    const script = {
+      name: pluginScriptName(id, file),
+      sourceMap: opts.file === undefined ? undefined : BundleSourceMap.forBundle(file, code),
+    };
     // Made only once the plugin may run in it (an isolated realm is a worker).
-    const realm = make();
+    const realm = this.realmFor(level, make);
     let exported: PluginDescription;
     try {
-      exported = realm.evaluate(code, { filename: file, sdkCode: sdk.code });
+      exported = realm.evaluate(code, { filename: script.name, sdkCode: sdk.code });
     } catch (e) {
       realm.dispose();
       throw this.fail(
         id,
         'evaluate',
-        new PluginLoadError('E_PLUGIN_EVAL', [evalDiagnostic(id, file, e, code)]),
+        new PluginLoadError('E_PLUGIN_EVAL', [evalDiagnostic(id, file, script, e, code)]),
       );
     }
     let definition: PluginDescription;
@@ -236,6 +274,7 @@ export class PluginHost {
       level,
       realm,
       file,
+      script,
     });
     if (register) {
       this.plugins.set(id, plugin);
@@ -243,6 +282,8 @@ export class PluginHost {
     }
     hostOf.set(plugin, { host: this, source: { code, file, level } });
     this.hooks.plugin.loaded.call(plugin);
+    // The next one starts now, while the user edits (its worker boots on its own thread).
+    if (level === 'isolated' && this.warm && this.spare === undefined) this.spare = make();
     return plugin;
   }
 
@@ -351,19 +392,29 @@ function diag(pluginName: string, file: string, text: string, ...notes: string[]
   return { text, pluginName, location: { file }, notes: notes.map((t) => ({ text: t })) };
 }
 
-/** Turns an evaluation error into a diagnostic at the bundle line it names, if any. */
-function evalDiagnostic(id: string, file: string, e: unknown, code: string): Diagnostic {
+/**
+ * Turns an evaluation error into a diagnostic at the line its stack names in the bundle (the
+ * bundle runs under its script name), mapped through the bundle's source map when there is
+ * one, so the error names `src/regs.ts:12`, not `dist/x.js:840`.
+ */
+function evalDiagnostic(
+  id: string,
+  file: string,
+  script: NonNullable<LoadedPlugin['script']>,
+  e: unknown,
+  code: string,
+): Diagnostic {
   const err = e as { name?: unknown; message?: unknown; stack?: unknown };
   const text = `evaluating the bundle threw ${String(err?.name ?? 'an error')}: ${String(err?.message ?? e)}`;
   const stack = typeof err?.stack === 'string' ? err.stack : '';
-  const at = new RegExp(`${escapeRe(file)}:(\\d+)(?::(\\d+))?`).exec(stack);
+  const at = new RegExp(`${escapeRe(script.name)}:(\\d+)(?::(\\d+))?`).exec(stack);
   if (at === null) return diag(id, file, text);
   const line = Number(at[1]);
   const column = at[2] !== undefined ? Number(at[2]) - 1 : 0;
   return {
     text,
     pluginName: id,
-    location: originalLocation(file, code, line, column) ?? {
+    location: script.sourceMap?.locate(line, column) ?? {
       file,
       line,
       column,
@@ -371,43 +422,6 @@ function evalDiagnostic(id: string, file: string, e: unknown, code: string): Dia
     },
     notes: [],
   };
-}
-
-/**
- * A bundle position as the plugin author wrote it: through the bundle's linked source map
- * (`emuhost build` writes one), so the error names `src/regs.ts:12`, not `dist/x.js:840`.
- * Undefined when there is no map or it does not cover the position.
- */
-function originalLocation(
-  file: string,
-  code: string,
-  line: number,
-  column: number,
-): Diagnostic['location'] | undefined {
-  const url = /\/\/# sourceMappingURL=(\S+)\s*$/.exec(code)?.[1];
-  if (url === undefined || url.startsWith('data:')) return undefined;
-  try {
-    const mapFile = resolve(dirname(file), url);
-    const payload = JSON.parse(readFileSync(mapFile, 'utf8')) as SourceMapPayload & {
-      sourcesContent?: (string | null)[];
-    };
-    const entry = new SourceMap(payload).findEntry(line - 1, column) as {
-      originalSource?: string;
-      originalLine?: number;
-      originalColumn?: number;
-    };
-    if (entry.originalSource === undefined || entry.originalLine === undefined) return undefined;
-    const index = payload.sources.indexOf(entry.originalSource);
-    const source = index >= 0 ? payload.sourcesContent?.[index] : undefined;
-    return {
-      file: resolve(dirname(mapFile), entry.originalSource),
-      line: entry.originalLine + 1,
-      column: entry.originalColumn ?? 0,
-      lineText: source?.split('\n')[entry.originalLine] ?? '',
-    };
-  } catch {
-    return undefined;
-  }
 }
 
 function escapeRe(s: string): string {

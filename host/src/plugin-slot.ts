@@ -6,6 +6,7 @@
  * reload replace instances through these two steps.
  */
 import type { Machine } from '@emuhost/core';
+import { PLUGIN_SCRIPT_PREFIX } from '@emuhost/sandbox';
 import {
   type DeviceContext,
   EmuhostError,
@@ -16,6 +17,7 @@ import {
 import { createDeviceContext } from './facades/device-context.js';
 import type { DeviceSlot } from './facades/device-slot.js';
 import { Lifetime } from './facades/lifetime.js';
+import { pluginFrames } from './fault-report.js';
 import type { LoadedPlugin } from './loaded-plugin.js';
 import { createLogger, type LogSink } from './log.js';
 import { migrateState } from './state.js';
@@ -112,7 +114,7 @@ export abstract class PluginSlot<M extends { saveState?(): unknown; dispose?(): 
         for (const m of [...c.mappings]) if (!before.has(m)) m.release(0);
         c.disownMappings();
       }
-      throw e;
+      throw withSourceLine(e, plugin);
     }
   }
 
@@ -148,4 +150,19 @@ export abstract class PluginSlot<M extends { saveState?(): unknown; dispose?(): 
     this.model = model;
     this.life = life;
   }
+}
+
+/**
+ * A `create` that threw, its message followed by where in the plugin's sources (the innermost
+ * plugin frame, through the bundle's source map): `setup went wrong (at setup
+ * (src/index.ts:4:9))`. The kernel refuses the device with that message. Unchanged when the
+ * plugin has no source map or the stack shows no frame of it.
+ */
+function withSourceLine(e: unknown, plugin: LoadedPlugin): unknown {
+  const stack = (e as { stack?: unknown })?.stack;
+  if (plugin.script?.sourceMap === undefined || typeof stack !== 'string') return e;
+  const top = pluginFrames(stack, plugin)[0];
+  if (top === undefined || top.includes(PLUGIN_SCRIPT_PREFIX)) return e;
+  const message = (e as { message?: unknown }).message;
+  return new Error(`${typeof message === 'string' ? message : String(e)} (${top})`, { cause: e });
 }

@@ -16,10 +16,12 @@ import {
   type PluginRealm,
   SDK_SPECIFIER,
 } from './realm.js';
+import { SDK_SCRIPT } from './stack-filter.js';
 
 export function createConfinedRealm(): PluginRealm {
   const realm = lockedRealm();
   let handle: PluginHandle | null = null;
+  let ended: string | undefined;
   const plugin = () => {
     if (handle === null) throw new Error('the plugin was not evaluated, or the realm was disposed');
     return handle;
@@ -34,7 +36,7 @@ export function createConfinedRealm(): PluginRealm {
         realm.membrane.evaluateModule(
           sdkCompartment,
           opts.sdkCode,
-          'emuhost-sdk.cjs',
+          SDK_SCRIPT,
           realm.makeRequire(undefined, 'the SDK runtime', '\0'),
         ),
       );
@@ -58,6 +60,10 @@ export function createConfinedRealm(): PluginRealm {
     migrateState: (from, data) => plugin().migrateState(from, data),
     dispose() {
       handle = null;
+      ended = 'disposed';
+    },
+    get ended() {
+      return ended;
     },
   };
 }

@@ -79,7 +79,7 @@ type Rig = Awaited<ReturnType<typeof rig>>;
 
 const HOOKS: [
   string,
-  'mmio-read' | 'mmio-write' | 'timer' | 'dma' | 'mmio-write-config',
+  'mmio-read' | 'mmio-write' | 'timer' | 'dma' | 'config-write',
   (r: Rig) => void,
   string,
 ][] = [
@@ -111,7 +111,7 @@ const HOOKS: [
     },
     'dma completion bug',
   ],
-  ['a config-space write', 'mmio-write-config', (r) => r.pci.configWrite(0x40, 4, 1), 'config bug'],
+  ['a config-space write', 'config-write', (r) => r.pci.configWrite(0x40, 4, 1), 'config bug'],
 ];
 
 describe.each(['trusted', 'confined', 'isolated'] as const)('at the %s level', (level) => {
@@ -126,7 +126,7 @@ describe.each(['trusted', 'confined', 'isolated'] as const)('at the %s level', (
       expect(f).toMatchObject({
         device: 'bad0',
         plugin: 'faulty',
-        site: site === 'mmio-write-config' ? 'mmio-write' : site,
+        site,
       });
       expect(String((f.error as Error).message)).toContain(message);
       expect(f.stack).toContain(message);

@@ -9,6 +9,7 @@ import { workerData } from 'node:worker_threads';
 import { createLockedRealm } from './locked-realm.js';
 import type { PluginHandle } from './membrane.js';
 import { Endpoint } from './rpc.js';
+import { SDK_SCRIPT } from './stack-filter.js';
 
 interface Data {
   readonly sab: SharedArrayBuffer;
@@ -16,16 +17,19 @@ interface Data {
 }
 
 const { sab, sesFile } = workerData as Data;
-const { context, harden, membrane, newCompartment, makeRequire } = createLockedRealm(
-  sesFile,
-  'emuhost-isolated',
-);
+const { context, harden, membrane, newCompartment, makeRequire, drainMicrotasks } =
+  createLockedRealm(sesFile, 'emuhost-isolated', { ownMicrotasks: true });
 const realmError = vm.runInContext(
   '(name, message, code) => { const e = new Error(message); e.name = name; if (code !== undefined) e.code = code; return e; }',
   context,
 ) as (name: string, message: string, code: string | undefined) => Error;
 
-const ep = new Endpoint({ sab }, { side: 1, makeError: realmError });
+// The plugin's promise jobs run at the end of each call from the kernel, inside it: an
+// `await` resumes before the access completes, and may use the device's handles.
+const ep = new Endpoint(
+  { sab },
+  { side: 1, makeError: realmError, afterOuterCall: drainMicrotasks },
+);
 let handle: PluginHandle | undefined;
 const plugin = () => {
   if (handle === undefined) throw new Error('the plugin was not evaluated');
@@ -40,7 +44,7 @@ ep.exportAs(1, {
       membrane.evaluateModule(
         newCompartment('emuhost-sdk'),
         sdkCode,
-        'emuhost-sdk.cjs',
+        SDK_SCRIPT,
         makeRequire(undefined, 'the SDK runtime', '\0'),
       ),
     );

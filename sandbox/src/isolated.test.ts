@@ -106,6 +106,5 @@ module.exports.default = definePlugin({
       expect(d.readl(b2.addr + 8)).toBe(7);
       expect(good.slot.scope.guard.quarantined).toBe(false);
     },
-    30_000,
   );
 });

@@ -85,7 +85,7 @@ export function createIsolatedRealm(opts: IsolatedOptions = {}): PluginRealm {
   const ep = new Endpoint(buffers, {
     side: 0,
     timeoutMs: BOOT_MS,
-    onTimeout: () => end(`no answer within the watchdog bound`),
+    onTimeout: () => end(`it did not return within the watchdog bound (${timeoutMs} ms)`),
   });
   const api = ep.remote<WorkerApi>(1, false);
   const guarded = <T>(f: () => T): T => {
@@ -113,6 +113,9 @@ export function createIsolatedRealm(opts: IsolatedOptions = {}): PluginRealm {
     migrateState: (from, data) => guarded(() => api.migrateState(from, data)),
     dispose() {
       end('disposed');
+    },
+    get ended() {
+      return ended;
     },
   };
 }

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import vm from 'node:vm';
 import { type Membrane, makeMembrane } from './membrane.js';
+import { stackFilterScript } from './stack-filter.js';
 
 export interface LockedRealm {
   readonly context: vm.Context;
@@ -17,6 +18,12 @@ export interface LockedRealm {
   readonly harden: <T>(x: T) => T;
   /** A `require` made in the realm that answers `spec` with `sdk` and refuses anything else. */
   makeRequire(sdk: unknown, who: string, spec: string): unknown;
+  /**
+   * Runs the realm's pending promise jobs, and those they queue, to the end (with
+   * `ownMicrotasks`; otherwise they run on the event loop and this does nothing). A plugin that
+   * queues jobs for ever never returns from it: the isolated level's watchdog ends it.
+   */
+  drainMicrotasks(): void;
 }
 
 /** The slice of SES's Compartment we use. */
@@ -43,12 +50,19 @@ export function sesFile(): string {
 /**
  * A new locked realm (~30 ms: a vm context, SES, lockdown, the membrane). The isolated
  * level's worker makes its own with the SES file path it was given (a worker evaluated from
- * a string cannot resolve packages).
+ * a string cannot resolve packages), with `ownMicrotasks`: promise jobs of the realm wait in
+ * a queue of its own until `drainMicrotasks` runs them (the worker never returns to its event
+ * loop, where they would otherwise run).
  */
-export function createLockedRealm(ses: string = sesFile(), name = 'emuhost-locked'): LockedRealm {
+export function createLockedRealm(
+  ses: string = sesFile(),
+  name = 'emuhost-locked',
+  opts: { ownMicrotasks?: boolean } = {},
+): LockedRealm {
   const context = vm.createContext(Object.create(null), {
     name,
     codeGeneration: { strings: true, wasm: false },
+    ...(opts.ownMicrotasks === true && { microtaskMode: 'afterEvaluate' as const }),
   });
   vm.runInContext(readFileSync(ses, 'utf8'), context, { filename: 'ses.umd.js' });
   // errorTaming 'unsafe' keeps stacks on errors (plugin authors need them); they are the
@@ -57,6 +71,9 @@ export function createLockedRealm(ses: string = sesFile(), name = 'emuhost-locke
     "lockdown({ errorTaming: 'unsafe', stackFiltering: 'verbose', overrideTaming: 'severe', consoleTaming: 'unsafe', evalTaming: 'safe-eval', domainTaming: 'unsafe' })",
     context,
   );
+  // Stacks made in the realm show plugin frames only (stack-filter.ts); in the start
+  // compartment `Error` is SES's, which hands the filter its safe copies of the call sites.
+  vm.runInContext(stackFilterScript(), context, { filename: 'emuhost-stack-filter.js' });
   const harden = vm.runInContext('harden', context) as <T>(x: T) => T;
   const make = vm.runInContext(`(${makeMembrane.toString()})`, context, {
     filename: 'emuhost-membrane.js',
@@ -72,11 +89,17 @@ export function createLockedRealm(ses: string = sesFile(), name = 'emuhost-locke
     })`,
     context,
   ) as LockedRealm['makeRequire'];
+  // Evaluating a script in a context with its own queue runs the queue after it (Node's
+  // `afterEvaluate`): an empty script is the drain.
+  const drain = new vm.Script('undefined', { filename: 'emuhost-drain.js' });
   return {
     context,
     membrane,
     harden,
     newCompartment: (name) => new Comp({ __options__: true, name }),
     makeRequire,
+    drainMicrotasks: () => {
+      if (opts.ownMicrotasks === true) drain.runInContext(context);
+    },
   };
 }

@@ -167,6 +167,43 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
     }
   };
 
+  // ---- promises a callback returns ---------------------------------------------------------
+
+  /**
+   * Where a rejection of a promise a plugin callback returned goes (an async handler that
+   * threw after an `await`): the device faults with that error, as if the callback had thrown.
+   * Undefined when the host offers no way (an IOMMU, an in-process plugin).
+   */
+  type OnRejected = ((site: string, detail: string) => (e: any) => void) | undefined;
+  const PromiseCtor = Promise;
+  const promiseThen = Promise.prototype.then;
+  /**
+   * Watches `r`, what a plugin callback returned, when it is a promise. Called inside
+   * `guarded` (a promise subclass runs plugin code in `then`); costs one typeof otherwise.
+   */
+  const watchAsync = (r: any, onRejected: ((e: any) => void) | undefined): void => {
+    if (onRejected === undefined || typeof r !== 'object' || r === null) return;
+    if (r instanceof PromiseCtor) apply(promiseThen, r, [undefined, onRejected]);
+  };
+  /** The device's `hostFault` (a host function, not in the SDK) as an `OnRejected`. */
+  const rejectionsTo = (h: any): OnRejected => {
+    const hFault = h.hostFault;
+    if (typeof hFault !== 'function') return undefined;
+    // Strings only cross: the host never holds a realm object.
+    return (site, detail) => (e) => {
+      const err: any = safeError(e);
+      call(() =>
+        hFault(
+          site,
+          String(err.name),
+          String(err.message),
+          String(err.stack),
+          `${detail}: a promise it returned was rejected`,
+        ),
+      );
+    };
+  };
+
   // ---- data across -----------------------------------------------------------------------
 
   /**
@@ -411,6 +448,9 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
         }
         return harden(out);
       },
+      ...(typeof h.bypassIommu === 'function' && {
+        bypassIommu: (on: any) => call(() => h.bypassIommu(on === true)),
+      }),
       readSg: (list: any, into: any) =>
         sgResult(call(() => h.readSg(sg(list, 'sg'), bytes(into, 'into')))),
       writeSg: (list: any, data: any) =>
@@ -459,12 +499,22 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
       pulse: () => call(() => h.pulse()),
     });
 
-  const clock = (h: any): any =>
+  const clock = (h: any, rejected: OnRejected): any =>
     harden({
       now: () => Number(call(() => h.now())),
       timer: (name: any, cb: any) => {
         const f = fn(cb, 'callback');
-        const t = call(() => h.timer(str(name, 'name'), () => void guarded(() => f())));
+        const n = str(name, 'name');
+        const r = rejected?.('timer', `timer '${n}'`);
+        const t = call(() =>
+          h.timer(
+            n,
+            () =>
+              void guarded(() => {
+                watchAsync(f(), r);
+              }),
+          ),
+        );
         return harden({
           armAt: (ns: any) => call(() => t.armAt(num(ns, 'ns'))),
           armIn: (ns: any) => call(() => t.armIn(num(ns, 'ns'))),
@@ -506,17 +556,28 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
   };
 
   /** Plugin MMIO callbacks as the kernel calls them: realm attrs in, checked values out. */
-  const mmioOps = (ops: any): any => {
+  const mmioOps = (ops: any, name: string, rejected: OnRejected): any => {
     const read = fn(ops?.read, 'ops.read');
     const write = fn(ops?.write, 'ops.write');
     // The kernel gets a number, a bigint, or a result string, never a plugin object.
     const value = (r: any): any =>
       typeof r === 'number' || typeof r === 'bigint' || typeof r === 'string' ? r : 'access-error';
+    const at = (o: number) => `region '${name}' offset 0x${o.toString(16)}`;
     return harden({
       read: (o: number, s: number, a: any) =>
-        value(guarded(() => apply(read, ops, [o, s, attrsIn(a)]))),
+        value(
+          guarded(() => {
+            const r = apply(read, ops, [o, s, attrsIn(a)]);
+            if (typeof r === 'object') watchAsync(r, rejected?.('mmio-read', at(o)));
+            return r;
+          }),
+        ),
       write: (o: number, s: number, v: number | bigint, a: any) => {
-        const r = guarded(() => apply(write, ops, [o, s, v, attrsIn(a)]));
+        const r = guarded(() => {
+          const w = apply(write, ops, [o, s, v, attrsIn(a)]);
+          if (typeof w === 'object') watchAsync(w, rejected?.('mmio-write', at(o)));
+          return w;
+        });
         return typeof r === 'string' ? r : undefined;
       },
     });
@@ -562,13 +623,76 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
           mapIo: (t: any, port: any) =>
             call(() => h.mapIo(regions.host(t, 'mapIo'), num(port, 'port'))),
           irq: (name: any) => irq(call(() => h.irq(str(name, 'name')))),
+          slot: (kind: any) => {
+            const got = call(() => h.slot(str(kind, 'kind')));
+            return got === undefined
+              ? undefined
+              : harden({ base: Number(got.base), size: Number(got.size), irq: irq(got.irq) });
+          },
         });
+  /** Block, entropy, network and character backends: wrapped like the other handles. */
+  const blockBackend = (b: any): any =>
+    harden({
+      id: String(b.id),
+      get size() {
+        return Number(call(() => b.size));
+      },
+      readOnly: b.readOnly === true,
+      discard: String(b.discard),
+      read: (o: any, into: any) =>
+        String(call(() => b.read(num(o, 'offset'), bytes(into, 'into')))),
+      write: (o: any, data: any) =>
+        String(call(() => b.write(num(o, 'offset'), bytes(data, 'data')))),
+      flush: () => String(call(() => b.flush())),
+      discardRange: (o: any, len: any) =>
+        String(call(() => b.discardRange(num(o, 'offset'), num(len, 'len')))),
+      onResize: (cb: any) => {
+        const f = fn(cb, 'callback');
+        call(() => b.onResize(() => void guarded(() => f())));
+      },
+    });
+  const entropySource = (e: any): any =>
+    harden({
+      id: String(e.id),
+      fill: (into: any) => Number(call(() => e.fill(bytes(into, 'into')))),
+    });
+  const netBackend = (n: any): any =>
+    harden({
+      id: String(n.id),
+      send: (frame: any) => call(() => n.send(bytes(frame, 'frame'))),
+      connect: (fe: any) => {
+        const can = fn(fe?.canReceive, 'canReceive');
+        const recv = fn(fe?.receive, 'receive');
+        call(() =>
+          n.connect({
+            canReceive: () => guarded(() => can()) === true,
+            receive: (frame: Uint8Array) => void guarded(() => recv(typedCopy(frame))),
+          }),
+        );
+      },
+      ready: () => call(() => n.ready()),
+    });
+  const charBackend = (c: any): any =>
+    harden({
+      write: (data: any) => call(() => c.write(bytes(data, 'bytes'))),
+      connect: (fe: any) => {
+        const can = fn(fe?.canReceive, 'canReceive');
+        const recv = fn(fe?.receive, 'receive');
+        call(() =>
+          c.connect({
+            canReceive: () => Number(guarded(() => can())) || 0,
+            receive: (data: Uint8Array) => void guarded(() => recv(typedCopy(data))),
+          }),
+        );
+      },
+      ready: () => call(() => c.ready()),
+    });
   const mmio =
-    (h: any, regions: ReturnType<typeof makeRegions>) =>
+    (h: any, regions: ReturnType<typeof makeRegions>, rejected: OnRejected) =>
     (name: any, size: any, ops: any, r?: any) => {
       const n = str(name, 'name');
       const sz = num(size, 'size');
-      const wrapped = mmioOps(ops);
+      const wrapped = mmioOps(ops, n, rejected);
       const rr = rules(r);
       return regions.issue(call(() => h.mmio(n, sz, wrapped, rr)));
     };
@@ -606,6 +730,7 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
 
   const deviceContext = (h: any, live: Set<RealmMapping>): any => {
     const regions = makeRegions();
+    const rejected = rejectionsTo(h);
     const pciH = h.pci;
     const pci =
       pciH === undefined
@@ -648,8 +773,61 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
               const f = fn(cb, 'callback');
               call(() =>
                 pciH.onConfigWrite(
-                  (o: number, s: number, v: number) => void guarded(() => f(o, s, v)),
+                  (o: number, s: number, v: number) =>
+                    void guarded(() => {
+                      watchAsync(
+                        f(o, s, v),
+                        rejected?.('config-write', `config write at 0x${o.toString(16)}`),
+                      );
+                    }),
                 ),
+              );
+            },
+            addMsix: (spec: any) => {
+              const sp = { vectors: num(spec?.vectors, 'vectors'), bar: num(spec?.bar, 'bar') };
+              const m = call(() => pciH.addMsix(sp));
+              if (m === undefined) return undefined;
+              return harden({
+                get enabled() {
+                  return m.enabled === true;
+                },
+                vectors: Number(m.vectors),
+                notify: (v: any) => {
+                  const r = call(() => m.notify(num(v, 'vector')));
+                  return r === undefined ? undefined : dmaResult(r);
+                },
+                masked: (v: any) => call(() => m.masked(num(v, 'vector'))) === true,
+                save: () => {
+                  const st = call(() => m.save());
+                  return harden({ table: typedCopy(st.table), pba: typedCopy(st.pba) });
+                },
+                restore: (st: any) =>
+                  call(() =>
+                    m.restore({
+                      table: typedCopy(bytes(st?.table, 'table')),
+                      pba: typedCopy(bytes(st?.pba, 'pba')),
+                    }),
+                  ),
+              });
+            },
+            addCapability: (spec: any) => {
+              const sp = {
+                id: num(spec?.id, 'id'),
+                body: typedCopy(bytes(spec?.body, 'body')),
+                ...(spec?.writable !== undefined && {
+                  writable: typedCopy(bytes(spec.writable, 'writable')),
+                }),
+                ...(spec?.offset !== undefined && { offset: num(spec.offset, 'offset') }),
+              };
+              return Number(call(() => pciH.addCapability(sp)));
+            },
+            onConfigRead: (cb: any) => {
+              const f = fn(cb, 'callback');
+              call(() =>
+                pciH.onConfigRead((o: number, s: number, v: number) => {
+                  const r = guarded(() => f(o, s, v));
+                  return typeof r === 'number' ? r : v;
+                }),
               );
             },
           });
@@ -672,12 +850,22 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
           get irq() {
             return getIrq();
           },
-          mmio: mmio(h, regions),
+          mmio: mmio(h, regions, rejected),
           pci,
           platform: platform(h.platform, regions),
+          block: (id: any) => blockBackend(call(() => h.block(str(id, 'id')))),
+          entropy: (id?: any) =>
+            entropySource(call(() => h.entropy(id === undefined ? undefined : str(id, 'id')))),
+          netdev: (id: any) => netBackend(call(() => h.netdev(str(id, 'id')))),
+          chardev: (id: any) => charBackend(call(() => h.chardev(str(id, 'id')))),
         },
         {
-          clock: granted(() => clock(call(() => h.clock))),
+          clock: granted(() =>
+            clock(
+              call(() => h.clock),
+              rejected,
+            ),
+          ),
           dma: granted(() =>
             dma(
               call(() => h.dma),
@@ -691,7 +879,12 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
 
   const iommuContext = (h: any, live: Set<RealmMapping>): any => {
     const regions = makeRegions();
-    const getClock = lazy(() => clock(call(() => h.clock)));
+    const getClock = lazy(() =>
+      clock(
+        call(() => h.clock),
+        undefined,
+      ),
+    );
     return harden({
       id: String(h.id),
       options: harden(copyIn(h.options)),
@@ -717,7 +910,7 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
         },
       }),
       memory: dma(h.memory, live),
-      mmio: mmio(h, regions),
+      mmio: mmio(h, regions, undefined),
       platform: platform(h.platform, regions),
     });
   };

@@ -23,7 +23,10 @@ import type {
 export type SandboxLevel = 'trusted' | 'confined' | 'isolated';
 
 export interface EvaluateOptions {
-  /** Shown in stack traces, e.g. `edu.js`. */
+  /**
+   * The script name of the bundle, shown in stack traces: `pluginScriptName(id, file)`
+   * (`emuhost-plugin:edu/edu.js`), never a host path, since plugin code sees its stacks.
+   */
   readonly filename: string;
   /** The SDK runtime bundle (CommonJS) of the version chosen for this plugin. */
   readonly sdkCode: string;
@@ -73,6 +76,12 @@ export interface PluginRealm {
   migrateState(from: number, data: unknown): unknown;
   /** Releases the realm; nothing evaluated in it may be used afterwards. */
   dispose(): void;
+  /**
+   * Why the realm can no longer run plugin code (`disposed`, or an isolated worker the
+   * watchdog stopped), or undefined while it can. A device on an ended realm is restarted on
+   * the same code loaded again (`PluginHost.loadAgain`).
+   */
+  readonly ended: string | undefined;
 }
 
 /** The module specifier a bundle may require. */

@@ -44,8 +44,11 @@ type Message =
       readonly name: string;
       readonly message: string;
       readonly code: string | undefined;
+      /** The thrower's stack, as its realm formats it (plugin frames only, in the worker). */
+      readonly stack: string | undefined;
     };
 
+/** The other side is gone (its worker ended), or did not answer within the watchdog bound. */
 export class ChannelClosedError extends Error {
   override readonly name = 'ChannelClosedError';
 }
@@ -57,8 +60,19 @@ export interface EndpointOptions {
   readonly timeoutMs?: number;
   /** Called when a wait ran past the timeout; the endpoint is closed after it. */
   readonly onTimeout?: () => void;
-  /** Makes an error thrown to this side's callers (e.g. a realm-made Error in the worker). */
+  /**
+   * Makes an error thrown to this side's callers (e.g. a realm-made Error in the worker, which
+   * keeps a stack of its own: the other side's stack is the host's). Without it the error is
+   * a plain Error whose stack is the other side's (the plugin's, on the kernel's side).
+   */
   readonly makeError?: (name: string, message: string, code: string | undefined) => Error;
+  /**
+   * Runs after a call from the other side returns and before its answer is sent, when that
+   * call is the outermost one this side serves (not one nested in a call of its own): the
+   * isolated worker runs the plugin's promise jobs there, while the kernel still waits and can
+   * serve what they call.
+   */
+  readonly afterOuterCall?: () => void;
 }
 
 /** One side of a channel. */
@@ -72,6 +86,8 @@ export class Endpoint {
   private readonly exported = new Map<number, unknown>();
   private readonly exportedIds = new WeakMap<object, number>();
   private nextId = 1;
+  /** Calls from the other side being served, nested. */
+  private serving = 0;
   private readonly stubs = new Map<number, unknown>();
   /** What each stub stands for, so that a stub sent back arrives as the original object. */
   private readonly stubRefs = new WeakMap<object, Ref>();
@@ -116,16 +132,18 @@ export class Endpoint {
         return this.decode(m.value);
       }
       if (m.t === 'throw') {
-        throw (
-          this.opts.makeError?.(m.name, m.message, m.code) ??
-          Object.assign(new Error(m.message), { name: m.name, code: m.code })
-        );
+        const make = this.opts.makeError;
+        if (make !== undefined) throw make(m.name, m.message, m.code);
+        const e = Object.assign(new Error(m.message), { name: m.name, code: m.code });
+        if (m.stack !== undefined) e.stack = m.stack;
+        throw e;
       }
       this.handle(m);
     }
   }
 
   private handle(m: Message): void {
+    this.serving++;
     try {
       if (m.t === 'get') {
         const target = this.exported.get(m.target) as Record<string, unknown>;
@@ -137,17 +155,23 @@ export class Endpoint {
         Record<string, (...a: unknown[]) => unknown>;
       const args = m.args.map((a) => this.decode(a));
       const value = m.prop === null ? target(...args) : target[m.prop]!(...args);
+      if (this.serving === 1) this.opts.afterOuterCall?.();
       const outs = args.filter(isBytes);
       this.send({ t: 'return', value: this.encode(value), outs });
     } catch (e) {
       if (e instanceof ChannelClosedError) throw e;
-      const err = e as { name?: unknown; message?: unknown; code?: unknown };
+      // What the failed call queued runs now too, not at some later call.
+      if (this.serving === 1 && m.t === 'call') this.opts.afterOuterCall?.();
+      const err = e as { name?: unknown; message?: unknown; code?: unknown; stack?: unknown };
       this.send({
         t: 'throw',
         name: typeof err?.name === 'string' ? err.name : 'Error',
         message: typeof err?.message === 'string' ? err.message : String(e),
         code: typeof err?.code === 'string' ? err.code : undefined,
+        stack: typeof err?.stack === 'string' ? err.stack : undefined,
       });
+    } finally {
+      this.serving--;
     }
   }
 
@@ -256,7 +280,9 @@ export class Endpoint {
       if (left <= 0) {
         this.closed = true;
         this.opts.onTimeout?.();
-        throw new ChannelClosedError(`the isolated plugin did not answer within ${timeout} ms`);
+        throw new ChannelClosedError(
+          `the plugin did not return within ${timeout} ms (a runaway loop?): the isolated level's watchdog stopped its worker`,
+        );
       }
       Atomics.wait(this.ctrl, this.theirs, this.seen, Math.min(left, 50));
     }

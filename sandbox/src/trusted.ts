@@ -12,6 +12,7 @@ import {
   type PluginRealm,
   SDK_SPECIFIER,
 } from './realm.js';
+import { SDK_SCRIPT, stackFilterScript } from './stack-filter.js';
 
 interface CjsModule {
   exports: unknown;
@@ -26,6 +27,8 @@ export function createTrustedRealm(): PluginRealm {
     name: 'emuhost-trusted',
     codeGeneration: { strings: true, wasm: false },
   });
+  // Stacks made in the context show the plugin's frames only (stack-filter.ts).
+  vm.runInContext(stackFilterScript(), context);
   let handle: PluginHandle | null = null;
   const run = (
     code: string,
@@ -55,7 +58,7 @@ export function createTrustedRealm(): PluginRealm {
     level: 'trusted',
     evaluate(code: string, opts: EvaluateOptions): PluginDescription {
       const timeout = opts.timeoutMs ?? 2000;
-      const sdk = run(opts.sdkCode, 'emuhost-sdk.cjs', timeout, (id) => {
+      const sdk = run(opts.sdkCode, SDK_SCRIPT, timeout, (id) => {
         throw new Error(`the SDK runtime cannot require '${id}'`);
       });
       const exported = run(code, opts.filename, timeout, (id) => {
@@ -77,6 +80,9 @@ export function createTrustedRealm(): PluginRealm {
     dispose() {
       context = null;
       handle = null;
+    },
+    get ended() {
+      return context === null ? 'disposed' : undefined;
     },
   };
 }

@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# Builds QEMU's own qtest programs i440fx-test and endianness-test from Debian's `qemu` source
+# Builds QEMU's own qtest programs i440fx-test, endianness-test and qos-test (libqos's graph of
+# machines and devices: emuhost runs its virtio-blk-pci and virtio-rng-pci nodes) from Debian's `qemu` source
 # package, outside the repository, for `npm run test:qemu` (scripts/qemu-tests/run.mjs).
 #
 #   scripts/qemu-tests/build.sh        # work dir: $EMUHOST_QEMU_DIR or ~/.cache/emuhost-qemu
 #
 # Idempotent: each step is skipped when its result is already there. Needs Debian (or a
-# derivative) with apt; installs only what configure and ninja need for these two programs,
+# derivative) with apt; installs only what configure and ninja need for these programs,
 # not `apt-get build-dep qemu` (which pulls in hundreds of packages).
 set -euo pipefail
 
 WORK="${EMUHOST_QEMU_DIR:-$HOME/.cache/emuhost-qemu}"
-TESTS=(tests/qtest/i440fx-test tests/qtest/endianness-test)
+TESTS=(tests/qtest/i440fx-test tests/qtest/endianness-test tests/qtest/qos-test)
 DEPS=(dpkg-dev meson ninja-build python3 python3-venv pkg-config gcc make flex bison
   libglib2.0-dev libpixman-1-dev zlib1g-dev libfdt-dev)
 
@@ -112,7 +113,7 @@ if [ ! -f "$BUILD/build.ninja" ]; then
     --disable-debug-info)
 fi
 
-# 5. The two test programs (and only what they link).
+# 5. The test programs (and only what they link; qos-test compiles every libqos node, ~5 min).
 log "ninja ${TESTS[*]}"
 ninja -C "$BUILD" "${TESTS[@]}"
 

@@ -318,6 +318,18 @@ export interface DMAContext {
   readSg(sg: readonly DmaSgEntry[], into: Uint8Array): DmaSgResult;
   /** dma_buf_read's direction: writes `data` to guest memory described by `sg`. */
   writeSg(sg: readonly DmaSgEntry[], data: Uint8Array): DmaSgResult;
+
+  /**
+   * Makes this context bypass the IOMMU (`true`) or go through it again (`false`): while it
+   * bypasses, an IOVA is the guest-physical address, whatever IOMMU is bound to the
+   * requester. It is what QEMU does for a virtio device whose driver did not negotiate
+   * VIRTIO_F_ACCESS_PLATFORM (its `dma_as` is `address_space_memory`). The kernel records it
+   * on the context, never on the device: `info iommu` shows it, live mappings are
+   * re-translated, and bus-master enable still applies. Needs the `iommu-bypass` capability.
+   * Undefined from a host older than SDK 1.4.
+   * @since 1.4
+   */
+  bypassIommu?(bypass: boolean): void;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -477,6 +489,75 @@ export interface MsiHandle {
   notify(vector?: number): DmaResult | undefined;
 }
 
+/**
+ * A PCI function's MSI-X capability (PCI Local Bus spec 6.8.2): a table of vectors, each with
+ * its own address, data and mask bit, and a pending-bit array, both in a BAR of their own
+ * (QEMU's msix_init_exclusive_bar). The kernel implements the table, the PBA, the function
+ * mask and the delivery; a device only asks for a vector to be signalled.
+ * @since 1.4
+ */
+export interface MsixHandle {
+  /** Whether the guest enabled MSI-X (MSI-X Enable set in the capability). */
+  readonly enabled: boolean;
+  /** How many vectors the table has. */
+  readonly vectors: number;
+  /**
+   * Signals vector `vector` (msix_notify): while the function or the vector is masked it only
+   * sets the vector's pending bit, and the message goes when the guest unmasks it. Returns
+   * the write's result when a message was sent, undefined when none was (MSI-X disabled, a
+   * vector past the table, or masked: then pending).
+   */
+  notify(vector: number): DmaResult | undefined;
+  /** Whether `vector` is masked now (its own mask bit or the function mask). */
+  masked(vector: number): boolean;
+  /**
+   * The table and the pending bits as plain data, for the device's saved state: they are
+   * guest-visible registers, so a device restored elsewhere restores them (`restore`).
+   */
+  save(): MsixState;
+  /** Puts back what `save` returned (the table's and PBA's sizes must match). */
+  restore(state: MsixState): void;
+}
+
+/** The MSI-X table (16 bytes per vector) and pending-bit array, as saved. @since 1.4 */
+export interface MsixState {
+  readonly table: Uint8Array;
+  readonly pba: Uint8Array;
+}
+
+/** The MSI-X capability's shape. @since 1.4 */
+export interface MsixSpec {
+  /** 1..2048. */
+  readonly vectors: number;
+  /**
+   * The BAR (0..5) the table (at 0) and the PBA (after it) occupy alone: a 32-bit memory BAR
+   * the kernel registers. The device must not use that BAR.
+   */
+  readonly bar: number;
+}
+
+/**
+ * A capability a device adds to its config space's capability list (QEMU's
+ * pci_add_capability): the vendor-specific capabilities (id 0x09) virtio-pci uses, for one.
+ * @since 1.4
+ */
+export interface PciCapabilitySpec {
+  /** The capability id (0x09: vendor-specific). */
+  readonly id: number;
+  /**
+   * The capability's bytes after its 2-byte header (id and next pointer, which the kernel
+   * writes): what the guest reads at offset + 2 onwards. Its size is the capability's.
+   */
+  readonly body: Uint8Array;
+  /**
+   * Guest-writable bits of `body`, byte for byte (default: all read-only). The guest's writes
+   * change only these bits; the device sees them through `onConfigWrite`.
+   */
+  readonly writable?: Uint8Array;
+  /** Offset in config space (dword-aligned, 0x40..0xff); default: the first free space. */
+  readonly offset?: number;
+}
+
 /** A memory region the kernel owns, made by `mmio(...)` and placed by a bus handle. */
 export interface RegionHandle {
   readonly name: string;
@@ -535,6 +616,29 @@ export interface PciHandle {
   configSetWritable(offset: number, size: 1 | 2 | 4, mask: number): void;
   /** Called after each guest config write, once the masks and the kernel's side effects applied. */
   onConfigWrite(callback: (offset: number, size: number, value: number) => void): void;
+  /**
+   * msix_init_exclusive_bar: adds an MSI-X capability whose table and PBA fill BAR
+   * `spec.bar`. Returns undefined when the machine has no MSI controller (no MSI window, as on
+   * RISC-V `virt` with a PLIC: QEMU's `msi_nonbroken` is false there), and the device then
+   * uses INTx alone. Needs the `msi` capability. Undefined from a host older than SDK 1.4.
+   * @since 1.4
+   */
+  addMsix?(spec: MsixSpec): MsixHandle | undefined;
+  /**
+   * pci_add_capability: adds a capability to the list and returns its offset in config
+   * space. Throws `E_BAD_ARGUMENT` when it does not fit. Undefined from a host older than
+   * SDK 1.4.
+   * @since 1.4
+   */
+  addCapability?(spec: PciCapabilitySpec): number;
+  /**
+   * Called on each guest config read of device-specific space (0x40..0xff) with the value the
+   * kernel would answer; what it returns is what the guest reads (virtio's
+   * VIRTIO_PCI_CAP_PCI_CFG window answers from a BAR this way). Default: the config bytes.
+   * Undefined from a host older than SDK 1.4.
+   * @since 1.4
+   */
+  onConfigRead?(callback: (offset: number, size: number, value: number) => number): void;
 }
 
 /** The platform side of a device: fixed addresses and named interrupt lines. */
@@ -545,6 +649,25 @@ export interface PlatformHandle {
   mapIo(region: RegionHandle, port: IoPortAddr): void;
   /** A named interrupt output; the machine wires it to a controller input. */
   irq(name: string): IrqHandle;
+  /**
+   * The machine's slot of kind `kind` for this device (`'virtio-mmio'`: one of the RISC-V
+   * `virt` machine's eight transports), or undefined when the machine has no free one. The
+   * same device asking again (a hot-reloaded instance) gets the same slot. The device maps its
+   * registers at `base` itself, and interrupts with `irq`. Undefined from a host older than
+   * SDK 1.4.
+   * @since 1.4
+   */
+  slot?(kind: string): PlatformSlot | undefined;
+}
+
+/** A place the machine set aside for a platform device (see {@link PlatformHandle.slot}). @since 1.4 */
+export interface PlatformSlot {
+  /** Where the device's registers go. */
+  readonly base: GuestPhysAddr;
+  /** Bytes the slot spans (a virtio-mmio transport: 0x1000). */
+  readonly size: number;
+  /** The slot's interrupt line (virt: a PLIC source). */
+  readonly irq: IrqHandle;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -596,6 +719,34 @@ export interface DeviceContext {
   readonly pci: PciHandle | undefined;
   /** Present when the device sits on the platform bus. */
   readonly platform: PlatformHandle | undefined;
+  /**
+   * The block backend `-drive id=ID` (a machine file's `"drives"`), typically named by the
+   * device's `drive` option. Throws `E_UNKNOWN_ID` when there is no such drive, and
+   * `E_DUPLICATE_ID` when another device uses it (an instance of the same device, after a
+   * reload, gets it again). Needs the `block` capability. Undefined from a host older than
+   * SDK 1.4.
+   * @since 1.4
+   */
+  block?(id: string): BlockBackend;
+  /**
+   * An entropy source: the `-object rng-random`/`rng-builtin` named `id`, or with no `id` the
+   * machine's built-in one (QEMU's default for virtio-rng). Throws `E_UNKNOWN_ID` for an
+   * unknown id. Needs the `entropy` capability. Undefined from a host older than SDK 1.4.
+   * @since 1.4
+   */
+  entropy?(id?: string): EntropySource;
+  /**
+   * The network backend `-netdev id=ID`. Throws `E_UNKNOWN_ID` when there is none, as it always
+   * does from a host that has no network backends yet. Needs the `net` capability.
+   * @since 1.4
+   */
+  netdev?(id: string): NetBackend;
+  /**
+   * The character backend `-chardev id=ID` (a virtio console port, a second UART). Throws
+   * `E_UNKNOWN_ID` when there is none. Needs the `chardev` capability.
+   * @since 1.4
+   */
+  chardev?(id: string): CharBackend;
 }
 
 /** A live device instance. */
@@ -791,6 +942,16 @@ export interface MachineContext {
   requestShutdown?(kind: 'poweroff' | 'reboot', exitCode?: number): void;
 }
 
+/** A platform slot as the machine hands it out (see {@link MachineModel.platformSlot}). @since 1.4 */
+export interface MachinePlatformSlot {
+  readonly base: GuestPhysAddr;
+  readonly size: number;
+  /** Where the slot's interrupt goes (the machine's controller input). */
+  irq(level: 0 | 1): void;
+  /** The device left the slot: it is free again. Default: the slot stays taken. */
+  release?(): void;
+}
+
 export interface PciHostSpec {
   /** Bus name devices attach to, e.g. `pci.0`. */
   readonly name: string;
@@ -857,6 +1018,16 @@ export interface MachineModel {
    */
   platformIrq?(device: string, name: string): ((level: 0 | 1) => void) | undefined;
   /**
+   * A free slot of kind `kind` for the platform device `device` (`'virtio-mmio'`: where a
+   * `-device virtio-blk-device` goes on RISC-V `virt`, one of its transports with its PLIC
+   * source), or undefined when none is free or the machine has no such slots. The host asks
+   * once per device and kind, and calls `release` when the device is removed. The machine
+   * keeps answering guest reads at free slots itself (an empty virtio-mmio transport reads
+   * device id 0). Default: the machine has no slots.
+   * @since 1.4
+   */
+  platformSlot?(device: string, kind: string): MachinePlatformSlot | undefined;
+  /**
    * Called once the machine is complete (every `-device` added) and before any CPU runs, as
    * QEMU's machine-done notifier: where a machine generates its device tree and loads its
    * boot images. A throw here is a machine build error shown to the user. Default: nothing.
@@ -894,6 +1065,108 @@ export type PluginDefinition =
   | IommuPluginDefinition
   | MachinePluginDefinition
   | CpuPluginDefinition;
+
+// ---------------------------------------------------------------------------------------
+// Block, entropy and network backends (since 1.4)
+// ---------------------------------------------------------------------------------------
+//
+// What a device needs from outside the machine and cannot do itself: a disk image, host
+// randomness, a network. The host owns them (it opens the files and closes them on exit); a
+// device gets a handle by the id the user gave (`-drive id=d0`, `-object rng-random,id=rng0`,
+// `-netdev ...,id=n0`), named in the device's options as QEMU names them (`drive=d0`,
+// `rng=rng0`, `netdev=n0`). Calls complete before they return: a device that models latency
+// completes the guest's request from a timer. Like DMA, I/O failures are results, never
+// exceptions.
+
+/**
+ * Why a block request failed. `io-error`: the host's file system refused (EIO, ENOSPC...);
+ * `read-only`: a write, discard or flush-for-write to a read-only drive; `out-of-range`: the
+ * range is not inside the drive (or not integers).
+ */
+export type BlockError = 'io-error' | 'read-only' | 'out-of-range';
+
+/** `'ok'` or why not. */
+export type BlockResult = 'ok' | BlockError;
+
+/**
+ * A block backend: a raw disk image (`-drive file=disk.img,format=raw,if=none,id=d0`).
+ * Offsets and lengths are in bytes, exact integers; a request need not be sector-aligned.
+ * @since 1.4
+ */
+export interface BlockBackend {
+  /** The drive's id (`-drive id=d0`). */
+  readonly id: string;
+  /** The image's size in bytes; it changes only by a resize (see `onResize`). */
+  readonly size: number;
+  /** True for `readonly=on` (or a file the host could open only for reading). */
+  readonly readOnly: boolean;
+  /**
+   * What a discard does on this drive (QEMU's `-drive discard=`): `'ignore'` (the default, as
+   * QEMU's) accepts it and changes nothing; `'unmap'` zeroes the range (Node cannot punch
+   * holes, so the file keeps its allocation).
+   */
+  readonly discard: 'ignore' | 'unmap';
+  /** Reads `into.length` bytes at `offset`. On failure the bytes of `into` are unspecified. */
+  read(offset: number, into: Uint8Array): BlockResult;
+  /** Writes `data` at `offset`. It reaches the file now; `flush` makes it durable. */
+  write(offset: number, data: Uint8Array): BlockResult;
+  /**
+   * Makes every completed write durable (an `fsync` of the image): once it returns `'ok'`, a
+   * crash of emuhost or of the host loses none of them.
+   */
+  flush(): BlockResult;
+  /** Tells the drive `len` bytes at `offset` are no longer needed (see `discard`). */
+  discardRange(offset: number, len: number): BlockResult;
+  /**
+   * Calls `callback` after the image was resized (the monitor's `block_resize`): `size` has
+   * its new value then. A device calls it once; a reloaded instance's call replaces it.
+   */
+  onResize(callback: () => void): void;
+}
+
+/**
+ * An entropy source: host randomness (`-object rng-builtin`, or `rng-random` reading a file
+ * such as `/dev/urandom`). When the machine runs seeded (deterministic mode, QEMU's `-seed`),
+ * a built-in source gives the same bytes on every run.
+ * @since 1.4
+ */
+export interface EntropySource {
+  /** The object's id (`rng0`), or `'builtin'` for the machine's default. */
+  readonly id: string;
+  /**
+   * Fills `into` with random bytes; returns how many it wrote: `into.length`, or fewer when a
+   * file source ran dry (a regular file at its end).
+   */
+  fill(into: Uint8Array): number;
+}
+
+/**
+ * The device side of a network backend: what receives frames. Frames are delivered between
+ * machine events, never inside another device callback.
+ * @since 1.4
+ */
+export interface NetFrontend {
+  /** Whether the device can take a frame now (a receive buffer is posted). */
+  canReceive(): boolean;
+  /** One Ethernet frame (without FCS), delivered only after `canReceive` said true. */
+  receive(frame: Uint8Array): void;
+}
+
+/**
+ * A network backend (QEMU's `-netdev`): a hub of NICs joined over a local socket, a capture.
+ * Sending never blocks the machine; frames wait in the backend until the device can take them.
+ * @since 1.4
+ */
+export interface NetBackend {
+  /** The netdev's id (`-netdev ...,id=n0`). */
+  readonly id: string;
+  /** Sends one Ethernet frame (without FCS). */
+  send(frame: Uint8Array): void;
+  /** Makes `frontend` the receiver of frames (replacing any previous one). */
+  connect(frontend: NetFrontend): void;
+  /** The device has room again: queued frames are delivered soon. */
+  ready(): void;
+}
 
 // ---------------------------------------------------------------------------------------
 // Character backends (since 1.4)
@@ -1164,8 +1437,24 @@ export interface CpuHandle {
 
 export type PluginKind = PluginDefinition['kind'];
 
-/** What a plugin may use; a handle it did not declare throws `E_CAPABILITY`. */
-export type Capability = 'dma' | 'irq' | 'msi' | 'timers' | 'pci' | 'platform';
+/**
+ * What a plugin may use; a handle it did not declare throws `E_CAPABILITY`. Since 1.4:
+ * `block` ({@link DeviceContext.block}), `entropy`, `net`, `chardev` (the backends of the same
+ * names) and `iommu-bypass` ({@link DMAContext.bypassIommu}), so that a manifest says when a
+ * device may read host files or step around the IOMMU.
+ */
+export type Capability =
+  | 'dma'
+  | 'irq'
+  | 'msi'
+  | 'timers'
+  | 'pci'
+  | 'platform'
+  | 'block'
+  | 'entropy'
+  | 'net'
+  | 'chardev'
+  | 'iommu-bypass';
 
 /**
  * `emuhost.plugin.json`: validated before any plugin code runs.
@@ -1183,6 +1472,13 @@ export interface PluginManifest {
   readonly entry: string;
   readonly capabilities: readonly Capability[];
   readonly description?: string;
+  /**
+   * Other names `-device` knows this device by, and the bus each puts it on: QEMU's
+   * `virtio-blk-pci` and `virtio-blk-device` are one model on two transports, so the
+   * `virtio-blk-pci` plugin says `{ "virtio-blk-device": "platform" }`.
+   * @since 1.4
+   */
+  readonly aliases?: Readonly<Record<string, 'pci' | 'platform'>>;
   /** Set by `emuhost build`. */
   readonly builtWithSdk?: string;
 }

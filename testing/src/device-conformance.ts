@@ -15,7 +15,13 @@
  *   register and running the clock neither throws, quarantines the device, nor changes RAM;
  * - unplug releases everything: no region, timer or DMA context outlives the device.
  */
-import { bareMachine, Emulator, type LoadedPlugin, reloadDevice } from '@emuhost/host';
+import {
+  bareMachine,
+  Emulator,
+  type EmulatorOptions,
+  type LoadedPlugin,
+  reloadDevice,
+} from '@emuhost/host';
 import type { GuestPhysAddr, OptionValue } from '@emuhost/sdk';
 import { describe, expect } from 'vitest';
 import { type BarMapping, createDriver, type Driver, type PciDeviceRef } from './driver.js';
@@ -38,6 +44,8 @@ export interface DeviceConformanceOptions {
   readonly skip?: Partial<Record<DeviceCase, string>>;
   /** RAM for the test machine, in bytes. Default 64 MiB. */
   readonly ramSize?: number;
+  /** Drives and entropy sources the device names in its options (`drive=d0`). */
+  readonly backends?: EmulatorOptions['backends'];
 }
 
 const RAM = 64 << 20;
@@ -64,6 +72,7 @@ export function deviceCases(
       machine: bareMachine(),
       ramSize: opts.ramSize ?? RAM,
       log: () => {},
+      ...(opts.backends !== undefined && { backends: opts.backends }),
     });
     const def = p.definition;
     const dev = emu.addDevice(p, {
@@ -108,6 +117,7 @@ export function deviceCases(
         machine: bareMachine(),
         ramSize: opts.ramSize ?? RAM,
         log: () => {},
+        ...(opts.backends !== undefined && { backends: opts.backends }),
       });
       const def = p.definition;
       const again = other.addDevice(p, {
@@ -164,6 +174,7 @@ export function deviceCases(
         machine: bareMachine(),
         ramSize: opts.ramSize ?? RAM,
         log: () => {},
+        ...(opts.backends !== undefined && { backends: opts.backends }),
       });
       const p = await plugin();
       const def = p.definition;

@@ -1,6 +1,6 @@
 /**
  * `@emuhost/testing/drivers`: the guest-side drivers alone (the libqos-style `Driver`, edu's
- * identity, the VT-d and RISC-V IOMMU guests), without the conformance kits and so without a test runner: what a
+ * identity, the VT-d, RISC-V IOMMU and virtio guests), without the conformance kits and so without a test runner: what a
  * program that drives a machine imports (the CLI's `emuhost run` demo does).
  */
 export { type BarMapping, createDriver, Driver, PciDeviceRef } from './driver.js';
@@ -22,6 +22,16 @@ export {
   type RiscvIommuGuestOptions,
   type RiscvPerm,
 } from './riscv-iommu.js';
+export {
+  GuestQueue,
+  type RawDesc,
+  VIRTIO_F,
+  VIRTIO_STATUS,
+  type VirtioBuffer,
+  VirtioGuest,
+  virtioMmioGuest,
+  virtioPciGuest,
+} from './virtio.js';
 export {
   BASE as VTD_BASE,
   type GuestOptions as VtdGuestOptions,

@@ -2,12 +2,16 @@
  * The sandbox suite: what each level costs a device. An MMIO read that reaches a plugin's
  * callback, per level, against a direct call of an equivalent host function; a 4 KiB DMA
  * issued from confined plugin code against a raw copy; a synchronous call into an isolated
- * plugin in microseconds; and the one-off costs of a locked realm and a compartment.
+ * plugin in microseconds; what a `vm` timeout per call would cost (the way to make a
+ * same-thread level stoppable, which is why bundles from outside the repository default to
+ * isolated: see host's `defaultLevel`); and the one-off costs of a locked realm and a
+ * compartment.
  *
  * The plugin is the same bundle text at every level: a register file read through a
  * DataView (indexed typed-array stores are slow in a locked realm; reads are not), and a
  * register that, written with n, makes n 4 KiB DMA reads from plugin code.
  */
+import vm from 'node:vm';
 import { type AddressSpace, CPU_ATTRS } from '@emuhost/core';
 import { bareMachine, Emulator, PluginHost } from '@emuhost/host';
 import { createLockedRealm, type SandboxLevel } from '@emuhost/sandbox';
@@ -63,6 +67,26 @@ function machineWith(level: SandboxLevel) {
   as.store(bar + 0x40, 4, 3);
   check(as.load(bar + 0x80, 4) === 3, `${level} DMA from plugin code`);
   return { plugin, as, bar };
+}
+
+/**
+ * The plugin's register read in a `vm` context of its own, entered once per call through a
+ * script run with a `timeout`: the only way Node offers to stop a same-thread call that does
+ * not return. Node starts a watchdog thread for each such run.
+ */
+function timedRead() {
+  const context = vm.createContext({ o: 0 });
+  vm.runInContext(
+    `const regs = new DataView(new ArrayBuffer(0x100));
+     for (let i = 0; i < 0x40; i += 4) regs.setUint32(i, i * 0x01010101, true);
+     globalThis.read = (o) => regs.getUint32(o & 0x3c, true);`,
+    context,
+  );
+  const script = new vm.Script('read(o)');
+  return (o: number): number => {
+    context.o = o;
+    return script.runInContext(context, { timeout: 1000 }) as number;
+  };
 }
 
 /** The same work as the plugin's read, as a host function the baseline calls directly. */
@@ -134,6 +158,22 @@ export const sandboxSuite: Suite = {
       },
     ]);
 
+    ctx.log('sandbox: calls bounded by a vm timeout');
+    const timed = timedRead();
+    check(timed(8) === 0x08080808, 'a vm-timeout read');
+    const tt = ctx.measure([
+      mmioCase('confined', confined.as, confined.bar),
+      {
+        name: 'vm.timeout',
+        inner: 8,
+        run(n) {
+          let s = 0;
+          for (let i = 0; i < n; i++) s = (s + timed((i << 2) & 0x3c)) | 0;
+          return s;
+        },
+      },
+    ]);
+
     ctx.log('sandbox: isolated calls');
     const isolated = machineWith('isolated');
     const calls = 2000;
@@ -189,6 +229,21 @@ export const sandboxSuite: Suite = {
         unit: 'ratio',
         better: 'higher',
         detail: 'Uint8Array.set of 4 KiB ns / a 4 KiB dma.read issued from trusted plugin code ns',
+      },
+      {
+        name: 'sandbox.call.timeout.us',
+        value: tt.ns('vm.timeout') / 1000,
+        unit: 'us',
+        better: 'lower',
+        detail:
+          'one call into a vm context bounded by a timeout (a watchdog thread per call): what stopping a confined plugin would cost per MMIO access',
+      },
+      {
+        name: 'sandbox.call.timeout.ratio',
+        value: tt.paired(costRatio, 'vm.timeout', 'mmio.confined'),
+        unit: 'ratio',
+        better: 'lower',
+        detail: 'a call bounded by a vm timeout ns / an MMIO read reaching a confined plugin ns',
       },
       {
         name: 'sandbox.call.isolated.us',

@@ -131,12 +131,12 @@ describe('emuhost info', { timeout: 60_000 }, () => {
     const iommu = emuhost('info', file, 'iommu');
     expect(iommu.stdout).toMatch(/edu0 \(pcie\.0 requester 00:03\.0\): vtd0/);
     const all = emuhost('info', file);
-    for (const v of ['mtree', 'mtree -f', 'pci', 'iommu'])
+    for (const v of ['mtree', 'mtree -f', 'pci', 'iommu', 'devices'])
       expect(all.stdout).toContain(`# info ${v}\n`);
     const bad = emuhost('info', file, 'bogus');
     expect(bad.status).toBe(1);
     expect(bad.stderr).toBe(
-      "emuhost: E_BAD_ARGUMENT: no view 'bogus' (views: mtree, mtree -f, pci, iommu)\n",
+      "emuhost: E_BAD_ARGUMENT: no view 'bogus' (views: mtree, mtree -f, pci, iommu, devices)\n",
     );
   });
 });

@@ -82,4 +82,53 @@ describe('emuhost dev', () => {
     expect(stderr()).toMatch(/the old code keeps running/);
     expect(d.readl(bar)).toBe(Number(id(2)));
   });
+
+  it('reports a fault in the watched plugin at its source line; saving a fix restarts the quarantined device', async () => {
+    const { dir, deviceId } = scaffold(
+      'device',
+      'fix-dev',
+      join(mkdtempSync(join(tmpdir(), 'emuhost-dev-')), 'p'),
+    );
+    const idLine = `return 0x${deviceId!.toString(16).padStart(4, '0')}0001;`;
+    const src = join(dir, 'src', 'index.ts');
+    const orig = readFileSync(src, 'utf8');
+    const bug = orig.replace(idLine, "throw new Error('not yet');");
+    expect(bug).not.toBe(orig);
+    writeFileSync(src, bug);
+    const out = new PassThrough();
+    const err = new PassThrough();
+    const stdout = text(out);
+    const stderr = text(err);
+    session = await startDev({ watch: [dir], out, err, debounceMs: 10 });
+    const d = createDriver(session.emu);
+    const dev = d.pciFind(0x1234, deviceId!)!;
+    const bar = dev.iomap(0).addr;
+    dev.enable();
+    expect(d.readl(bar)).toBe(0xffffffff);
+    const line = bug.split('\n').findIndex((l) => l.includes("throw new Error('not yet');")) + 1;
+    expect(stderr()).toMatch(
+      new RegExp(
+        `emuhost: device fix-dev0 \\(plugin fix-dev 0\\.1\\.0, isolated\\) faulted in its MMIO read handler .*: Error: not yet\n {4}at .*src[\\\\/]index\\.ts:${line}:`,
+      ),
+    );
+    expect(session.emu.devices.get('fix-dev0')!.slot.scope.guard.quarantined).toBe(true);
+
+    const cycle = new Promise<DevCycle>((done) => {
+      session!.onCycle = done;
+    });
+    writeFileSync(src, orig);
+    const c = await cycle;
+    expect(c.reports?.[0]).toMatchObject({
+      device: 'fix-dev0',
+      outcome: 'reloaded',
+      state: 'reset',
+    });
+    expect(stdout()).toMatch(
+      /reload fix-dev0: .*warning: the device was quarantined: it starts fresh/,
+    );
+    expect(session.emu.devices.get('fix-dev0')!.slot.scope.guard.quarantined).toBe(false);
+    // Enumerated again (a reset device keeps its BAR but not the guest's command bits).
+    dev.enable();
+    expect(d.readl(bar)).toBe(((deviceId! << 16) | 1) >>> 0);
+  });
 });

@@ -30,11 +30,13 @@ import {
   type ReloadReport,
   readMachineFile,
   reloadPlugin,
+  watchFaults,
 } from '@emuhost/host';
 import { EmuhostError } from '@emuhost/sdk';
 import { emuhostExtensions } from '../qtest/extensions.js';
 import { ArgvError, parseChardev } from '../qtest/qemu-argv.js';
 import { serveQtest, swapPlugins } from '../qtest/serve.js';
+import { exitGuardMachine } from '../signals.js';
 
 export interface DevOptions {
   readonly machineFile?: string | undefined;
@@ -84,9 +86,11 @@ interface Watched {
 export async function startDev(o: DevOptions): Promise<DevSession> {
   if (o.watch.length === 0)
     throw new EmuhostError('E_BAD_ARGUMENT', 'emuhost dev needs at least one --watch <plugin-dir>');
-  const host = new PluginHost();
+  // Reloads of an isolated plugin then find a worker started (PluginHost's warmIsolated).
+  const host = new PluginHost({ warmIsolated: true });
   const watched: Watched[] = [];
   const closeAll = async () => {
+    host.close();
     for (const w of watched) {
       w.watcher?.close();
       clearTimeout(w.timer);
@@ -119,8 +123,11 @@ export async function startDev(o: DevOptions): Promise<DevSession> {
     const log = (level: string, src: string, msg: string) => {
       if (level !== 'debug') o.err.write(`${level} ${src}: ${msg}\n`);
     };
+    // A machine built here reports its plugins' faults; one `build` made reports them itself.
     const emu =
       spec === undefined ? await o.build!(host) : await buildMachineSpec(spec, host, { log });
+    if (spec !== undefined) watchFaults(emu, (text) => o.err.write(text));
+    exitGuardMachine(emu);
     const extensions = emuhostExtensions(emu, { plugin: await swapPlugins(host) });
 
     let chain: Promise<unknown> = Promise.resolve();

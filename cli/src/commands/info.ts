@@ -1,13 +1,12 @@
 /**
- * `emuhost info <machine-file> [mtree|mtree -f|pci|iommu]`: QEMU's `info` views of a machine
- * file's machine as built, without running a guest: the check that a machine file says what
- * its author meant (where each BAR would go, which IOMMU translates whom).
+ * `emuhost info <machine-file> [mtree|mtree -f|pci|iommu|devices]`: QEMU's `info` views of a
+ * machine file's machine as built, without running a guest: the check that a machine file
+ * says what its author meant (where each BAR would go, which IOMMU translates whom), and
+ * emuhost's `devices` (each plugin instance, its level, and whether it runs).
  */
 import { buildMachineSpec, PluginHost, readMachineFile } from '@emuhost/host';
 import { EmuhostError } from '@emuhost/sdk';
-import { infoView } from '../qtest/info.js';
-
-export const INFO_VIEWS = ['mtree', 'mtree -f', 'pci', 'iommu'] as const;
+import { INFO_VIEWS, infoView } from '../qtest/info.js';
 
 export async function infoCommand(file: string, view: readonly string[]): Promise<void> {
   const what = view.length === 0 ? INFO_VIEWS : [view.join(' ')];

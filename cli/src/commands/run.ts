@@ -14,6 +14,7 @@ import {
   PluginHost,
   PluginLoadError,
   readMachineFile,
+  watchFaults,
 } from '@emuhost/host';
 import { EmuhostError } from '@emuhost/sdk';
 import { PluginLog, runDemo } from '../demo/demo.js';
@@ -47,6 +48,7 @@ export async function runMachine(spec: MachineSpec, source: string, io: RunIo): 
     const startedAt = performance.now();
     const log = new PluginLog();
     const emu = await buildMachineSpec(spec, new PluginHost(), { log: log.sink });
+    watchFaults(emu, (text) => io.stderr.write(text));
     const target = demoTarget(emu, spec, source);
     const color = io.color ?? (io.stdout.isTTY === true && process.env.NO_COLOR === undefined);
     const ok = runDemo(emu, target, {

@@ -81,7 +81,7 @@ describe('emuhost fuzz', () => {
       expect(r.sequences).toBe(ALL_COMBOS.length);
       expect(r.dmaWrites).toBeGreaterThan(0);
     }
-  }, 30_000);
+  });
 
   it('is reproducible by seed', async () => {
     const a = await fuzz({ seed: 42, ops: 600, seqLen: 100 });
@@ -122,7 +122,7 @@ describe('emuhost fuzz', () => {
     expect(again?.kind).toBe(f.failure.kind);
     // ...and without the bug it is clean.
     expect(await replay(combo, lines)).toBeUndefined();
-  }, 30_000);
+  });
 
   it('a written script replays through emuhost qtest --machine FILE -qtest stdio', async () => {
     const out = mkdtempSync(join(tmpdir(), 'emuhost-fuzz-'));
@@ -180,7 +180,7 @@ describe('emuhost fuzz', () => {
     expect(f.minimized.at(-1)).toMatch(/^clock_step/);
     expect(f.minimized.length).toBeLessThanOrEqual(f.lines.length);
     expect(readFileSync(f.script!, 'utf8')).toMatch(/# hang at the last line/);
-  }, 30_000);
+  });
 
   it('runs clean through the watchdog worker, with the same counts as in-process', async () => {
     const opts = { seed: 9, ops: 400, seqLen: 100 };
@@ -188,5 +188,5 @@ describe('emuhost fuzz', () => {
     const b = await fuzz({ ...opts, watchdog: true });
     expect(b.failure).toBeUndefined();
     expect({ ...b, seconds: 0 }).toEqual({ ...a, seconds: 0 });
-  }, 30_000);
+  });
 });

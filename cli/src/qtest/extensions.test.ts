@@ -111,8 +111,22 @@ describe('emuhost.device.inject-fault', () => {
     expect(faults).toMatchObject([{ device: 'edu0', plugin: 'edu', site: 'timer' }]);
     expect(q(`read ${hex(BUF + 0x200)} 4`)).toBe('OK 0xaabbccdd');
     expect(JSON.parse(q('emuhost.devices').slice(3))).toEqual([
-      expect.objectContaining({ id: 'edu0', quarantined: true }),
+      {
+        id: 'edu0',
+        plugin: 'edu',
+        version: expect.any(String),
+        level: 'trusted',
+        quarantined: true,
+        state: 'quarantined',
+        reason: "timer callback 'edu0.dma': Error: injected fault (timer)",
+      },
     ]);
+    expect(JSON.parse(q('emuhost.info devices').slice(3))).toMatch(
+      /^ {2}edu0: edu \S+ \(device, trusted\), quarantined: timer callback 'edu0\.dma': Error: injected fault \(timer\)$/,
+    );
+    expect(JSON.parse(q('emuhost.info pci').slice(3))).toContain(
+      "    quarantined: timer callback 'edu0.dma': Error: injected fault (timer)",
+    );
     expect(rl(BAR)).toBe(0xffffffff);
     expect(rl(BAR + 0x04)).toBe(0xffffffff);
 

@@ -4,7 +4,9 @@
  * `FAIL <reason>`; a multi-line answer (an `info` view) is one JSON string after `OK`.
  *
  *   emuhost.version                  OK emuhost <version> sdk <sdk version>
- *   emuhost.devices                  OK [{"id","plugin","version","quarantined"}...] (JSON)
+ *   emuhost.devices                  OK [{"id","plugin","version","level","quarantined","state"
+ *                                    [,"reason"]}...] (JSON): state is running or quarantined,
+ *                                    reason says which callback faulted, the error and where
  *   emuhost.info mtree|pci|iommu     OK "<the view's text>" (a JSON string)
  *   emuhost.iommu.bind BUS ID|none   binds BUS's requesters to IOMMU ID (or to none): the
  *                                    short form of iommu.swap bus=BUS (same protocol, no report)
@@ -32,6 +34,7 @@
  */
 import type { GuardSite, IommuBindingTarget } from '@emuhost/core';
 import {
+  deviceStatus,
   didYouMean,
   type Emulator,
   type IommuSwapNext,
@@ -42,7 +45,7 @@ import {
 } from '@emuhost/host';
 import { EmuhostError, SDK_VERSION } from '@emuhost/sdk';
 import { VERSION } from '../version.js';
-import { infoView } from './info.js';
+import { INFO_VIEWS, infoView } from './info.js';
 import type { Extension } from './session.js';
 
 export interface ExtensionOptions {
@@ -74,12 +77,18 @@ export function emuhostExtensions(
       'devices',
       () =>
         `OK ${JSON.stringify(
-          [...emu.devices.values()].map((d) => ({
-            id: d.id,
-            plugin: d.plugin.manifest.id,
-            version: d.plugin.manifest.version,
-            quarantined: d.slot.scope.guard.quarantined,
-          })),
+          [...emu.devices.values()].map((d) => {
+            const s = deviceStatus(d);
+            return {
+              id: d.id,
+              plugin: d.plugin.manifest.id,
+              version: d.plugin.manifest.version,
+              level: d.plugin.level,
+              quarantined: s.state === 'quarantined',
+              state: s.state,
+              ...(s.reason !== undefined && { reason: s.reason }),
+            };
+          }),
         )}`,
     ],
     [
@@ -87,7 +96,7 @@ export function emuhostExtensions(
       (args) => {
         const view = infoView(emu, args.join(' '));
         return view === undefined
-          ? `FAIL no view '${args.join(' ')}' (mtree, mtree -f, pci, iommu)`
+          ? `FAIL no view '${args.join(' ')}' (${INFO_VIEWS.join(', ')})`
           : `OK ${JSON.stringify(view)}`;
       },
     ],
@@ -146,7 +155,27 @@ export function emuhostExtensions(
       ([id]) => {
         const d = id === undefined ? undefined : emu.devices.get(id);
         if (d === undefined) return `FAIL no device '${id ?? ''}'`;
-        const warnings = d.restart();
+        // A plugin whose realm ended (the isolated watchdog stopped its worker) is loaded
+        // again, by the host that loaded it, for the fresh instance.
+        let plugin = d.plugin;
+        if (plugin.realm.ended !== undefined) {
+          const host = PluginHost.of(plugin);
+          if (host === undefined)
+            return `FAIL device ${d.id}'s plugin can no longer run (${plugin.realm.ended}) and was not loaded by a plugin host`;
+          try {
+            plugin = host.loadAgain(plugin);
+          } catch (e) {
+            if (e instanceof EmuhostError) return `FAIL ${e.message.split('\n')[0]}`;
+            throw e;
+          }
+        }
+        let warnings: string[];
+        try {
+          warnings = d.restart(plugin);
+        } catch (e) {
+          if (e instanceof EmuhostError) return `FAIL ${e.message.split('\n')[0]}`;
+          throw e;
+        }
         return warnings.length === 0 ? 'OK' : `OK ${JSON.stringify(warnings)}`;
       },
     ],
@@ -170,6 +199,7 @@ export function emuhostExtensions(
 const GUARD_SITES: readonly GuardSite[] = [
   'mmio-read',
   'mmio-write',
+  'config-write',
   'dma',
   'timer',
   'deferred',

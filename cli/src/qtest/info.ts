@@ -5,7 +5,10 @@
  * recent faults). Reached from QMP's human-monitor-command and from the API.
  */
 import { formatDevfn, formatMtree } from '@emuhost/core';
-import type { Emulator } from '@emuhost/host';
+import { deviceStatus, type Emulator } from '@emuhost/host';
+
+/** The views, as `info` names them. */
+export const INFO_VIEWS = ['mtree', 'mtree -f', 'pci', 'iommu', 'devices'] as const;
 
 export function infoView(emu: Emulator, what: string): string | undefined {
   const m = emu.machine;
@@ -26,6 +29,10 @@ export function infoView(emu: Emulator, what: string): string | undefined {
             `    command 0x${hex4(c.get16(4))} (io ${c.get16(4) & 1 ? 'on' : 'off'}, mem ${c.get16(4) & 2 ? 'on' : 'off'}, master ${c.get16(4) & 4 ? 'on' : 'off'}), status 0x${hex4(c.get16(6))}`,
             `    interrupt pin ${c.get8(0x3d) === 0 ? 'none' : ('ABCD'[c.get8(0x3d) - 1] ?? '?')} line ${c.get8(0x3c)}, asserted ${fn.intxAsserted ? 'yes' : 'no'}${fn.msi ? `, MSI ${fn.msi.enabled ? 'enabled' : 'disabled'}` : ''}`,
           );
+          const dev = emu.devices.get(fn.id);
+          const status = dev === undefined ? undefined : deviceStatus(dev);
+          if (status?.state === 'quarantined')
+            out.push(`    quarantined: ${status.reason ?? 'a callback faulted'}`);
           for (const bar of new Set(fn.bars)) {
             if (bar === undefined) continue;
             const where =
@@ -45,7 +52,7 @@ export function infoView(emu: Emulator, what: string): string | undefined {
       for (const c of m.dma.info()) {
         const t = c.iotlb;
         out.push(
-          `  ${c.device} (${c.bus} requester ${formatDevfn(c.requesterId & 0xff, c.requesterId >> 8)}): ${c.iommu ?? 'no IOMMU (identity)'}${c.blocked ? `, DMA refused: ${c.blocked}` : ''}`,
+          `  ${c.device} (${c.bus} requester ${formatDevfn(c.requesterId & 0xff, c.requesterId >> 8)}): ${c.iommu ?? (c.bypass ? `IOMMU bypassed at the device's request (${c.boundIommu ?? 'none bound'}; no ACCESS_PLATFORM)` : 'no IOMMU (identity)')}${c.blocked ? `, DMA refused: ${c.blocked}` : ''}`,
           `    IOTLB ${t.entries}/${t.capacity} entries, ${t.hits} hits, ${t.misses} misses, ${t.invalidations} invalidations, ${t.evictions} evictions; ${c.liveMappings} live mappings`,
         );
       }
@@ -63,6 +70,18 @@ export function infoView(emu: Emulator, what: string): string | undefined {
         }
       }
       return out.length === 0 ? '  no DMA requesters' : out.join('\n');
+    }
+    case 'devices': {
+      // emuhost's own view (QEMU has none like it): every plugin instance and whether it runs.
+      const out: string[] = [];
+      const all = [...emu.devices.values(), ...emu.iommus.values()];
+      for (const d of all) {
+        const s = deviceStatus(d);
+        out.push(
+          `  ${d.id}: ${d.plugin.manifest.id} ${d.plugin.manifest.version} (${d.plugin.manifest.kind}, ${d.plugin.level}), ${s.state}${s.reason === undefined ? '' : `: ${s.reason}`}`,
+        );
+      }
+      return out.length === 0 ? '  no devices' : out.join('\n');
     }
     default:
       return undefined;

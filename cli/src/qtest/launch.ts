@@ -7,6 +7,7 @@
 import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import {
+  aliasOf,
   buildMachineSpec,
   bundledPlugins,
   type DeviceSpec,
@@ -21,12 +22,16 @@ import {
   type MachineSpec,
   PluginHost,
   PluginLoadError,
+  parseNumber,
   readMachineFile,
+  watchFaults,
 } from '@emuhost/host';
 import { definePlugin, EmuhostError, type OptionValue } from '@emuhost/sdk';
 import { type DevSession, startDev } from '../commands/dev.js';
+import { exitGuardMachine } from '../signals.js';
 import { traceMachine } from '../trace.js';
 import { VERSION } from '../version.js';
+import { machineCommand } from './commands.js';
 import {
   DEVICE_ALIASES,
   deviceHelp,
@@ -118,8 +123,9 @@ export async function runQtest(argv: readonly string[], stdio: Stdio): Promise<n
         reset: () => emu.reset(),
         quit: () => setImmediate(() => quit(0)),
         machines: () => machineList(),
-        types: () => typeList(),
+        types: () => typeList(host),
         info: (what) => infoView(emu, what),
+        command: (name, a) => machineCommand(emu, host, name, a),
       });
     }
     if (args.qtest !== undefined) {
@@ -134,6 +140,8 @@ export async function runQtest(argv: readonly string[], stdio: Stdio): Promise<n
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
     await dev?.close();
+    // The drives' and entropy sources' files.
+    emu.close();
   }
 }
 
@@ -149,7 +157,8 @@ async function helpRequested(args: QemuArgs, host: PluginHost): Promise<string |
   for (const p of args.plugins) host.loadFile(p);
   if (isHelp(args.machine.type)) return machineHelp(host);
   if (devices) return deviceHelp(host);
-  const id = DEVICE_ALIASES[options!.driver] ?? options!.driver;
+  const id =
+    DEVICE_ALIASES[options!.driver] ?? aliasOf(host, options!.driver)?.plugin ?? options!.driver;
   if (host.get(id) === undefined && !bundledPlugins().has(id)) throw unknownDevice(options!, host);
   return deviceOptionsHelp(host, id);
 }
@@ -214,7 +223,12 @@ async function buildTarget(args: QemuArgs, stderr: Writable, host: PluginHost): 
   const devices: DeviceSpec[] = [...base.devices];
   const iommus: IommuSpec[] = [...base.iommus];
   for (const dev of args.devices) {
-    const id = DEVICE_ALIASES[dev.driver] ?? dev.driver;
+    // QEMU's name for another transport of a plugin (virtio-blk-device) is a manifest alias.
+    const alias =
+      DEVICE_ALIASES[dev.driver] === undefined && host.get(dev.driver) === undefined
+        ? aliasOf(host, dev.driver)
+        : undefined;
+    const id = alias?.plugin ?? DEVICE_ALIASES[dev.driver] ?? dev.driver;
     const plugin =
       host.get(id) ?? (bundledPlugins().has(id) ? await loadBundled(host, id) : undefined);
     if (plugin === undefined) throw unknownDevice(dev, host);
@@ -231,16 +245,20 @@ async function buildTarget(args: QemuArgs, stderr: Writable, host: PluginHost): 
         ...(dev.props.bus !== undefined && { bus: dev.props.bus }),
         ...(dev.props.addr !== undefined && { addr: dev.props.addr }),
         // A device with no PCI identity (QEMU's ISA and sysbus devices) goes on the platform bus.
-        ...(plugin.definition.pci === undefined &&
-          plugin.definition.platform === true && { platform: true }),
+        ...(((plugin.definition.pci === undefined && plugin.definition.platform === true) ||
+          alias?.bus === 'platform') && { platform: true }),
         options,
       });
   }
   const firmware = firmwareArgs(args);
-  const emu = await buildMachineSpec({ ...base, ...firmware, devices, iommus }, host, {
+  const backends = backendArgs(args);
+  const emu = await buildMachineSpec({ ...base, ...firmware, ...backends, devices, iommus }, host, {
     log: stderrLog(stderr),
     ...(base.machine === 'none' && { machine: noneMachine() }),
   });
+  // Every plugin fault on stderr, with its source-mapped stack; --trace adds its event line.
+  watchFaults(emu, (text) => stderr.write(text));
+  exitGuardMachine(emu);
   if (args.trace) traceMachine(emu.machine, (line) => stderr.write(`${line}\n`));
   return emu;
 }
@@ -276,6 +294,55 @@ function firmwareArgs(args: QemuArgs): { bios?: string; pflash?: string[] } {
   return {
     ...(args.bios !== undefined && { bios: path(args.bios) }),
     ...(pflash.length > 0 && { pflash }),
+  };
+}
+
+/**
+ * `-drive if=none,id=ID,file=FILE[,format=raw][,readonly=on][,discard=ignore|unmap]` (QEMU's
+ * `null-co://` too), `-object rng-random,id=ID[,filename=F]` / `rng-builtin,id=ID`, `-seed N`:
+ * the drives and entropy sources devices name (`drive=`, `rng=`). Options that change nothing
+ * here (`auto-read-only`, `cache`, `aio`, `media=disk`, `file.read-zeroes`) are accepted.
+ */
+function backendArgs(args: QemuArgs): Pick<MachineSpec, 'drives' | 'rngs' | 'seed'> {
+  const path = (p: string) => (args.machineFile === undefined ? p : resolve(p));
+  const drives: NonNullable<MachineSpec['drives']>[number][] = [];
+  for (const d of args.drives) {
+    if (d.if !== 'none') continue;
+    if (!d.id) throw new EmuhostError('E_BAD_ARGUMENT', '-drive if=none: missing id=');
+    if (d.file === undefined || d.file === '')
+      throw new EmuhostError('E_BAD_ARGUMENT', `-drive id=${d.id}: missing file=`);
+    if (d.format !== undefined && d.format !== 'raw')
+      throw new EmuhostError(
+        'E_BAD_ARGUMENT',
+        `-drive id=${d.id},format=${d.format}: only format=raw images are supported`,
+      );
+    if (d.snapshot === 'on')
+      throw new EmuhostError('E_BAD_ARGUMENT', `-drive id=${d.id}: snapshot=on is not supported`);
+    if (d.discard !== undefined && d.discard !== 'ignore' && d.discard !== 'unmap')
+      throw new EmuhostError(
+        'E_BAD_ARGUMENT',
+        `-drive id=${d.id}: discard=${d.discard} (ignore or unmap)`,
+      );
+    const size = d['file.size'] === undefined ? undefined : parseNumber(d['file.size']);
+    drives.push({
+      id: d.id,
+      file: d.file.startsWith('null-co://') ? d.file : path(d.file),
+      ...(['on', 'true', 'yes'].includes(d.readonly ?? '') && { readOnly: true }),
+      ...(d.discard !== undefined && { discard: d.discard as 'ignore' | 'unmap' }),
+      ...(size !== undefined && { size }),
+    });
+  }
+  const rngs: NonNullable<MachineSpec['rngs']>[number][] = [];
+  for (const o of args.objects) {
+    const kind = o['qom-type'];
+    if (kind !== 'rng-random' && kind !== 'rng-builtin') continue;
+    if (!o.id) throw new EmuhostError('E_BAD_ARGUMENT', `-object ${kind}: missing id=`);
+    rngs.push({ id: o.id, kind, ...(o.filename !== undefined && { filename: o.filename }) });
+  }
+  return {
+    ...(drives.length > 0 && { drives }),
+    ...(rngs.length > 0 && { rngs }),
+    ...(args.seed !== undefined && { seed: args.seed }),
   };
 }
 
@@ -315,8 +382,10 @@ function machineList() {
   ];
 }
 
-function typeList(): string[] {
-  return [...bundledPlugins().keys(), ...Object.keys(DEVICE_ALIASES)].sort();
+function typeList(host: PluginHost): string[] {
+  // A plugin's manifest aliases are QEMU device names too (virtio-blk-device).
+  const aliases = knownManifests(host).flatMap((m) => Object.keys(m.aliases ?? {}));
+  return [...bundledPlugins().keys(), ...aliases, ...Object.keys(DEVICE_ALIASES)].sort();
 }
 
 function describe(e: unknown): string {

@@ -167,7 +167,7 @@ describe('emuhost-system-x86_64 under a QEMU-style harness', { timeout: 60_000 }
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(stderr).toBe('');
-  }, 20_000);
+  });
 
   it('exits 1 with a clear message for an unknown option or device, never a stack trace', () => {
     const run = (...args: string[]) => spawnSyncText(args);

@@ -52,6 +52,10 @@ export interface QemuArgs {
   readonly globals: readonly string[];
   readonly bios: string | undefined;
   readonly drives: readonly Readonly<Record<string, string>>[];
+  /** `-object TYPE,id=...` in order (`qom-type` holds TYPE). */
+  readonly objects: readonly Readonly<Record<string, string>>[];
+  /** `-seed N`: the seed of the built-in entropy sources. */
+  readonly seed: number | undefined;
   readonly version: boolean;
   readonly help: boolean;
   /** emuhost's own: a JSON machine file, external plugin bundles, tracing. */
@@ -74,7 +78,6 @@ const IGNORED_WITH_VALUE = [
   'vga',
   'nic',
   'netdev',
-  'object',
   'L',
   'trace',
 ];
@@ -94,6 +97,8 @@ const WITH_VALUE = new Set([
   'global',
   'bios',
   'drive',
+  'object',
+  'seed',
   'plugin',
   'emuhost-machine',
   'emuhost-watch',
@@ -185,6 +190,8 @@ export function parseQemuArgs(argv: readonly string[]): QemuArgs {
   const qmp: string[] = [];
   const globals: string[] = [];
   const drives: Record<string, string>[] = [];
+  const objects: Record<string, string>[] = [];
+  let seed: number | undefined;
   const plugins: string[] = [];
   let paused = false;
   let bios: string | undefined;
@@ -290,6 +297,15 @@ export function parseQemuArgs(argv: readonly string[]): QemuArgs {
       case 'drive':
         drives.push(parseKeyValues(v, 'file'));
         break;
+      case 'object':
+        objects.push(parseKeyValues(v, 'qom-type'));
+        break;
+      case 'seed': {
+        const n = Number(v);
+        if (!Number.isSafeInteger(n)) throw new ArgvError(`-seed: '${v}' is not an integer`);
+        seed = n;
+        break;
+      }
       case 'plugin':
         plugins.push(v);
         break;
@@ -335,6 +351,8 @@ export function parseQemuArgs(argv: readonly string[]): QemuArgs {
     globals,
     bios,
     drives,
+    objects,
+    seed,
     version,
     help,
     machineFile,

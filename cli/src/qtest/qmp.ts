@@ -2,7 +2,8 @@
  * A minimal QMP monitor: what QEMU's libqtest and Python's QEMUMachine need to start and
  * stop a target. The greeting, then one JSON command per line: `qmp_capabilities`,
  * `query-status`, `system_reset`, `stop`/`cont`, `quit`, `query-machines`, `qom-list-types`,
- * `human-monitor-command` (`info mtree`, `info mtree -f`, `info pci`, `info iommu`).
+ * `human-monitor-command` (`info mtree`, `info mtree -f`, `info pci`, `info iommu`), and what the
+ * target adds (`device_add`, `device_del`, `block_resize`: see `commands.ts`).
  * Unknown commands get QMP's `CommandNotFound` error; malformed JSON a `GenericError`.
  */
 import type { Readable, Writable } from 'node:stream';
@@ -15,7 +16,17 @@ export interface QmpHandlers {
   types(): string[];
   /** `info ...` as text, or undefined for an unknown info command. */
   info(what: string): string | undefined;
+  /**
+   * Commands beyond the built-in ones (`device_add`, `device_del`, `block_resize`): the
+   * return value and the events that follow it, an error, or undefined for an unknown one.
+   */
+  command?(name: string, args: Record<string, unknown>): QmpOutcome | undefined;
 }
+
+/** What a command did: its return value and events, or QMP's error. */
+export type QmpOutcome =
+  | { readonly return: unknown; readonly events?: readonly { event: string; data: unknown }[] }
+  | { readonly error: { readonly class: string; readonly desc: string } };
 
 type Json = Record<string, unknown>;
 
@@ -70,9 +81,9 @@ export function serveQmp(input: Readable, output: Writable, h: QmpHandlers): Pro
           h.machines().map((m) => ({
             'cpu-max': 1,
             'hotpluggable-cpus': false,
-            numa_mem_supported: false,
+            // QEMU 7.2's MachineInfo, exactly: a strict QAPI visitor refuses other members.
+            'numa-mem-supported': false,
             deprecated: false,
-            acpi: false,
             ...m,
           })),
         );
@@ -88,7 +99,14 @@ export function serveQmp(input: Readable, output: Writable, h: QmpHandlers): Pro
             : `${text.replace(/\n/g, '\r\n')}\r\n`,
         );
       }
-      default:
+      default: {
+        const r = typeof cmd === 'string' ? h.command?.(cmd, args) : undefined;
+        if (r !== undefined) {
+          if ('error' in r) return send({ error: r.error, ...id });
+          ok(r.return);
+          for (const e of r.events ?? []) send({ ...e, timestamp: now() });
+          return;
+        }
         return send({
           error: {
             class: 'CommandNotFound',
@@ -96,6 +114,7 @@ export function serveQmp(input: Readable, output: Writable, h: QmpHandlers): Pro
           },
           ...id,
         });
+      }
     }
   };
   // Commands are JSON objects, not lines (libqtest sends no newline): split where the

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Emulator, loadBundled, PluginHost } from '@emuhost/host';
 import { loadPluginDir } from '@emuhost/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { QtestSession } from './session.js';
+import { POLL_READS, QtestSession } from './session.js';
 import { serveStream } from './transport.js';
 
 const FIXTURE = fileURLToPath(new URL('../../../host/src/__fixtures__/dma-copy', import.meta.url));
@@ -157,5 +157,94 @@ describe('the stream transport', () => {
     expect(got[2]).toMatch(/^FAIL Unknown command 'x{10}/);
     expect(got).toHaveLength(3);
     expect(w.emu.machine.memory.load(0x100000 as never, 1)).toBe(0x5a);
+  });
+});
+
+describe('polling without the clock (a client written for QEMU)', () => {
+  let edu: Awaited<ReturnType<typeof loadBundled>>;
+  beforeAll(async () => {
+    edu = await loadBundled(new PluginHost(), 'edu');
+  });
+  const BAR = 0xfe000000;
+  /** A pc with edu at slot 2, its BAR0 at BAR and decoding. */
+  function eduSession() {
+    const r = session();
+    r.emu.addDevice(edu, { id: 'edu0' });
+    for (const l of [
+      'outl 0xcf8 0x80001010',
+      `outl 0xcfc 0x${BAR.toString(16)}`,
+      'outl 0xcf8 0x80001004',
+      'outw 0xcfc 0x6',
+    ])
+      expect(r.q(l)).toBe('OK');
+    return r;
+  }
+  const STATUS = `readl 0x${(BAR + 0x20).toString(16)}`;
+  const COMPUTING = 'OK 0x0000000000000001';
+
+  it('a factorial polled as QEMU clients poll it completes within POLL_READS reads', () => {
+    const { q } = eduSession();
+    expect(q(`writel 0x${(BAR + 8).toString(16)} 0x5`)).toBe('OK');
+    // The loop of a QEMU client: read the status until COMPUTING clears, never clock_step.
+    const seen: string[] = [];
+    for (let i = 0; i < 100; i++) {
+      const s = q(STATUS);
+      seen.push(s);
+      if (s !== COMPUTING) break;
+    }
+    expect(seen.at(-1)).toBe('OK 0x0000000000000000');
+    expect(seen.length).toBeLessThanOrEqual(POLL_READS);
+    expect(q(`readl 0x${(BAR + 8).toString(16)}`)).toBe('OK 0x0000000000000078');
+  });
+
+  it('is deterministic: the same commands give the same answers, clock included', () => {
+    const transcript = () => {
+      const { q } = eduSession();
+      const lines = [
+        `writel 0x${(BAR + 8).toString(16)} 0x4`,
+        STATUS,
+        STATUS,
+        STATUS,
+        STATUS,
+        'clock_step 0',
+        `writel 0x${(BAR + 8).toString(16)} 0x6`,
+        STATUS,
+        `readl 0x${(BAR + 8).toString(16)}`,
+        STATUS,
+        STATUS,
+        'clock_step 0',
+      ];
+      return lines.map((l) => `${l} -> ${q(l)}`);
+    };
+    const a = transcript();
+    expect(transcript()).toEqual(a);
+    // The third identical status read advanced the clock to the factorial's deadline (1 µs).
+    expect(a.slice(1, 6)).toEqual([
+      `${STATUS} -> ${COMPUTING}`,
+      `${STATUS} -> ${COMPUTING}`,
+      `${STATUS} -> OK 0x0000000000000000`,
+      `${STATUS} -> OK 0x0000000000000000`,
+      'clock_step 0 -> OK 1000',
+    ]);
+    // Reads that are not the same line in a row are not a poll: COMPUTING stays.
+    expect(a.slice(7, 12)).toEqual([
+      `${STATUS} -> ${COMPUTING}`,
+      `readl 0x${(BAR + 8).toString(16)} -> OK 0x0000000000000006`,
+      `${STATUS} -> ${COMPUTING}`,
+      `${STATUS} -> ${COMPUTING}`,
+      'clock_step 0 -> OK 1000',
+    ]);
+  });
+
+  it('work due later than the horizon (edu’s 100 ms DMA) still needs clock_step, as in QEMU', () => {
+    const { q } = eduSession();
+    const w = (off: number, v: number) =>
+      `writel 0x${(BAR + off).toString(16)} 0x${v.toString(16)}`;
+    for (const l of [w(0x80, 0x1000), w(0x88, 0x40000), w(0x90, 0x10), w(0x98, 1)])
+      expect(q(l)).toBe('OK');
+    const cmd = `readl 0x${(BAR + 0x98).toString(16)}`;
+    for (let i = 0; i < 10; i++) expect(q(cmd)).toBe('OK 0x0000000000000001');
+    expect(q('clock_step')).toBe('OK 100000000');
+    expect(q(cmd)).toBe('OK 0x0000000000000000');
   });
 });

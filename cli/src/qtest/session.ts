@@ -9,6 +9,16 @@
  * past 0xffff, a zero-sized `read`, a `b64write` whose payload does not decode to SIZE
  * bytes, non-hex `write` data, or a transfer past 64 MiB answer `FAIL <reason>` and the
  * session goes on. `clock_step` with no timer pending answers `OK <now>`, as QEMU 7.2 does.
+ *
+ * Polling without the clock. QEMU does some device work in threads (edu's factorial): a client
+ * written for QEMU writes the register and reads the status until it changes, and never steps
+ * the clock. Here every device works in virtual time, which only the client moves. So the same
+ * read repeated `POLL_READS` times in a row, with no other command between, first advances the
+ * clock to the next pending deadline when that is at most `POLL_HORIZON_NS` away, as
+ * `clock_step` with no argument would; the read then answers. It depends on the commands
+ * alone, so a session replays exactly; a client that reads once, or steps the clock itself,
+ * never sees it; work due later (edu's 100 ms DMA, on QEMU's virtual clock too) still needs
+ * `clock_step`.
  */
 import type { InterruptController } from '@emuhost/core';
 import type { Emulator } from '@emuhost/host';
@@ -18,6 +28,14 @@ import { parseI64, parseNumber, parseU64 } from './numbers.js';
 
 /** The largest `read`/`write`/`b64*`/`memset` transfer accepted, in bytes. */
 export const MAX_TRANSFER = 64 << 20;
+
+/** The identical reads in a row after which a read first advances the clock (see above). */
+export const POLL_READS = 3;
+/** How far ahead a deadline may be for polling to advance the clock to it, in ns. */
+export const POLL_HORIZON_NS = 1_000_000;
+
+/** The commands that read: a repetition of one of them is a poll. */
+const READS = new Set(['readb', 'readw', 'readl', 'readq', 'inb', 'inw', 'inl', 'read', 'b64read']);
 
 /** An `emuhost.*` extension command: arguments in, a response line out. */
 export type Extension = (args: string[]) => string;
@@ -34,6 +52,9 @@ class Fail extends Error {}
 export class QtestSession {
   private intercepted: { name: string; stop: () => void } | undefined;
   private readonly irqLevels = new Map<number, 0 | 1>();
+  /** The last read, and how many times in a row it came (for polling, see above). */
+  private pollLine: string | undefined;
+  private pollCount = 0;
 
   constructor(
     readonly emulator: Emulator,
@@ -54,12 +75,31 @@ export class QtestSession {
   /** Handles one line (without its `\n`) and returns the response line. Never throws. */
   handle(line: string): string {
     const words = line.split(' ');
+    this.poll(line, words[0] ?? '');
     try {
       return this.run(words);
     } catch (e) {
       if (e instanceof Fail) return `FAIL ${e.message}`;
       return `FAIL internal error in '${words[0]}': ${e instanceof Error ? e.message : String(e)}`;
     }
+  }
+
+  /** Counts identical reads in a row; the `POLL_READS`-th steps to a deadline that is close. */
+  private poll(line: string, cmd: string): void {
+    if (!READS.has(cmd)) {
+      this.pollLine = undefined;
+      return;
+    }
+    if (line !== this.pollLine) {
+      this.pollLine = line;
+      this.pollCount = 1;
+      return;
+    }
+    if (++this.pollCount < POLL_READS) return;
+    this.pollCount = 0;
+    const clock = this.emulator.machine.clock;
+    const next = clock.nextDeadline();
+    if (next !== undefined && next - clock.now <= POLL_HORIZON_NS) clock.stepToNext();
   }
 
   private run(w: string[]): string {

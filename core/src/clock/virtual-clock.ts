@@ -159,11 +159,16 @@ export class VirtualClock {
       if (firesAtInstant > MAX_FIRES_AT_ONE_INSTANT) {
         // Timers that keep re-arming for "now" would hang the machine: drop this one, and
         // quarantine its device if it has one.
-        t.guard?.fault('timer', new Error(`timer '${t.name}' livelocked at ${at} ns`));
+        t.guard?.fault(
+          'timer',
+          new Error(`timer '${t.name}' livelocked at ${at} ns`),
+          undefined,
+          t.name,
+        );
         continue;
       }
       if (t.guard === null) t.callback();
-      else t.guard.run('timer', t.callback);
+      else t.guard.run('timer', t.callback, t.name);
     }
     this.now = Math.max(this.now, target);
     return this.now;

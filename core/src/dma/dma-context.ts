@@ -60,6 +60,11 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
   private master = true;
   private suspended = false;
   private revoked = false;
+  /**
+   * Whether the device asked to bypass the IOMMU (`DmaRegistry.setBypass`); the registry
+   * then resolves this context to no IOMMU, whatever its bindings say.
+   */
+  bypass = false;
   /** The IOMMU translating this requester now, or null (identity). Set by the registry. */
   iommu: IommuInstance | null = null;
   readonly iotlb: Iotlb;
@@ -658,7 +663,12 @@ export class DmaContextImpl implements DMAContext, MappingOwner {
   ): ((m: DmaMapping) => void) | undefined {
     const g = this.requester.guard;
     return onInvalidate !== undefined && g !== undefined
-      ? (m: DmaMapping) => void g.run('dma', () => onInvalidate(m))
+      ? (m: DmaMapping) =>
+          void g.run(
+            'dma',
+            () => onInvalidate(m),
+            `the notifier of mapping 0x${m.addr.toString(16)}+0x${m.bytes.length.toString(16)}`,
+          )
       : onInvalidate;
   }
 

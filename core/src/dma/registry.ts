@@ -56,6 +56,14 @@ export interface DmaContextInfo {
   readonly bus: string;
   readonly requesterId: number;
   readonly iommu: string | null;
+  /**
+   * True while the context bypasses the IOMMU at its device's request (`bypassIommu`: a
+   * virtio device without VIRTIO_F_ACCESS_PLATFORM); `iommu` is then null and `boundIommu`
+   * says what it steps around.
+   */
+  readonly bypass: boolean;
+  /** The IOMMU its bindings name, bypassed or not. */
+  readonly boundIommu: string | null;
   readonly blocked: string | null;
   readonly liveMappings: number;
   readonly iotlb: IotlbStats;
@@ -197,6 +205,20 @@ export class DmaRegistry {
     return { contexts, flushedEntries, retranslated, revoked };
   }
 
+  /**
+   * Makes `ctx` bypass whatever IOMMU its bindings name (`true`: IOVAs are guest-physical
+   * addresses), or resolve through them again (`false`). The context is rebound in place, as
+   * for a binding change: its IOTLB flushed, live mappings re-translated, the rebind hook
+   * told. What QEMU does for a virtio device without VIRTIO_F_ACCESS_PLATFORM, recorded here,
+   * per context, so that `info iommu` shows it.
+   */
+  setBypass(ctx: DmaContextImpl, bypass: boolean): RebindSummary {
+    if (!this.contexts.has(ctx) || ctx.bypass === bypass)
+      return { contexts: 0, flushedEntries: 0, retranslated: 0, revoked: 0 };
+    ctx.bypass = bypass;
+    return this.reresolve();
+  }
+
   /** Bytes of bounce buffers mapped now (MMIO-backed `map`s not yet released). */
   get bounceInUse(): number {
     return this.bounce.used;
@@ -209,6 +231,8 @@ export class DmaRegistry {
       bus: c.requester.bus,
       requesterId: c.requester.requesterId,
       iommu: c.iommu?.name ?? null,
+      bypass: c.bypass,
+      boundIommu: this.resolveBinding(c)?.name ?? null,
       blocked: c.blocked,
       liveMappings: c.mappings.size,
       iotlb: c.iotlb.stats(),
@@ -256,8 +280,13 @@ export class DmaRegistry {
     return { contexts, flushedEntries, retranslated, revoked };
   }
 
-  /** The most specific binding for a context: device, narrowest RID range, bus. */
+  /** What translates a context now: nothing while it bypasses, else its binding. */
   private resolve(c: DmaContextImpl): IommuInstance | null {
+    return c.bypass ? null : this.resolveBinding(c);
+  }
+
+  /** The most specific binding for a context: device, narrowest RID range, bus. */
+  private resolveBinding(c: DmaContextImpl): IommuInstance | null {
     const { device, bus, requesterId } = c.requester;
     let best: Binding | undefined;
     let bestRank = Number.POSITIVE_INFINITY;

@@ -10,6 +10,7 @@
 import { EmuhostError, type PciBarSpec, type PciIdentity } from '@emuhost/sdk';
 import type { DmaContextImpl } from '../dma/dma-context.js';
 import type { DeviceGuard } from '../guard.js';
+import type { MemorySystem } from '../memory/memory-system.js';
 import type { MemoryRegion } from '../memory/region.js';
 import { BAR_UNMAPPED, PciBar } from './bar.js';
 import {
@@ -21,6 +22,7 @@ import {
   PciConfigSpace,
 } from './config-space.js';
 import { MsiCapability, type MsiSpec } from './msi.js';
+import { MsixCapability } from './msix.js';
 
 /** The SDK's identity of a function, plus the header's multifunction bit. */
 export interface PciFunctionSpec extends PciIdentity {
@@ -47,6 +49,7 @@ export class PciFunction {
   readonly config = new PciConfigSpace();
   readonly bars: (PciBar | undefined)[] = new Array(6);
   msi: MsiCapability | null = null;
+  msix: MsixCapability | null = null;
   /** The level the device drives on its pin (before INTX_DISABLE masking). */
   intxLevel: 0 | 1 = 0;
   hooks: PciConfigHooks = {};
@@ -126,6 +129,21 @@ export class PciFunction {
     return this.msi;
   }
 
+  /**
+   * Adds the MSI-X capability with its table and PBA in BAR `bar`, which it takes alone
+   * (msix_init_exclusive_bar). Enabling MSI-X lowers the INTx pin, as QEMU does.
+   */
+  addMsix(ms: MemorySystem, vectors: number, bar: number): MsixCapability {
+    if (this.msix !== null)
+      throw new EmuhostError('E_BAD_ARGUMENT', 'MSI-X already added', { device: this.id });
+    const msix = new MsixCapability(this.config, this.dma, ms, this.id, vectors, bar, () =>
+      this.setIntx(0),
+    );
+    this.addBar(bar, { kind: 'memory', size: msix.barSize }, msix.region);
+    this.msix = msix;
+    return msix;
+  }
+
   /** Drives the INTx pin (pci_set_irq). */
   setIntx(level: number): void {
     const l: 0 | 1 = level ? 1 : 0;
@@ -156,12 +174,18 @@ export class PciFunction {
       this.dma.setBusMaster((this.config.get16(PCI_CFG.COMMAND) & PCI_COMMAND.MASTER) !== 0);
       if (this.intxAsserted !== intxBefore) this.host.intxChanged(this);
     }
+    this.msix?.configWritten(offset, n);
     // The device's config-write hook is device code reached through the host bridge's config
     // mechanism, not through the device's own MMIO: it runs under the device's guard here.
     const w = this.hooks.write;
     if (w !== undefined) {
       if (this.guard === null) w(offset, n, value);
-      else this.guard.run('mmio-write', () => w(offset, n, value));
+      else
+        this.guard.run(
+          'config-write',
+          () => w(offset, n, value),
+          `0x${offset.toString(16)}, ${n} byte${n === 1 ? '' : 's'}, value 0x${value.toString(16)}`,
+        );
     }
   }
 
@@ -188,6 +212,7 @@ export class PciFunction {
     this.updateMappings();
     this.dma.setBusMaster(false);
     this.msi?.reset();
+    this.msix?.reset();
     this.setIntx(0);
   }
 

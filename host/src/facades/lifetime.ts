@@ -3,7 +3,7 @@
  * the instance is gone (unplugged, reloaded, quarantined) a call through any handle it held,
  * even from a closure that leaked, throws `E_REVOKED` and never reaches the machine.
  */
-import { EmuhostError } from '@emuhost/sdk';
+import { pluginError } from './checks.js';
 
 export class Lifetime {
   revoked = false;
@@ -15,13 +15,10 @@ export class Lifetime {
 
   check(what: string): void {
     if (this.revoked) {
-      throw new EmuhostError(
+      throw pluginError(
         'E_REVOKED',
         `${what} was called through a revoked handle (its instance is gone)`,
-        {
-          plugin: this.plugin,
-          device: this.device,
-        },
+        { plugin: this.plugin, device: this.device },
       );
     }
   }

@@ -34,7 +34,9 @@
  * - Factorial timing. QEMU computes in a worker thread, so a driver must poll COMPUTING.
  *   Devices here have no threads and never read real time: the result is stored 1 µs of
  *   virtual time after the write (a timer), so COMPUTING is observable and a driver that
- *   polls the status while stepping the clock sees it clear. n >= 34 gives 0 (34! has 32
+ *   polls the status while stepping the clock sees it clear. Over qtest, a client written for
+ *   QEMU that polls without stepping sees it clear too (docs/qtest.md, "Polling without the
+ *   clock"). n >= 34 gives 0 (34! has 32
  *   factors of two), so a huge n costs nothing.
  * - Out-of-range DMA. QEMU 7.2 aborts the whole emulator (and rejects the legitimate full
  *   4096-byte transfer by an off-by-one); current QEMU logs and then reads or writes past its

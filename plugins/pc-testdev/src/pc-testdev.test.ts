@@ -38,7 +38,7 @@ beforeAll(async () => {
     loadPluginDir(dir, { level: 'confined' }),
     loadPluginDir(pcDir),
   ]);
-}, 60_000);
+});
 
 interface Rig {
   emu: Emulator;

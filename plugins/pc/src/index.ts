@@ -10,10 +10,12 @@
  * - an interrupt controller `ioapic` (24 inputs; ISA IRQ n is input n), the MSI window at
  *   0xfee00000; `-device` devices from slot 2, as in QEMU;
  * - firmware (`-bios`, `-drive if=pflash`) below 4 GiB and in the ISA BIOS window under PAM
- *   control, on the PCI side (`firmware.ts`).
+ *   control, on the PCI side (`firmware.ts`);
+ * - fw_cfg's I/O ports at 0x510 with the RAM size (`fw-cfg.ts`), which libqos reads.
  */
 import { type ContainerHandle, definePlugin, type GuestPhysAddr } from '@emuhost/sdk';
 import { mapFirmware } from './firmware.js';
+import { createFwCfg } from './fw-cfg.js';
 import { createPam, PAM_CONFIG } from './pam.js';
 
 const GiB = 2 ** 30;
@@ -54,6 +56,7 @@ export default definePlugin({
     ctx.place(ctx.system, smram, 0xa0000, 1);
     const pam = createPam(ctx, ram, pciSpace);
     const firmware = mapFirmware(ctx, pciSpace);
+    const fwCfg = createFwCfg(ctx);
 
     // PIIX3 PIRQ routing: each PCI INTx line goes to the ISA IRQ its route register names.
     // ISA devices (platform devices' `isa-irq-N` outputs) drive ISA IRQ N directly, as
@@ -156,6 +159,7 @@ export default definePlugin({
       },
       reset() {
         firmware.reset();
+        fwCfg.reset();
         hostDefaults();
         isaDefaults();
         applyHost();

@@ -133,15 +133,17 @@ export default definePlugin({
     });
     place('goldfish_rtc', rtc, MEMMAP.rtc.base);
 
-    for (let slot = 0; slot < VIRTIO_SLOTS; slot++)
-      ctx.place(
-        ctx.system,
-        ctx.mmio(`virtio-mmio@${slot}`, MEMMAP.virtio.size, emptyVirtioMmio(), {
-          valid: { min: 1, max: 4 },
-          impl: { min: 4, max: 4 },
-        }),
-        MEMMAP.virtio.base + slot * MEMMAP.virtio.size,
-      );
+    // The virtio-mmio transports: an empty one answers at each free slot (device ID 0), and a
+    // `-device virtio-*-device` takes the lowest free slot with its PLIC source.
+    const emptySlots = Array.from({ length: VIRTIO_SLOTS }, (_, slot) => {
+      const r = ctx.mmio(`virtio-mmio@${slot}`, MEMMAP.virtio.size, emptyVirtioMmio(), {
+        valid: { min: 1, max: 4 },
+        impl: { min: 4, max: 4 },
+      });
+      ctx.place(ctx.system, r, MEMMAP.virtio.base + slot * MEMMAP.virtio.size);
+      return r;
+    });
+    const slotTaken = new Array<boolean>(VIRTIO_SLOTS).fill(false);
 
     // PCIe: the bus's memory and I/O spaces, seen by the CPU through windows.
     const pciMem = ctx.container('pcie-mmio', 2 ** 53);
@@ -195,6 +197,22 @@ export default definePlugin({
         const v = /^wsi([0-3])$/.exec(name);
         if (!iommuSys || device !== IOMMU_ID || v === null) return undefined;
         return source(IRQS.iommu + Number(v[1]));
+      },
+      platformSlot(_device: string, kind: string) {
+        if (kind !== 'virtio-mmio') return undefined;
+        const slot = slotTaken.indexOf(false);
+        if (slot < 0) return undefined;
+        slotTaken[slot] = true;
+        ctx.setEnabled(emptySlots[slot]!, false);
+        return {
+          base: (MEMMAP.virtio.base + slot * MEMMAP.virtio.size) as GuestPhysAddr,
+          size: MEMMAP.virtio.size,
+          irq: source(IRQS.virtio + slot),
+          release: () => {
+            slotTaken[slot] = false;
+            ctx.setEnabled(emptySlots[slot]!, true);
+          },
+        };
       },
       ready() {
         const fw = ctx.firmware;

@@ -4,7 +4,7 @@
  * output collected: for tests of the machine and the reference guest.
  */
 
-import { addBuiltinIommu, Emulator, loadBundled, PluginHost } from '@emuhost/host';
+import { addBuiltinIommu, type BackendsSpec, Emulator, loadBundled, PluginHost } from '@emuhost/host';
 import type { CharBackend, CharFrontend, CpuTraceKind, OptionValue } from '@emuhost/sdk';
 
 export interface BootOptions {
@@ -28,14 +28,17 @@ export interface BootOptions {
     sink: (cpu: string, kind: CpuTraceKind, text: string) => void;
   };
   readonly cpuOptions?: Readonly<Record<string, string | number | boolean>>;
-  /** `-machine virt,KEY=VALUE` (e.g. `iommu-sys: 'on'`). */
-  readonly machineOptions?: Readonly<Record<string, OptionValue>>;
-  /** Bundled device plugins to add on pcie.0, in order (`-device ID,options`). */
+  /** `-device` devices: a bundled plugin id, or an alias (`virtio-blk-device`) with its placement. */
   readonly devices?: readonly {
     readonly plugin: string;
     readonly id?: string;
+    readonly platform?: boolean;
     readonly options?: Readonly<Record<string, OptionValue>>;
   }[];
+  /** Drives and entropy sources the devices name. */
+  readonly backends?: Omit<BackendsSpec, 'seed'>;
+  /** Machine options (`-machine virt,key=value`). */
+  readonly machineOptions?: Readonly<Record<string, OptionValue>>;
   /**
    * Called between run slices with the emulator (event boundaries: no DMA in flight); return
    * true to stop the run (outcome `until`). For tests that act on the running machine.
@@ -98,16 +101,20 @@ export async function bootVirt(opts: BootOptions): Promise<BootResult> {
       ...(opts.cmdline !== undefined && { cmdline: opts.cmdline }),
     },
     serial: (i) => (i === 0 ? serial : undefined),
+    ...(opts.backends !== undefined && { backends: opts.backends }),
     ...(opts.machineOptions !== undefined && { machineOptions: opts.machineOptions }),
     ...(opts.trace !== undefined && { trace: opts.trace }),
   });
   emuRef = emu;
   await addBuiltinIommu(emu, host);
-  for (const d of opts.devices ?? [])
-    emu.addDevice(await loadBundled(host, d.plugin), {
+  for (const d of opts.devices ?? []) {
+    const plugin = await loadBundled(host, d.plugin);
+    emu.addDevice(plugin, {
       ...(d.id !== undefined && { id: d.id }),
+      ...(d.platform === true && { platform: true }),
       ...(d.options !== undefined && { options: d.options }),
     });
+  }
   emu.ready();
   const max = opts.maxInstructions ?? 4e9;
   const sched = emu.machine.cpus;

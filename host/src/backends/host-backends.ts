@@ -1,0 +1,136 @@
+/**
+ * The host's backends of one machine: the drives (`-drive ...,if=none,id=ID`), entropy
+ * sources (`-object rng-*,id=ID`, and the built-in one), and the character and network
+ * backends devices may name. The host opens them when the machine is built and closes them
+ * when it ends (`close`); devices get them by id through `DeviceContext.block` and its
+ * siblings, each backend used by one device at a time, as QEMU's block layer attaches a
+ * drive to one device.
+ */
+import {
+  type BlockBackend,
+  type CharBackend,
+  EmuhostError,
+  type EntropySource,
+  type NetBackend,
+} from '@emuhost/sdk';
+import { BUILTIN_RNG, builtinEntropy, FileEntropy, type RngSpec } from './entropy.js';
+import { type DriveSpec, FileBlockBackend } from './file-block.js';
+import { NULL_CO, NullBlockBackend } from './null-block.js';
+
+/** A drive the monitor can resize (`block_resize`). */
+export type HostDrive = FileBlockBackend | NullBlockBackend;
+
+export interface BackendsSpec {
+  readonly drives?: readonly DriveSpec[];
+  readonly rngs?: readonly RngSpec[];
+  /**
+   * The seed of the built-in entropy sources (QEMU's `-seed`); undefined: the host's
+   * randomness. The emulator seeds them in deterministic mode (default seed 0).
+   */
+  readonly seed?: number;
+  readonly chardevs?: ReadonlyMap<string, CharBackend>;
+  readonly netdevs?: ReadonlyMap<string, NetBackend>;
+}
+
+type Kind = 'drive' | 'rng' | 'netdev' | 'chardev';
+const WHAT: Record<Kind, string> = {
+  drive: '-drive',
+  rng: '-object rng-*',
+  netdev: '-netdev',
+  chardev: '-chardev',
+};
+
+export class HostBackends {
+  readonly drives = new Map<string, HostDrive>();
+  private readonly rngs = new Map<string, EntropySource>();
+  private readonly files: { close(): void }[] = [];
+  /** Which device uses each backend, keyed `kind:id`. */
+  private readonly users = new Map<string, string>();
+  private readonly seed: number | undefined;
+
+  constructor(private readonly spec: BackendsSpec = {}) {
+    this.seed = spec.seed;
+    try {
+      for (const d of spec.drives ?? []) {
+        if (this.drives.has(d.id))
+          throw new EmuhostError('E_DUPLICATE_ID', `-drive: duplicate id '${d.id}'`);
+        const b = d.file.startsWith(NULL_CO)
+          ? new NullBlockBackend(d.id, d.size, d.readOnly === true)
+          : new FileBlockBackend(d);
+        this.files.push(b);
+        this.drives.set(d.id, b);
+      }
+      for (const r of spec.rngs ?? []) {
+        if (this.rngs.has(r.id) || r.id === BUILTIN_RNG)
+          throw new EmuhostError('E_DUPLICATE_ID', `-object: duplicate id '${r.id}'`);
+        if (r.kind === 'rng-random') {
+          const f = new FileEntropy(r.id, r.filename);
+          this.files.push(f);
+          this.rngs.set(r.id, f);
+        } else this.rngs.set(r.id, builtinEntropy(r.id, this.seed));
+      }
+    } catch (e) {
+      this.close();
+      throw e;
+    }
+  }
+
+  /** Drive `id` for `device`. */
+  block(id: string, device: string): BlockBackend {
+    return this.claim('drive', id, device, this.drives.get(id));
+  }
+
+  /**
+   * Entropy source `id` for `device`; with no id, a built-in source of the device's own
+   * (its stream keyed by the device id, so two devices never share bytes).
+   */
+  entropy(id: string | undefined, device: string): EntropySource {
+    if (id === undefined) {
+      const key = `${BUILTIN_RNG}:${device}`;
+      let s = this.rngs.get(key);
+      if (s === undefined) {
+        s = builtinEntropy(key, this.seed);
+        this.rngs.set(key, s);
+      }
+      return s;
+    }
+    return this.claim('rng', id, device, this.rngs.get(id));
+  }
+
+  netdev(id: string, device: string): NetBackend {
+    return this.claim('netdev', id, device, this.spec.netdevs?.get(id));
+  }
+
+  chardev(id: string, device: string): CharBackend {
+    return this.claim('chardev', id, device, this.spec.chardevs?.get(id));
+  }
+
+  /** `device` is gone: what it used is free for another. */
+  release(device: string): void {
+    for (const [k, d] of this.users) if (d === device) this.users.delete(k);
+  }
+
+  /** Closes every file the backends opened. Idempotent. */
+  close(): void {
+    for (const f of this.files.splice(0)) f.close();
+  }
+
+  private claim<T>(kind: Kind, id: string, device: string, backend: T | undefined): T {
+    if (backend === undefined)
+      throw new EmuhostError(
+        'E_UNKNOWN_ID',
+        `no ${WHAT[kind]} with id '${id}'${kind === 'netdev' && this.spec.netdevs === undefined ? ' (this host has no network backends)' : ''}`,
+        { device },
+      );
+    const key = `${kind}:${id}`;
+    const user = this.users.get(key);
+    if (user !== undefined && user !== device)
+      throw new EmuhostError(
+        'E_DUPLICATE_ID',
+        `${WHAT[kind]} '${id}' is already in use by '${user}'`,
+        { device },
+      );
+    this.users.set(key, device);
+    return backend;
+  }
+}
