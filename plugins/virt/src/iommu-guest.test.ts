@@ -1,7 +1,9 @@
 /**
  * The reference guest behind the platform RISC-V IOMMU (`-machine virt,iommu-sys=on`, issue
  * 19): Debian's stock kernel probes it with its own driver ("using wire-signaled
- * interrupts"), the PCI functions sit in IOMMU groups, and a guest kernel module
+ * interrupts"), the PCI functions sit in IOMMU groups (identity domains), the reference
+ * devices (virtio-blk-pci and virtio-rng-pci, `iommu_platform=on,disable-legacy=on`) do their
+ * DMA through it (a sector written and found on the image, hwrng bytes), and a guest kernel module
  * (plugins/riscv-iommu/guest-module, built for this kernel's ABI and committed) makes edu
  * DMA by IOVA through a paging domain's Sv39 page tables; the bytes are checked in the
  * guest, and a DMA outside the mappings is refused and shows in the IOMMU's fault queue, the
@@ -9,7 +11,7 @@
  * build of it) again and again while the guest runs, edu's DMA in flight included: nothing is
  * lost and no fault appears beyond the two the module provokes.
  */
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,6 +45,18 @@ done
 for d in /sys/bus/pci/devices/*; do
   echo "$M pci $(basename $d) $(cat $d/vendor):$(cat $d/device) group $(basename "$(readlink $d/iommu_group)")"
 done
+for m in virtio_blk virtio-rng; do
+  if insmod /lib/modules/$m.ko; then echo "$M insmod $m ok"; else echo "$M insmod $m FAILED"; fi
+done
+i=0
+while [ ! -b /dev/vda ] && [ $i -lt 400 ]; do sleep 0.1; i=$((i+1)); done
+echo "$M disk sector0" $(dd if=/dev/vda bs=512 count=1 2>/dev/null | od -A n -t x1 -N 8)
+printf 'EMUHOST-GUEST-WROTE-THIS-SECTOR!' | dd of=/dev/vda bs=512 seek=1 conv=notrunc,fsync 2>/dev/null
+sync
+echo 3 > /proc/sys/vm/drop_caches
+back=$(dd if=/dev/vda bs=512 skip=1 count=1 2>/dev/null | head -c 32)
+if [ "$back" = EMUHOST-GUEST-WROTE-THIS-SECTOR! ]; then echo "$M disk write ok"; else echo "$M disk write FAILED"; fi
+echo "$M hwrng" $(timeout 40 od -A n -t x1 -N 16 /dev/hwrng)
 if insmod /lib/modules/emuhost_iommu_dma.ko rounds=3; then echo "$M insmod ok"; else echo "$M insmod FAILED"; fi
 sleep 1
 echo "$M faults begin"; dmesg | grep -i 'fault' | grep -i iommu; echo "$M faults end"
@@ -65,6 +79,7 @@ describe('Debian riscv64 behind the RISC-V IOMMU (virt, iommu-sys=on)', () => {
    */
   let infoAtVerdict: readonly string[] = [];
   let faultDevices: string[] = [];
+  let disk: string;
 
   beforeAll(async () => {
     guest = await ensureGuest();
@@ -79,8 +94,17 @@ describe('Debian riscv64 behind the RISC-V IOMMU (virt, iommu-sys=on)', () => {
       busybox: new Uint8Array(readFileSync(guest.busybox.path)),
       modules: {
         emuhost_iommu_dma: new Uint8Array(readFileSync(`${MODULE_DIR}emuhost_iommu_dma.ko`)),
+        ...Object.fromEntries(
+          ['virtio_blk', 'virtio-rng'].map((m) => [
+            m,
+            new Uint8Array(readFileSync(guest.kernel.modules[m]!)),
+          ]),
+        ),
       },
     });
+    disk = join(mkdtempSync(join(tmpdir(), 'emuhost-iommu-disk-')), 'disk.img');
+    copyFileSync(guest.disk, disk);
+    const reference = { iommu_platform: true, 'disable-legacy': 'on' } as const;
     let slices = 0;
     writeFileSync(CONSOLE_LOG, '');
     run = await bootVirt({
@@ -90,7 +114,12 @@ describe('Debian riscv64 behind the RISC-V IOMMU (virt, iommu-sys=on)', () => {
       initrd,
       cmdline: 'console=ttyS0 earlycon',
       machineOptions: { 'iommu-sys': 'on' },
-      devices: [{ plugin: 'edu', id: 'edu0' }],
+      backends: { drives: [{ id: 'd0', file: disk, format: 'raw' }] },
+      devices: [
+        { plugin: 'edu', id: 'edu0' },
+        { plugin: 'virtio-blk-pci', id: 'blk0', options: { drive: 'd0', ...reference } },
+        { plugin: 'virtio-rng-pci', id: 'rng0', options: reference },
+      ],
       maxInstructions: 8e9,
       between: (emu: Emulator, out: string) => {
         // From the module's first line until its verdict: reload every 5th slice (100 ms of
@@ -141,10 +170,25 @@ describe('Debian riscv64 behind the RISC-V IOMMU (virt, iommu-sys=on)', () => {
   it('puts the PCI functions in IOMMU groups (identity domains)', () => {
     const pci = lines('EMUHOST-IOMMU: pci ');
     expect(pci).toContain('0000:00:00.0 0x1b36:0x0008 group 0');
-    expect(pci.find((l) => l.startsWith('0000:00:01.0 0x1234:0x11e8 group'))).toBeDefined();
+    for (const dev of ['01.0 0x1234:0x11e8', '02.0 0x1af4:0x1042', '03.0 0x1af4:0x1044'])
+      expect(pci.find((l) => l.startsWith(`0000:00:${dev} group `))).toBeDefined();
     const groups = lines('EMUHOST-IOMMU: group ');
-    expect(groups.length).toBe(2);
+    expect(groups.length).toBe(4);
     for (const g of groups) expect(g).toMatch(/^\d+ identity /);
+  });
+
+  it('carries the virtio disk and rng DMA through the IOMMU (identity contexts)', () => {
+    expect(lines('EMUHOST-IOMMU: insmod')).toEqual(['virtio_blk ok', 'virtio-rng ok', 'ok']);
+    expect(run.output).toContain('EMUHOST-IOMMU: disk sector0 45 4d 55 48 44 49 53 4b');
+    expect(run.output).toContain('EMUHOST-IOMMU: disk write ok');
+    const sector1 = readFileSync(disk).subarray(512, 512 + 32);
+    expect(Buffer.from(sector1).toString('latin1')).toBe('EMUHOST-GUEST-WROTE-THIS-SECTOR!');
+    expect(lines('EMUHOST-IOMMU: hwrng')[0]).toMatch(/^([0-9a-f]{2} ){15}[0-9a-f]{2}$/);
+    for (const did of ['0x10', '0x18'])
+      expect(infoAtVerdict).toContain(`device context ${did}: first stage Bare (identity)`);
+    const blk = run.emu.machine.dma.info().find((c) => c.device === 'blk0')!;
+    expect(blk.iommu).toBe('iommu-sys');
+    expect(blk.iotlb.misses).toBeGreaterThan(0);
   });
 
   it("copies bytes RAM -> edu -> RAM by IOVA through a paging domain's page tables", () => {

@@ -4,7 +4,13 @@
  * output collected: for tests of the machine and the reference guest.
  */
 
-import { addBuiltinIommu, type BackendsSpec, Emulator, loadBundled, PluginHost } from '@emuhost/host';
+import {
+  addBuiltinIommu,
+  type BackendsSpec,
+  Emulator,
+  loadBundled,
+  PluginHost,
+} from '@emuhost/host';
 import type { CharBackend, CharFrontend, CpuTraceKind, OptionValue } from '@emuhost/sdk';
 
 export interface BootOptions {
