@@ -38,15 +38,8 @@ import { causeName, FAULT, reasonOf, reportFault, TTYP_READ, TTYP_WRITE } from '
 import { infoLines } from './info.js';
 import { updateWires } from './interrupts.js';
 import { ACCESS_RULES, flushAll, registerOps } from './mmio.js';
-import {
-  DDTP_MODE_MASK,
-  initialRegs,
-  MODE,
-  ppnAddress,
-  REG_BLOCK_SIZE,
-  VECTORS,
-} from './registers.js';
-import type { RiscvIommu } from './riscv-iommu.js';
+import { initialRegs, MODE, REG_BLOCK_SIZE, VECTORS } from './registers.js';
+import { type RiscvIommu, syncDdtp } from './riscv-iommu.js';
 import { restoreState, saveState } from './state.js';
 import { walk } from './walk.js';
 
@@ -103,7 +96,10 @@ export default definePlugin({
       wires: wires.map((w) => (level: 0 | 1) => w.set(level)),
       wireLevels: wires.map((w) => w.level),
       recent: restored?.recent ?? [],
+      ddtMode: 0,
+      ddtRoot: 0,
     };
+    syncDdtp(m);
     ctx.platform.map(
       ctx.mmio('regs', REG_BLOCK_SIZE, registerOps(m), ACCESS_RULES),
       base as GuestPhysAddr,
@@ -143,14 +139,13 @@ export default definePlugin({
     return {
       translate(a: Iova, access: DmaAccess, req: IommuRequest): IommuEntry | IommuFault {
         const isWrite = access === 'write';
-        const ddtp = m.r.ddtp;
-        const mode = Number(ddtp & DDTP_MODE_MASK);
+        const mode = m.ddtMode;
         if (mode === MODE.BARE) return identity(a);
         if (mode === MODE.OFF) return refuse(FAULT.ALL_DISALLOWED, a, isWrite, req, false);
         const did = req.requesterId & 0xffffff;
         let dc = m.contexts.get(did);
         if (dc === undefined) {
-          const r = readDeviceContext(m, mode, ppnAddress(ddtp), did);
+          const r = readDeviceContext(m, mode, m.ddtRoot, did);
           if (typeof r === 'number') return refuse(r, a, isWrite, req, false);
           dc = r;
           m.contexts.set(did, dc);
@@ -161,6 +156,7 @@ export default definePlugin({
       },
       reset() {
         m.r = initialRegs();
+        syncDdtp(m);
         flushAll(m);
         updateWires(m);
       },

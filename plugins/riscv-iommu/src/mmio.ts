@@ -32,7 +32,7 @@ import {
   queueEntries,
   REG,
 } from './registers.js';
-import type { RiscvIommu } from './riscv-iommu.js';
+import { type RiscvIommu, syncDdtp } from './riscv-iommu.js';
 
 export const ACCESS_RULES: MmioAccessRules = {
   valid: { min: 4, max: 8 },
@@ -119,6 +119,7 @@ function write64(m: RiscvIommu, off: number, v: bigint): void {
       const next = v & (PPN_FIELD | DDTP_MODE_MASK);
       if (next === r.ddtp) return;
       r.ddtp = next;
+      syncDdtp(m);
       // A new mode or directory: nothing cached from the old one may be used again.
       flushAll(m);
       return;

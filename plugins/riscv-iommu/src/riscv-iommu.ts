@@ -39,8 +39,20 @@ export interface RiscvIommu {
   /** The four wired interrupt outputs (vectors 0..3), as last driven. */
   readonly wires: ((level: 0 | 1) => void)[];
   readonly wireLevels: (0 | 1)[];
+  /**
+   * `ddtp`'s mode and directory address as numbers, for the translation path (which would
+   * otherwise take them apart from a bigint on every IOTLB miss). `syncDdtp` keeps them.
+   */
+  ddtMode: number;
+  ddtRoot: number;
   /** The last faults reported, as `info iommu` lines (kept across reloads with the state). */
   readonly recent: string[];
+}
+
+/** Refreshes `ddtMode` and `ddtRoot` from the `ddtp` register. */
+export function syncDdtp(m: RiscvIommu): void {
+  m.ddtMode = Number(m.r.ddtp & 0xfn);
+  m.ddtRoot = Number((m.r.ddtp >> 10n) & ((1n << 44n) - 1n)) * 4096;
 }
 
 const scratch = new Uint8Array(8);

@@ -26,6 +26,10 @@ const word: [number, number] = [0, 0];
 
 const NAPOT_64K = 2 ** 16;
 
+/** Bytes one entry of level 0..3 maps (4 KiB, 2 MiB, 1 GiB, 512 GiB), and 2^(9 level). */
+const LEVEL_BYTES = [2 ** 12, 2 ** 21, 2 ** 30, 2 ** 39] as const;
+const LEVEL_PAGES = [1, 2 ** 9, 2 ** 18, 2 ** 27] as const;
+
 /** PTE bits (low word). */
 const V = 1;
 const R = 2;
@@ -72,9 +76,9 @@ function stage(
 ): 0 | 1 | 2 | WalkFault {
   let table = root;
   for (let level = levels - 1; level >= 0; level--) {
-    const shift = 12 + 9 * level;
+    const levelBytes = LEVEL_BYTES[level]!;
     const entries = wide && level === levels - 1 ? 2048 : 512;
-    const index = Math.floor(addr / 2 ** shift) % entries;
+    const index = Math.floor(addr / levelBytes) % entries;
     let at = table + index * 8;
     if (tableGpa !== undefined) {
       const t = tableGpa(at);
@@ -96,14 +100,14 @@ function stage(
     }
     if ((lo & U) === 0 || (lo & A) === 0) return 1;
     if (isWrite ? (lo & W) === 0 || (lo & D) === 0 : (lo & R) === 0) return 1;
-    let pageSize = 2 ** shift;
+    let pageSize: number = levelBytes;
     let base = ppnPages * 4096;
     if (napot) {
       // Svnapot: only 64 KiB (ppn[3:0] = 1000b) at level 0.
       if (level !== 0 || (ppnPages & 0xf) !== 8) return 1;
       pageSize = NAPOT_64K;
       base = (ppnPages - 8) * 4096;
-    } else if (ppnPages % 2 ** (9 * level) !== 0) return 1; // a misaligned superpage
+    } else if (ppnPages % LEVEL_PAGES[level]! !== 0) return 1; // a misaligned superpage
     if (!Number.isSafeInteger(base + pageSize)) return 2;
     leaf.base = base;
     leaf.pageSize = pageSize;
