@@ -201,9 +201,18 @@ export class Emulator {
     this.devices.delete(id);
   }
 
+  /**
+   * Adds an IOMMU instance. Its platform IRQ outputs (a RISC-V IOMMU's wired interrupts) go
+   * where the machine's `platformIrq` wires them, unless `irq` says otherwise.
+   */
   addIommu(
     plugin: LoadedPlugin,
-    req: { id?: string; options?: Readonly<Record<string, OptionValue>>; state?: SavedState } = {},
+    req: {
+      id?: string;
+      options?: Readonly<Record<string, OptionValue>>;
+      state?: SavedState;
+      irq?: (name: string) => ((level: 0 | 1) => void) | undefined;
+    } = {},
   ): RunningIommu {
     const id = req.id ?? this.freshId(plugin.manifest.id);
     const r = addIommu(this.machine, plugin, {
@@ -211,6 +220,7 @@ export class Emulator {
       ...(req.options !== undefined && { options: req.options }),
       ...(req.state !== undefined && { state: req.state }),
       ...(this.log !== undefined && { log: this.log }),
+      irq: req.irq ?? ((name: string) => this.model.platformIrq?.(id, name)),
     });
     this.iommus.set(id, r);
     return r;

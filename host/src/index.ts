@@ -7,7 +7,8 @@
  * - `plugin-host.ts`: the load pipeline and the loaded plugins.
  * - `device-host.ts`, `iommu-host.ts`, `cpu-host.ts`, `machine-host.ts`, `facades/`: plugins
  *   in a machine,
- *   and the handles they receive; `emulator.ts` puts them together.
+ *   and the handles they receive; `emulator.ts` puts them together; `builtin-iommu.ts` adds
+ *   the IOMMU a machine has of its own (virt's iommu-sys).
  * - `backends/`: drives, entropy sources and the other host backends devices name.
  * - `run-loop.ts`, `host-clock.ts`, `char-channel.ts`: running a machine with CPUs (slices
  *   between event-loop turns, idle sleep, shutdown, pause) and its serial ports' backends.
@@ -37,6 +38,7 @@ export {
   type PluginBuilder,
   stopBuildService,
 } from './build.js';
+export { addBuiltinIommu } from './builtin-iommu.js';
 export { bundledAlias, bundledPlugins, type DeviceAlias, loadBundled } from './bundled.js';
 export { CharChannel, type CharChannelOptions } from './char-channel.js';
 export { type AddCpuOptions, addCpu, type CpuTraceOptions, RunningCpu } from './cpu-host.js';

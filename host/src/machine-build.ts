@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { EmuhostError, type MachineFirmware } from '@emuhost/sdk';
 import { NULL_CO } from './backends/null-block.js';
+import { addBuiltinIommu } from './builtin-iommu.js';
 import { bundledAlias, bundledPlugins, loadBundled } from './bundled.js';
 import { Emulator, type EmulatorOptions } from './emulator.js';
 import type { LoadedPlugin } from './loaded-plugin.js';
@@ -74,6 +75,7 @@ export async function buildMachineSpec(
     ...(spec.seed !== undefined && { seed: spec.seed }),
   });
   checkBindings(spec, emu);
+  await addBuiltinIommu(emu, host);
   for (const [i, m] of spec.iommus.entries()) {
     const plugin = await load(m.plugin);
     const what = m.label ?? `iommus[${i}]`;

@@ -951,6 +951,7 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
     const translate = fn(m?.translate, 'translate');
     const attach = typeof m.attach === 'function' ? m.attach : undefined;
     const detach = typeof m.detach === 'function' ? m.detach : undefined;
+    const info = typeof m.info === 'function' ? m.info : undefined;
     const req = (r: any, withProbe: boolean) => {
       if (withProbe && r === lastReqHost) return lastReqRealm;
       const copies = reqCopies[withProbe ? 1 : 0]!;
@@ -995,6 +996,14 @@ export function makeMembrane(harden: <T>(x: T) => T): Membrane {
       }),
       ...(detach !== undefined && {
         detach: (r: any) => void guarded(() => apply(detach, m, [req(r, false)])),
+      }),
+      // Lines for `info iommu`, copied out as strings.
+      ...(info !== undefined && {
+        info: () =>
+          guarded(() => {
+            const lines = apply(info, m, []);
+            return Array.isArray(lines) ? lines.map((l) => String(l)) : [];
+          }),
       }),
     });
   };

@@ -16,7 +16,7 @@
  */
 
 /** The SDK's own version (semver). Plugins declare the range they need in their manifest. */
-export const SDK_VERSION = '1.4.0';
+export const SDK_VERSION = '1.5.0';
 
 // ---------------------------------------------------------------------------------------
 // Addresses
@@ -802,6 +802,13 @@ export interface IommuInstance extends IommuModel {
   reset?(): void;
   saveState?(): unknown;
   dispose?(): void;
+  /**
+   * Lines for `info iommu` about the model's own state (its cached contexts, its fault
+   * queue), one fact per line, no indentation. Default: the kernel's view only (bindings,
+   * IOTLBs, recent faults).
+   * @since 1.5
+   */
+  info?(): readonly string[];
 }
 
 /** An IOMMU model (VT-d, TCE, passthrough...). */
@@ -990,7 +997,18 @@ export interface MachineModel {
    * block's address and the bus it translates. Default: the machine has no IOMMU slot.
    * @since 1.1
    */
-  readonly iommu?: { readonly base: GuestPhysAddr; readonly bus: string };
+  readonly iommu?: {
+    readonly base: GuestPhysAddr;
+    readonly bus: string;
+    /**
+     * The IOMMU the machine itself has (QEMU's `virt,iommu-sys=on`), which the host adds
+     * before any device: the IOMMU plugin `plugin` as instance `id`, with `base` as its
+     * `base` option, bound to `bus`. Its platform IRQs go where `platformIrq(id, name)` says.
+     * Default: none (an IOMMU comes only from the user, as `-device`).
+     * @since 1.5
+     */
+    readonly builtin?: { readonly plugin: string; readonly id: string };
+  };
   /**
    * Where the IRQ output `name` of the platform device `device` goes (QEMU's `isa_get_irq`
    * for an ISA bus): a function the host calls with the line's level whenever it changes,

@@ -1,6 +1,6 @@
 /**
  * `@emuhost/testing/drivers`: the guest-side drivers alone (the libqos-style `Driver`, edu's
- * identity, the VT-d guest, the virtio guest), without the conformance kits and so without a test runner: what a
+ * identity, the VT-d, RISC-V IOMMU and virtio guests), without the conformance kits and so without a test runner: what a
  * program that drives a machine imports (the CLI's `emuhost run` demo does).
  */
 export { type BarMapping, createDriver, Driver, PciDeviceRef } from './driver.js';
@@ -14,6 +14,14 @@ export {
   eduDevices,
   findEdu,
 } from './edu.js';
+export {
+  RISCV_IOMMU_BASE,
+  RISCV_IOMMU_REGS,
+  type RiscvFaultRecord,
+  RiscvIommuGuest,
+  type RiscvIommuGuestOptions,
+  type RiscvPerm,
+} from './riscv-iommu.js';
 export {
   GuestQueue,
   type RawDesc,

@@ -6,6 +6,7 @@
  * - `load.ts`: build and load a plugin directory.
  * - `edu.ts`: a guest driver for QEMU's edu device, the DMA requester IOMMU tests program.
  * - `vtd.ts`: a guest driver for the VT-d IOMMU plugin (tables in guest RAM, invalidations).
+ * - `riscv-iommu.ts`: a guest driver for the RISC-V IOMMU plugin (directory, page tables, queues).
  * - `virtio.ts`: a guest driver for virtio devices (virtio-pci and virtio-mmio, split queues).
  * - `virtio-conformance.ts`: the kit's virtio cases (queue set-up, reset, bad descriptors).
  * - `drivers.ts`: the drivers alone, as `@emuhost/testing/drivers`, for programs with no test

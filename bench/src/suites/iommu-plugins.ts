@@ -13,6 +13,7 @@
  * - A 4 KiB read through VT-d with the IOTLB warm, against `Uint8Array.prototype.set`.
  *
  * VT-d is programmed with @emuhost/testing's guest driver (`VtdGuest`), as its own tests do.
+ * The RISC-V IOMMU's cases (the same miss walk and warm 4 KiB read) are in iommu-riscv.ts.
  */
 import type { DmaContextImpl } from '@emuhost/core';
 import { bareMachine, Emulator, type LoadedPlugin, loadBundled, PluginHost } from '@emuhost/host';
@@ -21,6 +22,12 @@ import { createDriver, VTD_BASE, VTD_REGS, VtdGuest } from '@emuhost/testing';
 import type { BenchCase } from '../harness.js';
 import { costRatio, type Metric, speedRatio } from '../metrics.js';
 import type { Suite } from '../suite.js';
+import {
+  RISCV_MISS_IOVA_BASE,
+  riscvMachine,
+  riscvMissCase,
+  riscvReadCases,
+} from './iommu-riscv.js';
 
 const MiB = 1 << 20;
 const RAM_SIZE = 64 * MiB;
@@ -321,15 +328,18 @@ function vtdColdCases(v: ReturnType<typeof vtdMachine>, pages: readonly MissPage
 export const iommuPluginsSuite: Suite = {
   name: 'iommu',
   async run(ctx) {
-    ctx.log('building and loading the bundled vtd and tce plugins (trusted)');
+    ctx.log('building and loading the bundled vtd, tce and riscv-iommu plugins (trusted)');
     const host = new PluginHost();
     const vtdPlugin = await loadBundled(host, 'vtd', 'trusted');
     const tcePlugin = await loadBundled(host, 'tce', 'trusted');
+    const riscvPlugin = await loadBundled(host, 'riscv-iommu', 'trusted');
 
     ctx.log('bare machines with 64 MiB of RAM: vtd0 (3-level tables), tce0 (flat table)');
     const v = vtdMachine(vtdPlugin);
     const t = tceMachine(tcePlugin);
     const missIotlb = v.miss.iotlb.capacity;
+    const rr = bareRig();
+    const rv = riscvMachine(rr.emu, rr.d, riscvPlugin, BENCH_BUS, rr.alloc, v.pages, READ_GPAS);
 
     checkLoads(
       'identity',
@@ -340,7 +350,10 @@ export const iommuPluginsSuite: Suite = {
     );
     checkLoads('VT-d', v.miss, v.bytes, MISS_IOVA_BASE, v.pages);
     checkLoads('TCE', t.miss, t.bytes, TCE_IOVA_BASE, t.pages);
+    checkLoads('RISC-V IOMMU', rv.miss, rr.bytes, RISCV_MISS_IOVA_BASE, v.pages);
     const cases = [
+      ...riscvReadCases(rv.hit, rr.bytes, READ_GPAS),
+      riscvMissCase(rv.miss, v.pages),
       ...vtdReadCases(v.hit, v.bytes),
       load64Case('identity.load64', v.identity, 0, v.pages, 'gpa'),
       load64Case('vtd.miss.load64', v.miss, MISS_IOVA_BASE, v.pages, 'iova'),
@@ -359,6 +372,7 @@ export const iommuPluginsSuite: Suite = {
     for (const [what, c] of [
       ['VT-d', v.miss],
       ['TCE', t.miss],
+      ['RISC-V IOMMU', rv.miss],
     ] as const) {
       const s = c.iotlb.stats();
       check(s.hits === 0 && s.misses > s.capacity, `the ${what} miss walk never hit the IOTLB`);
@@ -369,6 +383,8 @@ export const iommuPluginsSuite: Suite = {
       'the cold VT-d walk never hit the IOTLB',
     );
     check(v.noFaults(), 'VT-d recorded no fault while timed');
+    check(rv.noFaults(), 'the RISC-V IOMMU recorded no fault');
+    check(rv.hit.iotlb.stats().misses === READ_GPAS.length, 'warm RISC-V reads hit the IOTLB');
 
     const walk = `${v.pages.length} pages round-robin, ${missIotlb}-entry IOTLB`;
     const coldNs = m.paired((a, b) => a - b, 'vtd.ccmd+miss.load64', 'vtd.ccmd');
@@ -409,6 +425,29 @@ export const iommuPluginsSuite: Suite = {
         better: 'higher',
         target: IOMMU_COPY_TARGET,
         detail: 'Uint8Array.set ns / DMAContext.read ns, 4 KiB via VT-d, IOTLB hits',
+      },
+      {
+        name: 'riscv-iommu.translate.miss.ns',
+        value: m.ns('riscv-iommu.miss.load64'),
+        unit: 'ns/op',
+        better: 'lower',
+        detail: `readU64LE via the RISC-V IOMMU missing the IOTLB (${walk}): kernel lookup+evict+insert, device-context cache hit (3-level DDT), Sv39 walk (3 PTE reads), the 8-byte load`,
+      },
+      {
+        name: 'riscv-iommu.translate.miss.ratio',
+        value: m.paired(costRatio, 'riscv-iommu.miss.load64', 'identity.load64'),
+        unit: 'ratio',
+        better: 'lower',
+        detail:
+          'RISC-V IOMMU IOTLB-miss readU64LE ns / identity (no IOMMU) readU64LE ns, same bytes',
+      },
+      {
+        name: 'dma.riscv-iommu.read.4k.ratio',
+        value: m.paired(speedRatio, 'riscv-iommu.read.4096.baseline', 'riscv-iommu.read.4096.ours'),
+        unit: 'ratio',
+        better: 'higher',
+        target: IOMMU_COPY_TARGET,
+        detail: 'Uint8Array.set ns / DMAContext.read ns, 4 KiB via the RISC-V IOMMU, IOTLB hits',
       },
       {
         name: 'tce.translate.miss.ns',

@@ -61,6 +61,8 @@ export function infoView(emu: Emulator, what: string): string | undefined {
         out.push(
           `  IOMMU ${id}: ${inst.translations} translations, ${inst.faults} fault${inst.faults === 1 ? '' : 's'}`,
         );
+        // The model's own view (its contexts, its fault queue), when it gives one.
+        for (const line of emu.iommus.get(id)?.model.info?.() ?? []) out.push(`    ${line}`);
         for (const f of inst.recentFaults.slice(-8)) {
           out.push(
             `    fault: ${f.device} ${f.access} 0x${f.iova.toString(16)}: ${f.reason}${f.detail ? ` (${f.detail})` : ''}`,

@@ -6,7 +6,9 @@
  * the PLIC (95 sources, M and S contexts per hart), an ns16550a UART on `-serial` 0, the
  * sifive,test power device, the goldfish RTC, eight virtio-mmio slots, a generic ECAM PCIe
  * host (`pcie.0`) with its I/O, 32-bit and 64-bit windows and INTx swizzled onto PLIC
- * 32..35. The device tree is generated from the machine as built when it is complete
+ * 32..35; with `iommu-sys=on`, the platform RISC-V IOMMU (the riscv-iommu plugin, which the
+ * host adds) at 0x3010000 translating pcie.0, its wired interrupts on PLIC 36..39. The
+ * device tree is generated from the machine as built when it is complete
  * (`ready`), or taken from `-dtb`; `/chosen` gets `-append` and the initrd either way.
  *
  * - `memory-map.ts`: addresses and interrupt numbers; `boot.ts`: where images go and the
@@ -27,6 +29,17 @@ import { checkKernelImage } from './kernel-image.js';
 import { IRQS, MEMMAP, PLIC_SOURCES, TIMEBASE, VIRTIO_SLOTS } from './memory-map.js';
 import { emptyVirtioMmio } from './virtio-mmio-slot.js';
 
+/** The id the host gives the machine's own RISC-V IOMMU (QEMU's device is riscv-iommu-sys). */
+const IOMMU_ID = 'iommu-sys';
+
+/** QEMU's OnOffAuto as `-machine virt,iommu-sys=...` takes it; auto means off on virt. */
+function parseOnOff(v: string, who: { plugin: string }): boolean {
+  const s = v.toLowerCase();
+  if (['on', 'true', 'yes'].includes(s)) return true;
+  if (['off', 'false', 'no', 'auto'].includes(s)) return false;
+  throw new EmuhostError('E_OPTION', `iommu-sys=${v}: on, off or auto`, who);
+}
+
 /** 2026-01-01T00:00:00Z: the RTC's time at virtual time 0 unless the host says otherwise. */
 const DEFAULT_RTC_BASE_NS = 1_767_225_600 * 1e9;
 
@@ -45,6 +58,12 @@ export default definePlugin({
       default: 'none',
       description: "Interrupt controllers: only 'none' (the PLIC) is implemented",
     },
+    'iommu-sys': {
+      type: 'string',
+      default: 'auto',
+      description:
+        'The platform RISC-V IOMMU (riscv-iommu plugin) at 0x3010000, translating pcie.0, wired to PLIC 36..39: on, or off/auto (none, as QEMU)',
+    },
   },
   create(ctx) {
     const who = { plugin: 'virt' };
@@ -60,6 +79,7 @@ export default definePlugin({
         'the virt machine needs a host with SDK 1.4 (CPUs, the clock, the loader)',
         who,
       );
+    const iommuSys = parseOnOff(String(ctx.options['iommu-sys']), who);
     const cpuOf = ctx.cpu;
     const load = ctx.load;
     const place = (name: string, d: VirtDevice, base: number) =>
@@ -163,6 +183,21 @@ export default definePlugin({
 
     return {
       defaultPciBus: 'pcie.0',
+      ...(iommuSys && {
+        // QEMU's riscv-iommu-sys: the host adds the riscv-iommu plugin as `iommu-sys`, with
+        // every pcie.0 requester behind it (device_id = RID, as the tree's iommu-map says).
+        iommu: {
+          base: MEMMAP.iommuSys.base as GuestPhysAddr,
+          bus: 'pcie.0',
+          builtin: { plugin: 'riscv-iommu', id: IOMMU_ID },
+        },
+      }),
+      platformIrq(device: string, name: string) {
+        // Its four wired interrupt vectors, wsi0..wsi3, are PLIC sources 36..39.
+        const v = /^wsi([0-3])$/.exec(name);
+        if (!iommuSys || device !== IOMMU_ID || v === null) return undefined;
+        return source(IRQS.iommu + Number(v[1]));
+      },
       platformSlot(_device: string, kind: string) {
         if (kind !== 'virtio-mmio') return undefined;
         const slot = slotTaken.indexOf(false);
@@ -190,6 +225,7 @@ export default definePlugin({
                 ramSize: ctx.ramSize,
                 timebase: TIMEBASE,
                 harts: harts.map((h) => h.info),
+                iommu: iommuSys,
               });
         setChosen(tree.root, {
           ...(fw?.cmdline !== undefined && fw.cmdline !== '' && { bootargs: fw.cmdline }),

@@ -4,7 +4,13 @@
  * output collected: for tests of the machine and the reference guest.
  */
 
-import { type BackendsSpec, Emulator, loadBundled, PluginHost } from '@emuhost/host';
+import {
+  addBuiltinIommu,
+  type BackendsSpec,
+  Emulator,
+  loadBundled,
+  PluginHost,
+} from '@emuhost/host';
 import type { CharBackend, CharFrontend, CpuTraceKind, OptionValue } from '@emuhost/sdk';
 
 export interface BootOptions {
@@ -39,6 +45,13 @@ export interface BootOptions {
   readonly backends?: Omit<BackendsSpec, 'seed'>;
   /** Machine options (`-machine virt,key=value`). */
   readonly machineOptions?: Readonly<Record<string, OptionValue>>;
+  /**
+   * Called between run slices with the emulator (event boundaries: no DMA in flight); return
+   * true to stop the run (outcome `until`). For tests that act on the running machine.
+   */
+  readonly between?: (emu: Emulator, output: string) => boolean | undefined;
+  /** The plugin host (to load or rebuild plugins the run uses); default a fresh one. */
+  readonly host?: PluginHost;
 }
 
 export interface BootResult {
@@ -67,7 +80,7 @@ class Capture implements CharBackend {
 }
 
 export async function bootVirt(opts: BootOptions): Promise<BootResult> {
-  const host = new PluginHost();
+  const host = opts.host ?? new PluginHost();
   const machine = await loadBundled(host, 'virt');
   const cpu = await loadBundled(host, 'rv64');
   const seen: Record<string, { instructions: number; ms: number }> = {};
@@ -99,6 +112,7 @@ export async function bootVirt(opts: BootOptions): Promise<BootResult> {
     ...(opts.trace !== undefined && { trace: opts.trace }),
   });
   emuRef = emu;
+  await addBuiltinIommu(emu, host);
   for (const d of opts.devices ?? []) {
     const plugin = await loadBundled(host, d.plugin);
     emu.addDevice(plugin, {
@@ -123,7 +137,10 @@ export async function bootVirt(opts: BootOptions): Promise<BootResult> {
       outcome = s.kind;
       break;
     }
-    if (opts.until !== undefined && serial.text.includes(opts.until)) {
+    if (
+      (opts.until !== undefined && serial.text.includes(opts.until)) ||
+      opts.between?.(emu, serial.text) === true
+    ) {
       outcome = 'until';
       break;
     }
