@@ -61,3 +61,17 @@ describe('-kernel images', () => {
     expect(() => checkKernelImage(elf)).toThrow(/ELF file for machine 62/);
   });
 });
+
+describe('ELF kernels', () => {
+  it('loads a RISC-V ELF where its segments say and starts there, as QEMU does', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { elfKernel } = await import('./elf-kernel.js');
+    const file = join(import.meta.dirname, '../../../bench/guest/int.elf');
+    const elf = elfKernel(new Uint8Array(readFileSync(file)))!;
+    expect(elf.low).toBe(0x80000000);
+    expect(elf.high).toBeGreaterThan(elf.low);
+    expect(layout(128 * MiB, undefined, new Uint8Array(1), undefined, elf).start).toBe(0x80000000);
+    expect(elfKernel(new Uint8Array(100))).toBeUndefined();
+  });
+});

@@ -26,14 +26,16 @@ export function layout(
   bios: Uint8Array | undefined,
   kernel: Uint8Array | undefined,
   initrd: Uint8Array | undefined,
+  elf?: { readonly low: number; readonly high: number },
 ): BootLayout {
   const dram = MEMMAP.dram.base;
   const firmwareEnd = dram + (bios?.length ?? 0);
   // riscv_calc_kernel_start_addr: 64-bit harts align the kernel to 2 MiB after the firmware.
-  const kernelAddr = alignUp(firmwareEnd, 2 * MiB);
+  // An ELF kernel goes where its segments say; it starts at its lowest address.
+  const kernelAddr = elf?.low ?? alignUp(firmwareEnd, 2 * MiB);
   const start = bios !== undefined ? dram : kernelAddr;
   if (kernel === undefined) return { start };
-  const k = { addr: kernelAddr, size: kernel.length };
+  const k = { addr: kernelAddr, size: elf !== undefined ? elf.high - elf.low : kernel.length };
   if (initrd === undefined) return { start, kernel: k };
   const at = kernelAddr + Math.min(Math.floor(ramSize / 2), 512 * MiB);
   return { start, kernel: k, initrd: { start: at, end: at + initrd.length } };

@@ -24,6 +24,7 @@ import { GoldfishRtc } from './devices/goldfish-rtc.js';
 import { Plic } from './devices/plic.js';
 import { SifiveTest } from './devices/sifive-test.js';
 import { Uart16550 } from './devices/uart16550.js';
+import { elfKernel } from './elf-kernel.js';
 import { parseDtb, setChosen, toDtb } from './fdt/index.js';
 import { checkKernelImage } from './kernel-image.js';
 import { IRQS, MEMMAP, PLIC_SOURCES, TIMEBASE, VIRTIO_SLOTS } from './memory-map.js';
@@ -172,7 +173,7 @@ export default definePlugin({
     const devices: VirtDevice[] = [clint, plic, uart, test, rtc];
     let dtb: Uint8Array | undefined;
     /** What `ready` placed, copied in again at every reset (QEMU's ROM blobs do the same). */
-    let images: [number, Uint8Array][] = [];
+    let images: (readonly [number, Uint8Array])[] = [];
 
     const fail = (text: string) => {
       throw new EmuhostError('E_BAD_ARGUMENT', text, who);
@@ -217,7 +218,8 @@ export default definePlugin({
       ready() {
         const fw = ctx.firmware;
         if (fw?.kernel !== undefined) checkKernelImage(fw.kernel);
-        const where = layout(ctx.ramSize, fw?.bios, fw?.kernel, fw?.initrd);
+        const elf = fw?.kernel !== undefined ? elfKernel(fw.kernel) : undefined;
+        const where = layout(ctx.ramSize, fw?.bios, fw?.kernel, fw?.initrd, elf);
         const tree =
           fw?.dtb !== undefined
             ? parseDtb(fw.dtb)
@@ -245,7 +247,11 @@ export default definePlugin({
           fits('the -bios image', MEMMAP.dram.base, fw.bios.length);
           images.push([MEMMAP.dram.base, fw.bios]);
         }
-        if (fw?.kernel !== undefined && where.kernel !== undefined) {
+        if (elf !== undefined) {
+          if (elf.low < MEMMAP.dram.base) fail('the -kernel ELF file loads below RAM');
+          fits('the -kernel ELF file', elf.low, elf.high - elf.low);
+          images.push(...elf.pieces);
+        } else if (fw?.kernel !== undefined && where.kernel !== undefined) {
           fits('the -kernel image', where.kernel.addr, where.kernel.size);
           images.push([where.kernel.addr, fw.kernel]);
         }

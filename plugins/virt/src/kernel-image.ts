@@ -1,7 +1,8 @@
 /**
  * What a `-kernel` image is, before it is placed: the virt machine boots a raw RISC-V kernel
  * image (Linux's `Image`, which Debian ships, EFI stub and all, as `vmlinuz`) at the first
- * 2 MiB boundary after the firmware, as QEMU does. An image of another architecture is
+ * 2 MiB boundary after the firmware, as QEMU does, or a RISC-V ELF file (`elf-kernel.ts`). An
+ * image of another architecture is
  * refused with a message saying what it is, rather than run into an illegal instruction.
  */
 import { EmuhostError } from '@emuhost/sdk';
@@ -17,10 +18,8 @@ export function checkKernelImage(image: Uint8Array): void {
   let what: string | undefined;
   if (u32(0) === 0x464c457f) {
     const machine = image.length >= 20 ? v.getUint16(18, true) : -1;
-    what =
-      machine === 243
-        ? "a RISC-V ELF file (the virt machine boots raw images: use the kernel's Image, not vmlinux)"
-        : `an ELF file for machine ${machine}, not RISC-V`;
+    if (machine === 243) return;
+    what = `an ELF file for machine ${machine}, not RISC-V`;
   } else if (u32(0x38) === ARM64_MAGIC) what = 'an arm64 Linux Image';
   else if (image.length > 0x206 && v.getUint32(0x202, true) === 0x53726448) what = 'an x86 bzImage';
   else if (image.length >= 4 && v.getUint16(0, true) === 0x5a4d)
