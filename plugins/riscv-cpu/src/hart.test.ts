@@ -80,6 +80,25 @@ describe('rv64 hart', () => {
     expect(debug.targetXml['target.xml']).toContain('riscv:rv64');
   });
 
+  it("does not latch the external SEIP into mip's software bit on csrrs/csrrc (spec 3.1.9)", () => {
+    // csrrsi x0, mip, 0 would not write; set STIP (bit 5) with a register: li t0, 32; csrrs x0, mip, t0
+    const prog = [
+      enc('addi', { rd: 5, rs1: 0, imm: 32 }),
+      enc('csrrs', { rd: 0, rs1: 5, csr: 0x344 }),
+      enc('csrrs', { rd: 6, rs1: 0, csr: 0x344 }),
+      enc('jal', { rd: 0, imm: 0 }),
+    ];
+    const { m, cpu, debug } = machineWith(prog);
+    const seip = cpu.handle().irq('seip');
+    seip(1);
+    m.cpus.run({ untilNs: 100 });
+    seip(0);
+    // Read mip again through the debugger: SEIP must have gone with the signal; STIP stays.
+    const mip = new DataView(debug.readRegister(65 + 0x344)!.buffer).getBigUint64(0, true);
+    expect(mip & 0x200n).toBe(0n);
+    expect(mip & 0x20n).toBe(0x20n);
+  });
+
   it('resumes from saved state exactly where it was', () => {
     const loop = [enc('addi', { rd: 6, rs1: 6, imm: 3 }), enc('jal', { rd: 0, imm: -4 })];
     const a = machineWith(loop);

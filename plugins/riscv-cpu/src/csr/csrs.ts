@@ -37,6 +37,12 @@ interface CsrRow {
   /** Extra access condition beyond privilege and read-only-ness (counter enables, TVM, FS). */
   readonly allowed?: (h: Hart, write: boolean) => boolean;
   readonly read: (h: Hart) => void;
+  /**
+   * The value a read-modify-write (csrrs/csrrc) starts from, when it is not what `read` gives:
+   * mip's SEIP reads as the software bit OR the external signal, but a set or clear works on
+   * the software bit alone (privileged spec 3.1.9). Leaves it in `h.csrLo`/`h.csrHi`.
+   */
+  readonly readForWrite?: (h: Hart) => void;
   /** Absent: writes are ignored (a read-only-zero or WARL-fixed CSR that is writable). */
   readonly write?: (h: Hart, lo: number, hi: number) => void;
 }
@@ -220,6 +226,7 @@ pair(0x343, 'mtval', R64.MTVAL);
 def(0x344, {
   name: 'mip',
   read: (h) => ret(h, h.mipValue(), 0),
+  readForWrite: (h) => ret(h, (h.mipValue() & ~MIP_SEIP) | (h.swMip & MIP_SEIP), 0),
   // M-mode writes SSIP, STIP and the software SEIP; MSIP, MTIP, MEIP are the inputs'.
   write: (h, lo) => h.setSoftwarePending(lo & (MIP_SSIP | MIP_STIP | MIP_SEIP)),
 });
@@ -357,12 +364,19 @@ export function csrInstruction(
   if (writes) {
     let lo = srcLo;
     let hi = srcHi;
+    let baseLo = oldLo;
+    let baseHi = oldHi;
+    if (op !== CSR_RW && row.readForWrite !== undefined) {
+      row.readForWrite(h);
+      baseLo = h.csrLo;
+      baseHi = h.csrHi;
+    }
     if (op === CSR_RS) {
-      lo = oldLo | srcLo;
-      hi = oldHi | srcHi;
+      lo = baseLo | srcLo;
+      hi = baseHi | srcHi;
     } else if (op === CSR_RC) {
-      lo = oldLo & ~srcLo;
-      hi = oldHi & ~srcHi;
+      lo = baseLo & ~srcLo;
+      hi = baseHi & ~srcHi;
     }
     row.write?.(h, lo | 0, hi | 0);
     h.exit = true;

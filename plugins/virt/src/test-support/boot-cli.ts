@@ -1,6 +1,6 @@
 /**
  * `node scripts/run-ts.mjs plugins/virt/src/test-support/boot-cli.ts [--max N] [--trace int]
- * [--flavour test|shell] [--append CMDLINE] [--disk IMAGE] [--rng] [--json]`: boots the cached reference guest (npm run
+ * [--flavour test|shell] [--append CMDLINE] [--disk IMAGE] [--rng] [--smp N] [--json]`: boots the cached reference guest (npm run
  * guest:fetch) on the virt machine in this process and prints the console as it comes, then
  * the outcome; with `--json`, one line of figures for the bench instead.
  */
@@ -29,6 +29,7 @@ const r = await bootVirt({
   initrd: file(m.initramfs[opt('--flavour') ?? 'test']!.path),
   cmdline: opt('--append') ?? 'console=ttyS0 earlycon',
   maxInstructions: Number(opt('--max') ?? 4e9),
+  smp: Number(opt('--smp') ?? 1),
   ...(opt('--disk') !== undefined && {
     backends: { drives: [{ id: 'd0', file: opt('--disk')!, format: 'raw' }] },
   }),
