@@ -19,7 +19,22 @@ export function reason(e: unknown): string {
   return (code !== undefined && words[code]) || (e instanceof Error ? e.message : String(e));
 }
 
-/** One line for the user: QEMU's style has no error codes in it. */
+/**
+ * One line for the user: QEMU's style has no error codes in it. A plugin bundles its own copy
+ * of the SDK (and may run in another realm), so its errors are EmuhostErrors by name and code,
+ * not by class.
+ */
 export function message(e: unknown): string {
-  return e instanceof EmuhostError ? e.message.replace(/^E_[A-Z_]+: /, '') : describe(e);
+  const {
+    name,
+    code,
+    message: text,
+  } = (e ?? {}) as { name?: unknown; code?: unknown; message?: unknown };
+  const emuhost =
+    e instanceof EmuhostError ||
+    (name === 'EmuhostError' &&
+      typeof code === 'string' &&
+      typeof text === 'string' &&
+      /^E_[A-Z_]+$/.test(code));
+  return emuhost ? String(text).replace(/^E_[A-Z_]+: /, '') : describe(e);
 }

@@ -82,6 +82,10 @@ describe('runSystem', () => {
         ['-M', 'rvtest', '-m', '64K', '-bios', 'echo.bin', '-kernel', 'echo.bin'],
         /-kernel \(180 bytes\) does not fit in 65536 bytes of RAM/,
       ],
+      [
+        ['-M', 'virt', '-bios', 'none', '-kernel', '/bin/ls'],
+        /^the -kernel image '\/bin\/ls' is an ELF file for machine 62, not RISC-V$/,
+      ],
       [['-M', 'rvtest', '-m'], '-m: requires an argument'],
       [['-M', 'rvtest', 'disk.img'], /unexpected argument/],
       [['-M', 'nosuch'], "unsupported machine type 'nosuch' (use -machine help)"],

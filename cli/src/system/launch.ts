@@ -167,7 +167,7 @@ export async function runSystem(
     const exit = await loop.run();
     return exit.exitCode;
   } catch (e) {
-    say(message(e));
+    say(nameBootFiles(message(e), args));
     return 1;
   } finally {
     for (const s of signals) process.off(s, onSignal);
@@ -175,6 +175,19 @@ export async function runSystem(
     await consoles?.close();
     await trace?.flush();
   }
+}
+
+/**
+ * The machine sees images, not files: where its message speaks of "the -kernel image" (or ELF
+ * file, -bios, -initrd), the user is told which file that was.
+ */
+function nameBootFiles(text: string, args: SystemArgs): string {
+  const files = { bios: args.bios, kernel: args.kernel, initrd: args.initrd };
+  return text.replace(
+    /the -(bios|kernel|initrd) (image|ELF file)/g,
+    (all, opt: keyof typeof files, kind: string) =>
+      files[opt] === undefined ? all : `the -${opt} ${kind} '${files[opt]}'`,
+  );
 }
 
 /** `--plugin`: a machine or CPU plugin can only run trusted, so it is loaded so. */
