@@ -9,9 +9,11 @@
  * fault) complete the request with VIRTIO_BLK_S_IOERR. Only a chain with no room for the
  * header or the status byte makes the device need a reset (QEMU's virtio_error).
  *
- * Requests complete before the notify returns (the backend is synchronous), so none is ever
- * in flight between two machine events. With the write cache off (the driver did not
- * negotiate FLUSH, or wrote writeback 0), each write is flushed before it completes.
+ * By default requests complete before the notify returns (the backend is synchronous), so
+ * none is in flight between two machine events; `x-latency-ns` makes each one complete that
+ * much virtual time after it was taken (`inflight.ts`, which also says how a reload carries
+ * them). With the write cache off (the driver did not negotiate FLUSH, or wrote writeback 0),
+ * each write is flushed before it completes.
  */
 import type { BlockBackend, BlockResult } from '@emuhost/sdk';
 import {
@@ -22,6 +24,7 @@ import {
   type VirtioDevice,
   type VirtioHost,
 } from '@emuhost/virtio';
+import { Inflight, type InflightRequest } from './inflight.js';
 
 export const BLK_F = {
   SIZE_MAX: 1,
@@ -76,6 +79,8 @@ const ID_BYTES = 20;
 export const MAX_DWZ_SECTORS = 0x3fffff;
 /** Data moves between the image and guest memory in pieces of this size. */
 const CHUNK = 1 << 20;
+/** A request whose header the device could not read: it completes with IOERR. */
+const UNREADABLE = -1;
 
 export interface BlkOptions {
   readonly serial: string;
@@ -84,11 +89,14 @@ export interface BlkOptions {
   readonly configWce: boolean;
   readonly discard: boolean;
   readonly writeZeroes: boolean;
+  /** Virtual time from taking a request to completing it, in ns (0: inside the notify). */
+  readonly latencyNs: number;
 }
 
-/** What the model keeps across a reload (the driver's write-cache choice). */
+/** What the model keeps across a reload: the driver's write-cache choice, requests in flight. */
 export interface BlkState {
   readonly writeback: number;
+  readonly inflight: readonly InflightRequest[];
 }
 
 export function createBlk(
@@ -224,44 +232,58 @@ export function createBlk(
     return sgWrite(dma, c.in, 0, out).error === undefined ? BLK_S.OK : BLK_S.IOERR;
   };
 
-  const handle = (q: number, c: Chain): void => {
-    if (c.outLen < 16 || c.inLen < 1) {
-      host.fail(`virtio-blk: a request without room for its header or status (chain ${c.head})`);
-      return;
-    }
+  /** Runs the decoded request on its chain, writes the status byte and completes the chain. */
+  const finish = (q: number, c: Chain, type: number, sector: bigint): void => {
     let s: number;
-    if (sgRead(dma, c.out, 0, header).error !== undefined) s = BLK_S.IOERR;
-    else {
-      const type = hv.getUint32(0, true);
-      const sector = hv.getBigUint64(8, true);
-      switch (type) {
-        case BLK_T.IN:
-          s = read(c, sector);
-          break;
-        case BLK_T.OUT:
-          s = write(c, sector);
-          break;
-        case BLK_T.FLUSH:
-          s = ioStatus(drive.flush());
-          break;
-        case BLK_T.GET_ID:
-          s = getId(c);
-          break;
-        case BLK_T.DISCARD:
-          s = discardOrZero(c, false);
-          break;
-        case BLK_T.WRITE_ZEROES:
-          s = discardOrZero(c, true);
-          break;
-        default:
-          s = BLK_S.UNSUPP;
-      }
+    switch (type) {
+      case BLK_T.IN:
+        s = read(c, sector);
+        break;
+      case BLK_T.OUT:
+        s = write(c, sector);
+        break;
+      case BLK_T.FLUSH:
+        s = ioStatus(drive.flush());
+        break;
+      case BLK_T.GET_ID:
+        s = getId(c);
+        break;
+      case BLK_T.DISCARD:
+        s = discardOrZero(c, false);
+        break;
+      case BLK_T.WRITE_ZEROES:
+        s = discardOrZero(c, true);
+        break;
+      case UNREADABLE:
+        s = BLK_S.IOERR;
+        break;
+      default:
+        s = BLK_S.UNSUPP;
     }
     status[0] = s;
     // The status is the chain's last writable byte; if even it cannot be written, the
     // driver still gets the chain back (with a status it cannot trust, as on hardware).
     sgWrite(dma, c.in, c.inLen - 1, status);
     host.complete(q, c.head, c.inLen);
+  };
+
+  const inflight = new Inflight(host, finish, saved?.inflight ?? [], (n) =>
+    host.ctx.log.info(`completed the ${n} requests in flight the previous code had taken`),
+  );
+  if (inflight.size > 0)
+    host.ctx.log.info(`carried ${inflight.size} requests in flight over from the previous code`);
+
+  /** Takes a request off the ring: its header now, the work now or after the latency. */
+  const take = (q: number, c: Chain): void => {
+    if (c.outLen < 16 || c.inLen < 1) {
+      host.fail(`virtio-blk: a request without room for its header or status (chain ${c.head})`);
+      return;
+    }
+    const ok = sgRead(dma, c.out, 0, header).error === undefined;
+    const type = ok ? hv.getUint32(0, true) : UNREADABLE;
+    const sector = ok ? hv.getBigUint64(8, true) : 0n;
+    if (o.latencyNs > 0) inflight.add(q, c, type, sector, o.latencyNs);
+    else finish(q, c, type, sector);
   };
 
   return {
@@ -274,11 +296,15 @@ export function createBlk(
         config[BLK_CONFIG.WRITEBACK] = (value >>> (8 * (BLK_CONFIG.WRITEBACK - offset))) & 1;
     },
     queueNotify(q) {
-      for (let c = host.pop(q); c !== undefined; c = host.pop(q)) handle(q, c);
+      for (let c = host.pop(q); c !== undefined; c = host.pop(q)) take(q, c);
     },
     reset() {
       config[BLK_CONFIG.WRITEBACK] = 1;
+      inflight.clear();
     },
-    saveState: (): BlkState => ({ writeback: config[BLK_CONFIG.WRITEBACK]! }),
+    saveState: (): BlkState => ({
+      writeback: config[BLK_CONFIG.WRITEBACK]!,
+      inflight: inflight.save(),
+    }),
   };
 }

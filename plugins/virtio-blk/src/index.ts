@@ -10,7 +10,9 @@
  * at most 20 bytes used), `queue-size` (256), `num-queues` (1), `config-wce` (on: the driver
  * may turn the write cache off), `discard` and `write-zeroes` (on), and every virtio device's
  * `iommu_platform`, `disable-legacy`, `disable-modern`, `event_idx`, `indirect_desc`,
- * `vectors` (see @emuhost/virtio). The model is `blk.ts`.
+ * `vectors` (see @emuhost/virtio), and emuhost's `x-latency-ns` (virtual time each request
+ * stays in flight; 0). The model is `blk.ts`, requests in flight `inflight.ts`, the saved
+ * state's versions `state.ts`.
  *
  * Durability: a write reaches the image file when the request completes (no buffering of
  * ours); FLUSH is an fsync, so a request completed after a FLUSH survives emuhost being killed,
@@ -18,6 +20,7 @@
  */
 import { DEVICE_ID, defineVirtioDevice } from '@emuhost/virtio';
 import { type BlkState, createBlk } from './blk.js';
+import { migrateState, restoreBlkState, STATE_VERSION } from './state.js';
 
 export default defineVirtioDevice<BlkState>({
   deviceId: DEVICE_ID.BLOCK,
@@ -42,8 +45,15 @@ export default defineVirtioDevice<BlkState>({
       default: true,
       description: 'offer VIRTIO_BLK_F_WRITE_ZEROES',
     },
+    'x-latency-ns': {
+      type: 'number',
+      default: 0,
+      description:
+        'virtual time from taking a request to completing it, in ns (0: completes inside the notify); for testing requests in flight',
+    },
   },
-  stateVersion: 1,
+  stateVersion: STATE_VERSION,
+  migrateState,
   create(host, saved) {
     const o = host.ctx.options;
     const driveId = o.drive;
@@ -62,6 +72,11 @@ export default defineVirtioDevice<BlkState>({
     const numQueues = o['num-queues'] as number;
     if (!Number.isInteger(numQueues) || numQueues < 1 || numQueues > 16)
       throw new Error(`virtio-blk: num-queues must be 1..16, not ${numQueues}`);
+    const latencyNs = o['x-latency-ns'] as number;
+    if (!Number.isSafeInteger(latencyNs) || latencyNs < 0)
+      throw new Error(
+        `virtio-blk: x-latency-ns must be a whole number of ns >= 0, not ${latencyNs}`,
+      );
     const drive = host.ctx.block!(driveId);
     return createBlk(
       host,
@@ -73,8 +88,9 @@ export default defineVirtioDevice<BlkState>({
         configWce: o['config-wce'] !== false,
         discard: o.discard !== false,
         writeZeroes: o['write-zeroes'] !== false,
+        latencyNs,
       },
-      saved,
+      restoreBlkState(saved),
     );
   },
 });
