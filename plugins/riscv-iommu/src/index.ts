@@ -40,7 +40,7 @@ import { updateWires } from './interrupts.js';
 import { ACCESS_RULES, flushAll, registerOps } from './mmio.js';
 import { initialRegs, MODE, REG_BLOCK_SIZE, VECTORS } from './registers.js';
 import { type RiscvIommu, syncDdtp } from './riscv-iommu.js';
-import { restoreState, saveState } from './state.js';
+import { migrateState, restoreState, STATE_VERSION, saveState } from './state.js';
 import { walk } from './walk.js';
 
 /** Untranslated DMA (Bare mode, or a context whose stages are both Bare) in 1 GiB pages. */
@@ -75,7 +75,8 @@ export default definePlugin({
         'also implement and advertise Sv48 and Sv48x4 (Linux then builds 4-level I/O page tables; default: Sv39/Sv39x4 only, like the virt CPU)',
     },
   },
-  stateVersion: 1,
+  stateVersion: STATE_VERSION,
+  migrateState,
   create(ctx, saved) {
     const base = ctx.options.base as number;
     if (!Number.isSafeInteger(base) || base < 0 || base % 4096 !== 0)
@@ -87,10 +88,16 @@ export default definePlugin({
     const restored = saved === undefined ? undefined : restoreState(saved);
     if (saved !== undefined && restored === undefined)
       ctx.log.warn('saved state has an unexpected shape: starting from reset values');
+    // What the driver probed stays: a reload does not change the capabilities under it.
+    const sv48 = restored?.sv48 ?? ctx.options.sv48 === true;
+    if (sv48 !== (ctx.options.sv48 === true))
+      ctx.log.warn(
+        `sv48=${ctx.options.sv48 === true}: kept at ${sv48}, as the running guest saw it`,
+      );
     const wires = Array.from({ length: VECTORS }, (_, v) => ctx.platform.irq(`wsi${v}`));
     const m: RiscvIommu = {
       ctx,
-      sv48: ctx.options.sv48 === true,
+      sv48,
       r: restored?.regs ?? initialRegs(),
       contexts: restored?.contexts ?? new Map(),
       wires: wires.map((w) => (level: 0 | 1) => w.set(level)),
@@ -160,7 +167,7 @@ export default definePlugin({
         flushAll(m);
         updateWires(m);
       },
-      saveState: () => saveState(m.r, m.contexts, m.recent),
+      saveState: () => saveState(m.r, m.contexts, m.recent, m.sv48),
       info: () => infoLines(m),
     };
   },

@@ -1,7 +1,18 @@
 /**
- * Saved state: the registers and the device-context cache as plain data (64-bit registers
- * as hex strings, so the state survives JSON as well as structured cloning), and back. A
- * state that does not have this shape is refused (undefined), never half-applied.
+ * Saved state: the registers (ddtp, the command, fault and page-request queues, interrupt
+ * configuration) and the device-context cache as plain data (64-bit registers as hex strings,
+ * so the state survives JSON as well as structured cloning), and back. A state that does not
+ * have this shape is refused (undefined), never half-applied.
+ *
+ * Versions: v1 (0.1.0) had no `sv48`. v2 (0.2.0) records whether Sv48 was advertised, so a
+ * reload never changes the capabilities a running driver probed (the new instance's `sv48`
+ * option is overridden, with a warning). A v1 state migrates with `sv48: null`: the option
+ * decides, as it did.
+ *
+ * The IOTLB is the kernel's, not in this state: a reload flushes every bound requester's
+ * IOTLB and translates live mappings again through the new instance (host's `reloadIommu`),
+ * and the context cache travels here, so what the guest did not invalidate stays cached in
+ * the model as before.
  */
 
 import { initialRegs, MSI_ENTRIES, type QueueState, type RegState, VECTORS } from './registers.js';
@@ -14,7 +25,11 @@ interface SavedQueue {
   csr: number;
 }
 
+export const STATE_VERSION = 2;
+
 export interface SavedState {
+  /** Whether Sv48/Sv48x4 were advertised (null: as the options say; a migrated v1 state). */
+  sv48: boolean | null;
   fctl: number;
   ddtp: string;
   cq: SavedQueue;
@@ -36,8 +51,10 @@ export function saveState(
   r: RegState,
   contexts: ReadonlyMap<number, DeviceContext>,
   recent: readonly string[],
+  sv48: boolean,
 ): SavedState {
   return {
+    sv48,
     fctl: r.fctl,
     ddtp: hex(r.ddtp),
     cq: saveQueue(r.cq),
@@ -84,11 +101,23 @@ function restoreContext(x: unknown): [number, DeviceContext] | undefined {
   return [did, { dtf, fscMode, root: root as number, pscid, gscid, gMode, gRoot: gRoot as number }];
 }
 
+/** A v1 state as v2; undefined for a version this code does not know (the IOMMU resets). */
+export function migrateState(from: number, data: unknown): unknown {
+  if (from !== 1 || typeof data !== 'object' || data === null) return undefined;
+  return { ...data, sv48: null };
+}
+
 /** The registers and context cache from saved data, or undefined when it is not one. */
-export function restoreState(
-  data: unknown,
-): { regs: RegState; contexts: Map<number, DeviceContext>; recent: string[] } | undefined {
+export function restoreState(data: unknown):
+  | {
+      regs: RegState;
+      contexts: Map<number, DeviceContext>;
+      recent: string[];
+      sv48: boolean | null;
+    }
+  | undefined {
   const s = (data ?? {}) as Record<string, unknown>;
+  if (s.sv48 !== null && typeof s.sv48 !== 'boolean') return undefined;
   const ddtp = big(s.ddtp);
   const icvec = big(s.icvec);
   const cq = restoreQueue(s.cq);
@@ -123,5 +152,5 @@ export function restoreState(
     msiPending: (s.msiPending as unknown[]).map((p) => p === true),
   });
   const recent = Array.isArray(s.recent) ? (s.recent as unknown[]).map(String) : [];
-  return { regs, contexts, recent };
+  return { regs, contexts, recent, sv48: s.sv48 };
 }

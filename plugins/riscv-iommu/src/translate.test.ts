@@ -9,6 +9,7 @@ import { type DmaError, iova } from '@emuhost/sdk';
 import { RISCV_IOMMU_REGS as R } from '@emuhost/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { migrateState, restoreState } from './state.js';
 import { requester, rig } from './test-support/load.js';
 
 const MiB = 2 ** 20;
@@ -275,6 +276,21 @@ describe('riscv-iommu translation', () => {
     expect(info).toContain(
       `device context 0x8: Sv39 at 0x${(r.g as unknown as { roots: Map<number, number> }).roots.get(4)!.toString(16)}, PSCID 4`,
     );
+  });
+
+  it('state v2 records the advertised Sv48; a v1 state (0.1.0) migrates and restores', async () => {
+    const r = await rig();
+    r.g.attach(0x08, 4);
+    const saved = r.emu.iommus.get('mmu0')!.saveState();
+    expect(saved.version).toBe(2);
+    const data = saved.data as Record<string, unknown>;
+    expect(data.sv48).toBe(false);
+    const { sv48: _, ...v1 } = data;
+    const migrated = migrateState(1, v1);
+    expect(migrated).toEqual({ ...v1, sv48: null });
+    expect(restoreState(migrated)?.sv48).toBeNull();
+    expect(restoreState(data)?.regs.ddtp).toBe(restoreState(migrated)?.regs.ddtp);
+    expect(migrateState(3, data)).toBeUndefined();
   });
 
   it('translates random Sv39 mappings as a naive page map does', async () => {
