@@ -69,6 +69,10 @@ program
     'hot reload: build the watched plugins, run the machine, and replace their live instances on every source change',
   )
   .argument('[machine-file]', 'a machine file (default: q35 with the watched device plugins)')
+  .addHelpText(
+    'after',
+    '\nWith a guest: emuhost dev --watch DIR... -- <qemu-system-riscv64 options> boots that machine with its console on the terminal (as emuhost-system-riscv64 ... --watch DIR)',
+  )
   .requiredOption('-w, --watch <plugin-dir...>', 'plugin directories to build, run and watch')
   .option(
     '--qtest <chardev>',
@@ -110,9 +114,17 @@ program
 // second, even while plugin code does not return (signals.ts).
 if (process.argv[2] === 'qtest' || process.argv[2] === 'dev') startExitGuard();
 
+const dashes = process.argv.indexOf('--');
 try {
   // QEMU's single-dash options are not POSIX: `qtest` takes the rest of the line untouched.
-  if (process.argv[2] === 'qtest')
+  // So does `dev --watch DIR... -- <qemu-system-riscv64 argv>`: the system emulator, watching.
+  if (process.argv[2] === 'dev' && dashes > 0)
+    process.exitCode = await (await import('./system/launch.js')).runSystem(
+      [...process.argv.slice(dashes + 1), ...watchArgs(process.argv.slice(3, dashes))],
+      process,
+      { arch: 'riscv64', name: 'emuhost dev' },
+    );
+  else if (process.argv[2] === 'qtest')
     process.exitCode = await (await import('./qtest/launch.js')).runQtest(
       process.argv.slice(3),
       process,
@@ -129,4 +141,28 @@ try {
     throw e;
   }
   process.exitCode = 1;
+}
+
+/** `-w A B --watch C` (before the `--`) as the system front end's `--watch A --watch B ...`. */
+function watchArgs(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  let on = false;
+  for (const a of argv) {
+    if (a === '-w' || a === '--watch') on = true;
+    else if (a.startsWith('--watch=')) out.push('--watch', a.slice(8));
+    else if (a.startsWith('-'))
+      throw new EmuhostError(
+        'E_BAD_ARGUMENT',
+        `emuhost dev: ${a} does not go with a QEMU command line (after --)`,
+      );
+    else if (on) out.push('--watch', a);
+    else
+      throw new EmuhostError(
+        'E_BAD_ARGUMENT',
+        `emuhost dev: a machine file (${a}) does not go with a QEMU command line (after --)`,
+      );
+  }
+  if (out.length === 0)
+    throw new EmuhostError('E_BAD_ARGUMENT', 'emuhost dev needs at least one --watch <plugin-dir>');
+  return out;
 }

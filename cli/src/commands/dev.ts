@@ -4,8 +4,10 @@
  * q35 with the watched device plugins added) is built and keeps running; on every source
  * change the plugin is rebuilt, pre-flighted (manifest, SDK range, evaluation: the plugin
  * host's load) and every live instance of it is replaced (`reloadPlugin`), with one report
- * line per device. A failed build or pre-flight leaves the old code running and prints the
- * error at its file and line.
+ * line per device. A watched IOMMU plugin's live instances are reloaded the same way
+ * (`reloadIommu`: state carried over, bindings kept, live mappings translated again). A
+ * failed build, pre-flight, `create` or state migration leaves the old code running and
+ * prints the error at its file and line.
  *
  * `--qtest CHARDEV` serves a qtest session on the running machine (QEMU's chardevs: a client
  * socket, `server=on`, or stdio); the client stays connected across reloads. `--commands`
@@ -22,11 +24,13 @@ import {
   type Emulator,
   formatDiagnostics,
   formatReloadReport,
+  type IommuReloadReport,
   type LoadedPlugin,
   type MachineSpec,
   type PluginBuilder,
   PluginHost,
   PluginLoadError,
+  pluginFrames,
   type ReloadReport,
   readMachineFile,
   reloadPlugin,
@@ -58,6 +62,8 @@ export interface DevCycle {
   readonly dir: string;
   /** The reports, or undefined when the build or the pre-flight failed. */
   readonly reports: readonly ReloadReport[] | undefined;
+  /** The IOMMU instances reloaded (a watched IOMMU plugin). */
+  readonly iommus?: readonly IommuReloadReport[];
   readonly error?: Error;
   readonly ms: { readonly build: number; readonly load: number; readonly total: number };
 }
@@ -165,18 +171,32 @@ export async function startDev(o: DevOptions): Promise<DevSession> {
         t1 = performance.now();
         const plugin = host.loadFile(built.manifestPath, { replace: true });
         const t2 = performance.now();
-        const reports = reloadPlugin(emu, plugin, { hooks: host.hooks.reload });
-        if (reports.some((r) => r.outcome === 'reloaded')) w.plugin = plugin;
-        const total = performance.now() - t0;
-        for (const r of reports)
-          o.out.write(
-            `${formatReloadReport(r)}; build ${(t1 - t0).toFixed(1)} ms, load ${(t2 - t1).toFixed(1)} ms, ${total.toFixed(1)} ms in all\n`,
-          );
-        if (reports.length === 0) o.out.write(`${plugin.manifest.id} rebuilt: no device runs it\n`);
-        result = { dir: w.dir, reports, ms: { build: t1 - t0, load: t2 - t1, total } };
+        const timing = () =>
+          `build ${(t1 - t0).toFixed(1)} ms, load ${(t2 - t1).toFixed(1)} ms, ${(performance.now() - t0).toFixed(1)} ms in all`;
+        if (plugin.manifest.kind === 'iommu') {
+          const iommus = reloadIommus(emu, plugin, w, o.out, timing);
+          result = {
+            dir: w.dir,
+            reports: [],
+            iommus,
+            ms: { build: t1 - t0, load: t2 - t1, total: performance.now() - t0 },
+          };
+        } else {
+          const reports = reloadPlugin(emu, plugin, { hooks: host.hooks.reload });
+          if (reports.some((r) => r.outcome === 'reloaded')) w.plugin = plugin;
+          for (const r of reports) {
+            o.out.write(`${formatReloadReport(r)}; ${timing()}\n`);
+            if (r.error !== undefined)
+              o.out.write(`${located(r.error, plugin)}\nthe old code keeps running\n`);
+          }
+          if (reports.length === 0)
+            o.out.write(`${plugin.manifest.id} rebuilt: no device runs it\n`);
+          const total = performance.now() - t0;
+          result = { dir: w.dir, reports, ms: { build: t1 - t0, load: t2 - t1, total } };
+        }
       } catch (e) {
         const error = e instanceof Error ? e : new Error(String(e));
-        o.err.write(`${describe(error)}\nthe old code keeps running\n`);
+        o.err.write(`${describe(error, w.plugin)}\nthe old code keeps running\n`);
         const now = performance.now();
         result = {
           dir: w.dir,
@@ -214,9 +234,55 @@ function ignored(file: string): boolean {
   );
 }
 
-function describe(e: Error): string {
+function describe(e: Error, plugin?: LoadedPlugin): string {
   if (e instanceof PluginLoadError) return formatDiagnostics(e.diagnostics);
-  return `emuhost: ${e.message}`;
+  return `emuhost: ${located(e, plugin)}`;
+}
+
+/**
+ * An error thrown by plugin code with where it was thrown in the plugin's sources (`create`'s
+ * errors say it already; a `migrateState` that throws does not).
+ */
+function located(e: Error, plugin?: LoadedPlugin): string {
+  const first = e.message.split('\n')[0]!;
+  if (/\(at [^)]*:\d+:\d+\)\)?$/.test(first) || /\.[cm]?[jt]s:\d+/.test(first)) return first;
+  const stack = typeof e.stack === 'string' ? e.stack : '';
+  const top = pluginFrames(stack, plugin).find((f) => /\.[cm]?ts:\d+/.test(f));
+  return top === undefined ? first : `${first} (${top})`;
+}
+
+/**
+ * Reloads every live instance of a watched IOMMU plugin. A failure (its `create` or its state
+ * migration threw) leaves that instance's old code in place and is reported at its source line.
+ */
+function reloadIommus(
+  emu: Emulator,
+  plugin: LoadedPlugin,
+  w: Watched,
+  out: Writable,
+  timing: () => string,
+): IommuReloadReport[] {
+  const ids = [...emu.iommus].filter(([, r]) => r.plugin.manifest.id === plugin.manifest.id);
+  const reports: IommuReloadReport[] = [];
+  for (const [id, r] of ids) {
+    const old = r.plugin;
+    try {
+      const rep = emu.reloadIommu(id, plugin);
+      reports.push(rep);
+      w.plugin = plugin;
+      const warn = rep.warnings.length > 0 ? `; warning: ${rep.warnings.join('; ')}` : '';
+      out.write(
+        `reload ${id}: ${rep.from} -> ${rep.to}, ${rep.retranslated} mappings translated again, ${rep.revoked} revoked, ${(rep.micros / 1000).toFixed(1)} ms${warn}; ${timing()}\n`,
+      );
+    } catch (e) {
+      const error = e instanceof Error ? e : new Error(String(e));
+      out.write(
+        `reload ${id}: ${old.manifest.id} ${old.manifest.version}: rolled back (${located(error, plugin)})\nthe old code keeps running\n`,
+      );
+    }
+  }
+  if (ids.length === 0) out.write(`${plugin.manifest.id} rebuilt: no IOMMU runs it\n`);
+  return reports;
 }
 
 const DEV_COMMANDS =

@@ -87,6 +87,8 @@ export interface SystemArgs {
   readonly noShutdown: boolean;
   /** `--plugin MANIFEST[,level=...]`: external plugin bundles. */
   readonly plugins: readonly { readonly path: string; readonly level: string | undefined }[];
+  /** `--watch DIR`: plugin source directories built, run and hot-reloaded on every change. */
+  readonly watch: readonly string[];
   readonly version: boolean;
   readonly help: boolean;
   /** `-machine help`, `-cpu help`, `-device help`, `-d help`. */
@@ -122,6 +124,7 @@ const WITH_VALUE = new Set([
   'name',
   'L',
   'plugin',
+  'watch',
 ]);
 const FLAGS = new Set([
   'nographic',
@@ -169,6 +172,7 @@ export function parseSystemArgs(argv: readonly string[]): SystemArgs {
   let traceFile: string | undefined;
   let icount: Icount = { mode: 'deterministic', shift: 0, sleep: true };
   const plugins: { path: string; level: string | undefined }[] = [];
+  const watch: string[] = [];
   let listHelp: SystemArgs['listHelp'];
 
   for (let i = 0; i < argv.length; i++) {
@@ -313,6 +317,9 @@ export function parseSystemArgs(argv: readonly string[]): SystemArgs {
         plugins.push({ path: kv.path, level: kv.level });
         break;
       }
+      case 'watch':
+        watch.push(v);
+        break;
       case 'enable-kvm':
         throw new ArgvError(`${arg}: there is no KVM under emuhost (it always emulates)`);
       default:
@@ -341,6 +348,7 @@ export function parseSystemArgs(argv: readonly string[]): SystemArgs {
     noReboot: flags.has('no-reboot'),
     noShutdown: flags.has('no-shutdown'),
     plugins,
+    watch,
     version: flags.has('version'),
     help: flags.has('help'),
     listHelp,

@@ -29,6 +29,7 @@ import {
 } from '@emuhost/host';
 
 import { EmuhostError, type MachineFirmware, type OptionValue } from '@emuhost/sdk';
+import { startDev } from '../commands/dev.js';
 import { infoView } from '../qtest/info.js';
 import { backendArgs, deviceSpecs } from '../qtest/launch.js';
 import { ArgvError } from '../qtest/qemu-argv.js';
@@ -41,6 +42,7 @@ import { message, reason } from './errno.js';
 import { listenGdb } from './gdb/server.js';
 import { helpText, listPlugins } from './listing.js';
 import { Monitor } from './monitor.js';
+import { ReportLines } from './report-lines.js';
 
 export interface SystemIo {
   readonly stdin: Readable;
@@ -98,46 +100,57 @@ export async function runSystem(
   };
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
   for (const s of signals) process.on(s, onSignal);
-  const closers: (() => void)[] = [];
+  const closers: (() => void | Promise<void>)[] = [];
   try {
-    const host = new PluginHost();
-    for (const p of args.plugins) loadPluginFile(host, p.path, p.level);
     if (args.listHelp !== undefined) {
+      const host = new PluginHost();
+      for (const p of args.plugins) loadPluginFile(host, p.path, p.level);
       io.stdout.write(await listPlugins(host, args.listHelp, target.arch));
       return 0;
     }
-    const machine = await machinePlugin(host, args, target);
-    const cpu = await cpuPlugin(host, args.cpu.model ?? machine.definition.cpu!.default, target);
-    const firmware = readBootFiles(args);
-    checkDrives(args);
     const clock = new HostClock();
-    trace =
-      args.trace.items.size > 0 || args.trace.file !== undefined ? traceQueue(args, io) : undefined;
-    consoles = await openConsoles(args, {
-      stdin: io.stdin,
-      stdout: io.stdout,
-      notice: (t) => say(`info: ${t}`),
-      quit: () => loop?.quit(0),
-      wake: () => loop?.wake(),
-    });
-    const emu = await buildEmulator(
-      host,
-      machine,
-      cpu,
-      args,
-      firmware,
-      consoles,
-      clock,
-      trace,
-      io,
-      target.name,
-    );
+    // Under --watch, the console's lines and the reload reports share the terminal by lines.
+    const lines = args.watch.length > 0 ? new ReportLines(io.stdout, io.stderr) : undefined;
+    let machine: LoadedPlugin | undefined;
+    const build = async (host: PluginHost): Promise<Emulator> => {
+      // What the host holds before the machine's own plugins: the watched ones.
+      const watched = new Set(host.list().map((p) => p.manifest.id));
+      for (const p of args.plugins) loadPluginFile(host, p.path, p.level);
+      machine = await machinePlugin(host, args, target);
+      const cpu = await cpuPlugin(host, args.cpu.model ?? machine.definition.cpu!.default, target);
+      const firmware = readBootFiles(args);
+      checkDrives(args);
+      trace =
+        args.trace.items.size > 0 || args.trace.file !== undefined
+          ? traceQueue(args, io)
+          : undefined;
+      consoles = await openConsoles(args, {
+        stdin: io.stdin,
+        stdout: lines?.console ?? io.stdout,
+        notice: (t) => say(`info: ${t}`),
+        quit: () => loop?.quit(0),
+        wake: () => loop?.wake(),
+      });
+      return buildEmulator(host, machine, cpu, args, firmware, consoles, clock, trace, io, {
+        name: target.name,
+        // A watched plugin's own info lines (a device saying what a reload carried) show too.
+        verbose: (source) => args.watch.length > 0 && watched.has(source.split(':')[0]!),
+      });
+    };
+    // --watch DIR: the watched plugins are built and loaded first (so -device and the
+    // machine find them), then every save of their sources reloads their live instances.
+    const dev =
+      lines === undefined
+        ? undefined
+        : await startDev({ watch: args.watch, out: lines.reports, err: lines.reports, build });
+    if (dev !== undefined) closers.push(() => dev.close());
+    const emu = dev?.emu ?? (await build(new PluginHost()));
     // Every plugin fault on stderr with its source-mapped stack; the exit guard names the
     // machine's plugin code if a signal finds the main thread stuck in it.
     watchFaults(emu, (text) => io.stderr.write(text));
     exitGuardMachine(emu);
     emu.ready();
-    if (args.machine.dumpdtb !== undefined) return dumpDtb(emu, args.machine.dumpdtb, machine);
+    if (args.machine.dumpdtb !== undefined) return dumpDtb(emu, args.machine.dumpdtb, machine!);
     loop = new RunLoop(emu, {
       clock,
       sleep: args.icount.mode === 'deterministic' && args.icount.sleep,
@@ -151,7 +164,7 @@ export async function runSystem(
       view: (what: string) => infoView(emu, what),
       version: `${QEMU_VERSION} (emuhost ${VERSION})`,
     };
-    for (const ep of consoles.monitors) {
+    for (const ep of consoles!.monitors) {
       const m = new Monitor(ctx, (t) => ep.write(Buffer.from(t)));
       ep.onOpen = () => m.greet();
       ep.onData = (b) => m.input(b);
@@ -162,7 +175,7 @@ export async function runSystem(
       const gdb = await listenGdb(args.gdb, emu, loop, (line) => rcmd.execute(line));
       closers.push(() => gdb.close());
     }
-    consoles.start();
+    consoles!.start();
     // A halted CPU's message was logged as an error already (the plugin's log, to stderr).
     const exit = await loop.run();
     return exit.exitCode;
@@ -171,7 +184,7 @@ export async function runSystem(
     return 1;
   } finally {
     for (const s of signals) process.off(s, onSignal);
-    for (const c of closers) c();
+    for (const c of closers) await c();
     await consoles?.close();
     await trace?.flush();
   }
@@ -336,7 +349,7 @@ async function buildEmulator(
   clock: HostClock,
   trace: OutputQueue | undefined,
   io: SystemIo,
-  name: string,
+  o: { name: string; verbose: (source: string) => boolean },
 ): Promise<Emulator> {
   const more = await deviceSpecs(args.devices, host);
   const traceOpts: CpuTraceOptions | undefined =
@@ -363,7 +376,8 @@ async function buildEmulator(
     {
       // Plugin warnings and errors, as QEMU prints its own; debug and info stay quiet.
       log: (level, source, text) => {
-        if (level === 'warn' || level === 'error') io.stderr.write(`${name}: ${source}: ${text}\n`);
+        if (level === 'warn' || level === 'error' || (level === 'info' && o.verbose(source)))
+          io.stderr.write(`${o.name}: ${source}: ${text}\n`);
       },
       machine,
       emulator: {
