@@ -119,6 +119,7 @@ export {
   type PluginHostOptions,
 } from './plugin-host.js';
 export {
+  asHostError,
   formatReloadReport,
   ReloadError,
   type ReloadErrorReason,

@@ -148,6 +148,20 @@ export function formatReloadReport(r: ReloadReport): string {
   return `reload ${r.device}: ${what}, ${sv} ${r.state}, ${ms}${warn}`;
 }
 
+/**
+ * A thrown value as a host `Error`. A trusted plugin's errors come from its own realm (not
+ * `instanceof Error` here): their message and stack are kept, so the report can name the
+ * plugin's source line.
+ */
+export function asHostError(e: unknown): Error {
+  if (e instanceof Error) return e;
+  const x = e as { message?: unknown; stack?: unknown } | null;
+  if (typeof x?.message !== 'string') return new Error(String(e));
+  const error = new Error(x.message);
+  if (typeof x.stack === 'string') error.stack = x.stack;
+  return error;
+}
+
 function firstLine(e: Error | undefined): string {
   return (e?.message ?? 'unknown error').split('\n')[0]!;
 }
@@ -266,7 +280,7 @@ function reloadOne(dev: RunningDevice, plugin: LoadedPlugin, opts: ReloadOptions
     hooks?.created.call(phase(saved));
   } catch (e) {
     // Rollback: the old code, created again from the same state, the kernel as it was.
-    error = e instanceof Error ? e : new Error(String(e));
+    error = asHostError(e);
     outcome = 'rolled-back';
     state = saved === undefined ? 'reset' : 'kept';
     warnings.push(`create failed, rolled back to ${pluginId} ${old.plugin.manifest.version}`);

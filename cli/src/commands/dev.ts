@@ -14,11 +14,11 @@
  * (or an interactive stdin) reads commands: `swap TARGET PLUGIN|ID|none [key=value...]`
  * swaps what translates TARGET under the running devices, as `emuhost.iommu.swap` does.
  */
-import { type FSWatcher, watch } from 'node:fs';
-import { relative, resolve, sep } from 'node:path';
+import { relative, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Writable } from 'node:stream';
 import {
+  asHostError,
   buildMachineSpec,
   createPluginBuilder,
   type Emulator,
@@ -41,6 +41,7 @@ import { emuhostExtensions } from '../qtest/extensions.js';
 import { ArgvError, parseChardev } from '../qtest/qemu-argv.js';
 import { serveQtest, swapPlugins } from '../qtest/serve.js';
 import { exitGuardMachine } from '../signals.js';
+import { watchTree } from './watch-tree.js';
 
 export interface DevOptions {
   readonly machineFile?: string | undefined;
@@ -84,7 +85,7 @@ interface Watched {
   readonly dir: string;
   readonly builder: PluginBuilder;
   plugin: LoadedPlugin;
-  watcher?: FSWatcher;
+  unwatch?: () => void;
   timer?: NodeJS.Timeout;
 }
 
@@ -98,7 +99,7 @@ export async function startDev(o: DevOptions): Promise<DevSession> {
   const closeAll = async () => {
     host.close();
     for (const w of watched) {
-      w.watcher?.close();
+      w.unwatch?.();
       clearTimeout(w.timer);
       await w.builder.dispose();
     }
@@ -195,7 +196,7 @@ export async function startDev(o: DevOptions): Promise<DevSession> {
           result = { dir: w.dir, reports, ms: { build: t1 - t0, load: t2 - t1, total } };
         }
       } catch (e) {
-        const error = e instanceof Error ? e : new Error(String(e));
+        const error = asHostError(e);
         o.err.write(`${describe(error, w.plugin)}\nthe old code keeps running\n`);
         const now = performance.now();
         result = {
@@ -210,8 +211,7 @@ export async function startDev(o: DevOptions): Promise<DevSession> {
     };
 
     for (const w of watched) {
-      w.watcher = watch(w.dir, { recursive: true }, (_event, file) => {
-        if (file !== null && ignored(String(file))) return;
+      w.unwatch = watchTree(w.dir, () => {
         clearTimeout(w.timer);
         w.timer = setTimeout(() => void session.reload(w.dir), o.debounceMs ?? 25);
       });
@@ -224,14 +224,6 @@ export async function startDev(o: DevOptions): Promise<DevSession> {
     await closeAll();
     throw e;
   }
-}
-
-/** Build output and dependencies are not sources. */
-function ignored(file: string): boolean {
-  const parts = file.split(sep);
-  return (
-    parts.includes('dist') || parts.includes('node_modules') || parts[0]?.startsWith('.') === true
-  );
 }
 
 function describe(e: Error, plugin?: LoadedPlugin): string {
@@ -275,7 +267,7 @@ function reloadIommus(
         `reload ${id}: ${rep.from} -> ${rep.to}, ${rep.retranslated} mappings translated again, ${rep.revoked} revoked, ${(rep.micros / 1000).toFixed(1)} ms${warn}; ${timing()}\n`,
       );
     } catch (e) {
-      const error = e instanceof Error ? e : new Error(String(e));
+      const error = asHostError(e);
       out.write(
         `reload ${id}: ${old.manifest.id} ${old.manifest.version}: rolled back (${located(error, plugin)})\nthe old code keeps running\n`,
       );

@@ -267,11 +267,12 @@ export function createBlk(
     host.complete(q, c.head, c.inLen);
   };
 
+  const requests = (n: number) => `${n} request${n === 1 ? '' : 's'}`;
   const inflight = new Inflight(host, finish, saved?.inflight ?? [], (n) =>
-    host.ctx.log.info(`completed the ${n} requests in flight the previous code had taken`),
+    host.ctx.log.info(`completed the ${requests(n)} in flight the previous code had taken`),
   );
   if (inflight.size > 0)
-    host.ctx.log.info(`carried ${inflight.size} requests in flight over from the previous code`);
+    host.ctx.log.info(`carried ${requests(inflight.size)} in flight over from the previous code`);
 
   /** Takes a request off the ring: its header now, the work now or after the latency. */
   const take = (q: number, c: Chain): void => {
