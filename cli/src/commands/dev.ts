@@ -264,7 +264,7 @@ function reloadIommus(
       w.plugin = plugin;
       const warn = rep.warnings.length > 0 ? `; warning: ${rep.warnings.join('; ')}` : '';
       out.write(
-        `reload ${id}: ${rep.from} -> ${rep.to}, ${rep.retranslated} mappings translated again, ${rep.revoked} revoked, ${(rep.micros / 1000).toFixed(1)} ms${warn}; ${timing()}\n`,
+        `reload ${id}: ${old.manifest.id} ${old.manifest.version} -> ${plugin.manifest.version}, ${rep.retranslated} mappings translated again, ${rep.revoked} revoked, ${(rep.micros / 1000).toFixed(1)} ms${warn}; ${timing()}\n`,
       );
     } catch (e) {
       const error = asHostError(e);
