@@ -48,7 +48,9 @@ const BUILTINS = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
 const importPolicy: Plugin = {
   name: 'emuhost-import-policy',
   setup(b) {
-    b.onResolve({ filter: /.*/ }, (args) => {
+    // Bare specifiers only: a relative or absolute path is never a package, and each call is a
+    // round trip to this thread, which under a running guest waits for the CPU slice to end.
+    b.onResolve({ filter: /^[^./]/ }, (args) => {
       if (args.kind === 'entry-point') return undefined;
       const p = args.path;
       if (p === '@emuhost/sdk') return { path: p, external: true };

@@ -89,7 +89,11 @@ export class RunLoop {
   private readonly sleepOn: boolean;
   private readonly noReboot: boolean;
   private readonly noShutdown: boolean;
-  private readonly sliceMs: number;
+  /**
+   * Host ms the CPUs run before the loop yields to the event loop; may change while it runs
+   * (`emuhost dev` shortens it while a rebuild waits on this thread: esbuild's round trips).
+   */
+  sliceMs: number;
   private current: RunState;
   private started = false;
   private inSlice = false;

@@ -4,7 +4,8 @@
  * load, `reloadPlugin`, and the first MMIO read that the new code answers. p50 and p95 over
  * the iterations; the quiesce-to-resume part on its own; and, as a same-run baseline, the
  * ratio to a cold `esbuild.build` of the same plugin (what a reload would cost without the
- * incremental context and without keeping the machine).
+ * incremental context and without keeping the machine). Then the same under a running Linux
+ * guest doing disk I/O (`reload-guest.ts`: `reload.guest.*`).
  */
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -22,6 +23,7 @@ import { build } from 'esbuild';
 import { median } from '../harness.js';
 import { costRatio } from '../metrics.js';
 import type { Suite } from '../suite.js';
+import { reloadGuestMetrics } from './reload-guest.js';
 
 const TEMPLATE = join(
   createRequire(import.meta.url).resolve('@emuhost/cli/package.json'),
@@ -129,6 +131,7 @@ export const reloadSuite: Suite = {
         better: 'lower',
         detail: 'reload p50 / a cold esbuild.build of the same plugin (same run)',
       },
+      ...(await reloadGuestMetrics(ctx)),
     ];
   },
 };

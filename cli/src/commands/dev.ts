@@ -56,6 +56,11 @@ export interface DevOptions {
    * device plugins.
    */
   readonly build?: (host: PluginHost) => Promise<Emulator>;
+  /**
+   * Called with true when a rebuild starts and false when its reload is done: a running
+   * guest's loop can yield more often meanwhile (the build's steps wait on this thread).
+   */
+  readonly busy?: (on: boolean) => void;
 }
 
 /** One rebuild of one watched plugin. */
@@ -86,7 +91,7 @@ interface Watched {
   readonly builder: PluginBuilder;
   plugin: LoadedPlugin;
   unwatch?: () => void;
-  timer?: NodeJS.Timeout;
+  timer?: NodeJS.Timeout | undefined;
 }
 
 /** Starts a dev session: builds, loads, runs and watches. */
@@ -167,6 +172,7 @@ export async function startDev(o: DevOptions): Promise<DevSession> {
       const t0 = performance.now();
       let t1 = t0;
       let result: DevCycle;
+      o.busy?.(true);
       try {
         const built = await w.builder.rebuild();
         t1 = performance.now();
@@ -206,14 +212,20 @@ export async function startDev(o: DevOptions): Promise<DevSession> {
           ms: { build: t1 - t0, load: now - t1, total: now - t0 },
         };
       }
+      o.busy?.(false);
       session.onCycle?.(result);
       return result;
     };
 
     for (const w of watched) {
       w.unwatch = watchTree(w.dir, () => {
+        // From the first change on: the debounce's timer waits on this thread too.
+        if (w.timer === undefined) o.busy?.(true);
         clearTimeout(w.timer);
-        w.timer = setTimeout(() => void session.reload(w.dir), o.debounceMs ?? 25);
+        w.timer = setTimeout(() => {
+          w.timer = undefined;
+          void session.reload(w.dir);
+        }, o.debounceMs ?? 25);
       });
     }
     o.out.write(

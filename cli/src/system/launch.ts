@@ -57,6 +57,9 @@ export interface SystemTarget {
   readonly name: string;
 }
 
+/** Host ms of CPU time between two turns of the event loop (the run loop's default). */
+const SLICE_MS = 10;
+
 /** The QEMU version whose command line and monitor this follows. */
 const QEMU_VERSION = '10.0.13';
 
@@ -142,7 +145,16 @@ export async function runSystem(
     const dev =
       lines === undefined
         ? undefined
-        : await startDev({ watch: args.watch, out: lines.reports, err: lines.reports, build });
+        : await startDev({
+            watch: args.watch,
+            out: lines.reports,
+            err: lines.reports,
+            build,
+            // A rebuild's steps wait for the CPU slice to end: short slices meanwhile.
+            busy: (on) => {
+              if (loop !== undefined) loop.sliceMs = on ? 1 : SLICE_MS;
+            },
+          });
     if (dev !== undefined) closers.push(() => dev.close());
     const emu = dev?.emu ?? (await build(new PluginHost()));
     // Every plugin fault on stderr with its source-mapped stack; the exit guard names the
@@ -153,6 +165,7 @@ export async function runSystem(
     if (args.machine.dumpdtb !== undefined) return dumpDtb(emu, args.machine.dumpdtb, machine!);
     loop = new RunLoop(emu, {
       clock,
+      sliceMs: SLICE_MS,
       sleep: args.icount.mode === 'deterministic' && args.icount.sleep,
       noReboot: args.noReboot,
       noShutdown: args.noShutdown,
