@@ -162,4 +162,10 @@ describe('parseSystemArgs', () => {
       { path: '/x/emuhost.plugin.json', level: 'trusted' },
     ]);
   });
+  it('--watch DIR, again for each plugin', () => {
+    expect(parseSystemArgs(['--watch', 'plugins/a', '-watch', 'plugins/b']).watch).toEqual([
+      'plugins/a',
+      'plugins/b',
+    ]);
+  });
 });

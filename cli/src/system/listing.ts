@@ -28,6 +28,7 @@ Run:
   -no-reboot   -no-shutdown   -nodefaults   -display none   -audio none   -nic none   -accel tcg
 emuhost's own:
   --plugin MANIFEST[,level=trusted|confined|isolated]   an external plugin's built manifest
+  --watch DIR   build the plugin in DIR, run it, and hot-reload its live instances on every save
   -version
 `;
 }
