@@ -27,7 +27,7 @@ export interface BootOptions {
   readonly onOutput?: (text: string) => void;
   /** Stop when the console output contains this. */
   readonly until?: string;
-  /** Console texts whose first appearance is recorded (instructions and host time then). */
+  /** Console texts whose first appearance is recorded (instructions, virtual and host time then). */
   readonly watch?: readonly string[];
   readonly trace?: {
     kinds: ReadonlySet<CpuTraceKind>;
@@ -62,7 +62,12 @@ export interface BootResult {
   readonly instructions: number;
   readonly virtualNs: number;
   /** For each `watch` text seen: when it first appeared. */
-  readonly seen: Readonly<Record<string, { readonly instructions: number; readonly ms: number }>>;
+  readonly seen: Readonly<
+    Record<
+      string,
+      { readonly instructions: number; readonly virtualNs: number; readonly ms: number }
+    >
+  >;
   readonly emu: Emulator;
 }
 
@@ -83,7 +88,7 @@ export async function bootVirt(opts: BootOptions): Promise<BootResult> {
   const host = opts.host ?? new PluginHost();
   const machine = await loadBundled(host, 'virt');
   const cpu = await loadBundled(host, 'rv64');
-  const seen: Record<string, { instructions: number; ms: number }> = {};
+  const seen: Record<string, { instructions: number; virtualNs: number; ms: number }> = {};
   const t0 = performance.now();
   let emuRef: Emulator | undefined;
   const serial = new Capture((t) => {
@@ -92,6 +97,7 @@ export async function bootVirt(opts: BootOptions): Promise<BootResult> {
       if (seen[w] === undefined && serial.text.includes(w))
         seen[w] = {
           instructions: emuRef?.machine.cpus.instructions ?? 0,
+          virtualNs: emuRef?.machine.clock.now ?? 0,
           ms: performance.now() - t0,
         };
   });
