@@ -6,8 +6,21 @@
  * a receive buffer held, and the conformance kits.
  */
 import { fileURLToPath } from 'node:url';
-import { bareMachine, CharChannel, Emulator, type LoadedPlugin, reloadDevice } from '@emuhost/host';
-import type { CharBackend, CharFrontend, OptionValue } from '@emuhost/sdk';
+import {
+  bareMachine,
+  CharChannel,
+  Emulator,
+  inProcessPlugin,
+  type LoadedPlugin,
+  reloadDevice,
+} from '@emuhost/host';
+import {
+  type CharBackend,
+  type CharFrontend,
+  definePlugin,
+  type GuestPhysAddr,
+  type OptionValue,
+} from '@emuhost/sdk';
 import {
   createDriver,
   deviceConformance,
@@ -16,6 +29,7 @@ import {
   VIRTIO_F,
   VIRTIO_STATUS,
   virtioConformance,
+  virtioMmioGuest,
   virtioPciGuest,
 } from '@emuhost/testing';
 import { describe, expect, it } from 'vitest';
@@ -262,6 +276,70 @@ describe('virtio-serial-pci', { timeout: 60_000 }, () => {
     await expect(setup({ max_ports: 0 })).rejects.toThrow(/max_ports/);
     await expect(setup({ ports: 'console:nope' })).rejects.toThrow(/nope/);
     await expect(setup({ ports: 'tty:c0' })).rejects.toThrow(/KIND/);
+  });
+});
+
+describe('virtio-serial-device', { timeout: 60_000 }, () => {
+  /** A machine with RAM and one virtio-mmio slot at 0x10001000 (PLIC source 1). */
+  const slotMachine = () =>
+    inProcessPlugin(
+      {
+        id: 'slot',
+        version: '1.0.0',
+        kind: 'machine',
+        sdk: '^1.4.0',
+        entry: '<in-process>',
+        capabilities: [],
+      },
+      definePlugin({
+        kind: 'machine',
+        create(ctx) {
+          const plic = ctx.interruptController('plic', 16);
+          ctx.place(ctx.system, ctx.ram('ram', ctx.ramSize), 0x80000000);
+          return {
+            platformSlot: (_device, kind) =>
+              kind === 'virtio-mmio'
+                ? {
+                    base: 0x10001000 as GuestPhysAddr,
+                    size: 0x1000,
+                    irq: (level) => plic.setInput(1, level),
+                    release: () => {},
+                  }
+                : undefined,
+          };
+        },
+      }),
+    );
+
+  it('runs the same exchange on a virtio-mmio slot (device id 3)', async () => {
+    const out: Record<string, string> = { c0: '' };
+    const c0 = new CharChannel({
+      output: (b) => {
+        out.c0 += text(b);
+      },
+    });
+    const emu = new Emulator({
+      machine: slotMachine(),
+      ramSize: 64 << 20,
+      log: () => {},
+      backends: { chardevs: new Map([['c0', c0]]) },
+    });
+    emu.addDevice(await loadSerial(), {
+      id: 'ser0',
+      platform: true,
+      options: { ports: 'console:c0', max_ports: 2 },
+    });
+    const d = createDriver(emu);
+    expect(d.readl(0x10001008), 'DeviceID').toBe(3);
+    const g = virtioMmioGuest(d, 0x10001000, 0x80100000);
+    const h = handshake({ emu, d, g, out, chans: new Map(), pump: () => {} });
+    expect(h.announced.map((m) => m.event)).toEqual([EVENT.CONSOLE_PORT, EVENT.PORT_OPEN]);
+    h.ctrl(0, EVENT.PORT_OPEN, 1);
+    h.post(0, 16);
+    c0.input(Buffer.from('in'));
+    expect(h.received(0).map(text)).toEqual(['in']);
+    h.send(1, Buffer.from('out'));
+    expect(out.c0).toBe('out');
   });
 });
 
