@@ -33,7 +33,7 @@ export interface PortState {
   readonly guestOpen: boolean;
 }
 
-export class Port implements CharFrontend {
+export class Port {
   guestOpen = false;
   /** A receive buffer popped and not yet filled. */
   private rx: Chain | undefined;
@@ -57,7 +57,12 @@ export class Port implements CharFrontend {
 
   /** Connects the backend's input to this port (again after a reload: it replaces the old). */
   attach(): void {
-    this.backend.connect(this);
+    // Plain functions: a sandbox membrane calls them unbound.
+    const frontend: CharFrontend = {
+      canReceive: () => this.canReceive(),
+      receive: (bytes) => this.receive(bytes),
+    };
+    this.backend.connect(frontend);
   }
 
   canReceive(): number {

@@ -343,6 +343,38 @@ describe('virtio-serial-device', { timeout: 60_000 }, () => {
   });
 });
 
+describe('sandbox levels', { timeout: 60_000 }, () => {
+  it.each(['confined', 'isolated'] as const)(
+    'works %s (the membrane carries the backends both ways)',
+    async (level) => {
+      const p = await loadPluginDir(PLUGIN_DIR, { level });
+      const out: Record<string, string> = { c0: '' };
+      const c0 = new CharChannel({
+        output: (b) => {
+          out.c0 += text(b);
+        },
+      });
+      const emu = new Emulator({
+        machine: bareMachine(),
+        ramSize: 64 << 20,
+        log: () => {},
+        backends: { chardevs: new Map([['c0', c0]]) },
+      });
+      emu.addDevice(p, { id: 'ser0', options: { ports: 'console:c0:con', max_ports: 2 } });
+      const d = createDriver(emu);
+      const g = virtioPciGuest(d, d.pciFind(0x1af4, 0x1043)!, 0x100000);
+      const h = handshake({ emu, d, g, out, chans: new Map(), pump: () => {} });
+      expect(h.announced[1]).toMatchObject({ event: EVENT.PORT_NAME, name: 'con' });
+      h.ctrl(0, EVENT.PORT_OPEN, 1);
+      h.post(0, 16);
+      c0.input(Buffer.from('in'));
+      expect(h.received(0).map(text)).toEqual(['in']);
+      h.send(1, Buffer.from('out'));
+      expect(out.c0).toBe('out');
+    },
+  );
+});
+
 describe('the ports option', () => {
   it.each([
     ['console:c0', [{ nr: 0, kind: 'console', chardev: 'c0', name: '' }]],
