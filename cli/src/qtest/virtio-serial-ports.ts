@@ -13,6 +13,14 @@ const CHILDREN: Readonly<Record<string, 'console' | 'port'>> = {
   virtconsole: 'console',
   virtserialport: 'port',
 };
+/** The bus children, as `-device help` lists them. */
+export const SERIAL_PORT_DEVICES: Readonly<Record<string, string>> = {
+  virtconsole:
+    "a virtio-serial device's console port (the guest's /dev/hvcN): chardev=ID[,name=N][,nr=K][,bus=SERIAL.0]",
+  virtserialport:
+    "a virtio-serial device's named port (the guest's /dev/vportNpM): chardev=ID,name=N[,nr=K][,bus=SERIAL.0]",
+};
+
 /** The properties QEMU's virtio-serial ports have. */
 const PORT_PROPS = new Set(['chardev', 'name', 'nr', 'id', 'bus']);
 
