@@ -10,6 +10,7 @@ import { FULL_OPTIONS, measure, QUICK_OPTIONS, sinkValue } from './harness.js';
 import type { Metric } from './metrics.js';
 import { formatMetrics, formatTable, formatValue, toJson } from './report.js';
 import type { Suite, SuiteContext } from './suite.js';
+import { blkGuestSuite } from './suites/blk-guest.js';
 import { cliSuite } from './suites/cli.js';
 import { clockSuite } from './suites/clock.js';
 import { cpuSuite } from './suites/cpu.js';
@@ -42,6 +43,7 @@ const SUITES: readonly Suite[] = [
   fuzzSuite,
   cpuSuite,
   guestSuite,
+  blkGuestSuite,
   cliSuite,
 ];
 

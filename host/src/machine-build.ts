@@ -66,6 +66,8 @@ export async function buildMachineSpec(
     ...opts.emulator,
     firmware: { ...readFirmware(spec), ...opts.emulator?.firmware },
     backends: {
+      // Backends the caller opened itself (a front end's -chardev), beside the spec's own.
+      ...opts.emulator?.backends,
       drives: (spec.drives ?? []).map((d) => ({
         ...d,
         file: d.file.startsWith(NULL_CO) ? d.file : resolve(spec.base, d.file),

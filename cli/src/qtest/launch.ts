@@ -43,6 +43,7 @@ import { infoView } from './info.js';
 import { ArgvError, type DeviceArg, parseQemuArgs, type QemuArgs } from './qemu-argv.js';
 import { serveQmp } from './qmp.js';
 import { open, qtestLog, type Stdio, serveQtest } from './serve.js';
+import { foldSerialPorts } from './virtio-serial-ports.js';
 
 export type { Stdio } from './serve.js';
 
@@ -247,7 +248,7 @@ export async function deviceSpecs(
 ): Promise<{ devices: DeviceSpec[]; iommus: IommuSpec[] }> {
   const devices: DeviceSpec[] = [];
   const iommus: IommuSpec[] = [];
-  for (const dev of args) {
+  for (const dev of foldSerialPorts(args)) {
     // QEMU's name for another transport of a plugin (virtio-blk-device) is a manifest alias.
     const alias =
       DEVICE_ALIASES[dev.driver] === undefined && host.get(dev.driver) === undefined

@@ -46,6 +46,42 @@ export function parseCharSpec(spec: string, what: string): CharSpec {
   );
 }
 
+/**
+ * `-chardev BACKEND,id=ID,...` (what `-device virtconsole,chardev=ID` and its kind name): the
+ * backends QEMU's -chardev has that emuhost opens: `socket` (path=, or host= and port=;
+ * server, wait), `stdio`, `file` (path=, output only), `null`.
+ */
+export function parseChardevOption(spec: string, what: string): { id: string; spec: CharSpec } {
+  const kv = parseKeyValues(spec, 'backend');
+  const id = kv.id;
+  if (!id) throw new ArgvError(`${what} ${spec}: a chardev needs an id`);
+  const flags = ['server', 'wait', 'nowait']
+    .filter((k) => kv[k] !== undefined)
+    .map((k) => `,${k}=${kv[k]}`)
+    .join('');
+  switch (kv.backend) {
+    case 'socket':
+      if (kv.path) return { id, spec: parseChardev(`unix:${kv.path}${flags}`, `${what} ${spec}`) };
+      if (kv.port)
+        return {
+          id,
+          spec: parseChardev(`tcp:${kv.host ?? ''}:${kv.port}${flags}`, `${what} ${spec}`),
+        };
+      throw new ArgvError(`${what} ${spec}: a socket chardev needs path= or host= and port=`);
+    case 'stdio':
+      return { id, spec: { kind: 'stdio' } };
+    case 'file':
+      if (!kv.path) throw new ArgvError(`${what} ${spec}: a file chardev needs path=`);
+      return { id, spec: { kind: 'file', path: kv.path } };
+    case 'null':
+      return { id, spec: { kind: 'null' } };
+    default:
+      throw new ArgvError(
+        `${what} ${spec}: chardev backend '${kv.backend}' is not one emuhost has (socket, stdio, file, null)`,
+      );
+  }
+}
+
 /** `-gdb`: a socket QEMU always listens on (a bare number is a TCP port). */
 export function parseGdb(spec: string, what: string): GdbSocket {
   const s = /^\d+$/.test(spec) ? `tcp::${spec}` : spec;

@@ -14,6 +14,22 @@ const fails = (s: string) => {
 };
 
 describe('parseSystemArgs', () => {
+  it('takes -chardev socket, stdio, file and null by id, as virtconsole names them', () => {
+    const a = parse(
+      '-chardev socket,id=c0,path=/tmp/c0.sock,server=on,wait=off -chardev stdio,id=c1 -chardev file,id=c2,path=out.txt -chardev null,id=c3 -chardev socket,id=c4,host=127.0.0.1,port=4555,server=on,wait=off',
+    );
+    expect(Object.fromEntries(a.chardevs)).toEqual({
+      c0: { kind: 'unix', path: '/tmp/c0.sock', server: true, wait: false },
+      c1: { kind: 'stdio' },
+      c2: { kind: 'file', path: 'out.txt' },
+      c3: { kind: 'null' },
+      c4: { kind: 'tcp', host: '127.0.0.1', port: 4555, server: true, wait: false },
+    });
+    expect(fails('-chardev stdio')).toMatch(/needs an id/);
+    expect(fails('-chardev pty,id=p0')).toMatch(/'pty' is not one emuhost has/);
+    expect(fails('-chardev null,id=a -chardev null,id=a')).toMatch(/duplicate/);
+  });
+
   it("takes the reference guest's QEMU command line", () => {
     const a = parseSystemArgs([
       '-machine',

@@ -11,6 +11,7 @@ import {
   checkAccel,
   type GdbSocket,
   type Icount,
+  parseChardevOption,
   parseCharSpec,
   parseGdb,
   parseIcount,
@@ -69,6 +70,8 @@ export interface SystemArgs {
   readonly serial: readonly CharSpec[];
   /** `-monitor`. */
   readonly monitors: readonly CharSpec[];
+  /** `-chardev ...,id=ID`: the backends devices name (`-device virtconsole,chardev=ID`). */
+  readonly chardevs: ReadonlyMap<string, CharSpec>;
   readonly drives: readonly Readonly<Record<string, string>>[];
   /** `-object rng-random,id=...` and the like (the backends devices name). */
   readonly objects: readonly Readonly<Record<string, string>>[];
@@ -108,6 +111,7 @@ const WITH_VALUE = new Set([
   'dtb',
   'serial',
   'monitor',
+  'chardev',
   'drive',
   'object',
   'seed',
@@ -162,6 +166,7 @@ export function parseSystemArgs(argv: readonly string[]): SystemArgs {
   const flags = new Set<string>();
   const serial: CharSpec[] = [];
   const monitors: CharSpec[] = [];
+  const chardevs = new Map<string, CharSpec>();
   const drives: Record<string, string>[] = [];
   const objects: Record<string, string>[] = [];
   let seed: number | undefined;
@@ -247,6 +252,13 @@ export function parseSystemArgs(argv: readonly string[]): SystemArgs {
       case 'monitor':
         monitors.push(parseCharSpec(v, arg));
         break;
+      case 'chardev': {
+        const c = parseChardevOption(v, arg);
+        if (chardevs.has(c.id))
+          throw new ArgvError(`${arg} ${v}: attempt to add duplicate property '${c.id}'`);
+        chardevs.set(c.id, c.spec);
+        break;
+      }
       case 'drive': {
         const kv = parseKeyValues(v, 'file');
         if (kv.file === undefined && kv.if !== 'none')
@@ -336,6 +348,7 @@ export function parseSystemArgs(argv: readonly string[]): SystemArgs {
     nodefaults: flags.has('nodefaults'),
     serial,
     monitors,
+    chardevs,
     drives,
     objects,
     seed,

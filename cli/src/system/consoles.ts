@@ -22,6 +22,8 @@ import { rawMode } from './chardev/terminal.js';
 export interface Consoles {
   /** Serial port backends by index; undefined for `-serial none`. */
   readonly serial: readonly (CharChannel | undefined)[];
+  /** `-chardev` backends by id (what devices such as virtconsole name). */
+  readonly chardevs: ReadonlyMap<string, CharChannel>;
   /** Where monitors are: each gets a `Monitor` once the run loop exists. */
   readonly monitors: readonly Endpoint[];
   /** Starts terminal input (the mux tells the focused frontend it has the terminal). */
@@ -54,7 +56,11 @@ export async function openConsoles(args: SystemArgs, io: ConsoleIo): Promise<Con
   if (serialSpecs.some((c) => c.kind === 'mon-stdio')) monitorSpecs.push({ kind: 'stdio' });
   else if (monitorSpecs.length === 0 && args.nographic && !args.nodefaults)
     monitorSpecs.push({ kind: 'stdio' });
-  if (serialSpecs.filter(onStdio).length > 1 || monitorSpecs.filter(onStdio).length > 1)
+  const chardevSpecs = [...args.chardevs.values()];
+  if (
+    [...serialSpecs, ...chardevSpecs].filter(onStdio).length > 1 ||
+    monitorSpecs.filter(onStdio).length > 1
+  )
     throw new EmuhostError('E_BAD_ARGUMENT', 'cannot use stdio by multiple character devices');
 
   const all: Endpoint[] = [];
@@ -97,6 +103,15 @@ export async function openConsoles(args: SystemArgs, io: ConsoleIo): Promise<Con
       ep.onData = (b) => ch.input(b);
       serial[i] = ch;
     }
+    const chardevs = new Map<string, CharChannel>();
+    for (const [id, c] of args.chardevs) {
+      const ep = await open(c, `-chardev ${id}`);
+      if (ep === undefined) continue;
+      all.push(ep);
+      const ch = new CharChannel({ output: (b) => ep.write(b), onInput: io.wake });
+      ep.onData = (b) => ch.input(b);
+      chardevs.set(id, ch);
+    }
     const monitors: Endpoint[] = [];
     for (const c of monitorSpecs) {
       const ep = await open(c, `-monitor ${describeSpec(c)}`);
@@ -106,6 +121,7 @@ export async function openConsoles(args: SystemArgs, io: ConsoleIo): Promise<Con
     }
     return {
       serial,
+      chardevs,
       monitors,
       start: () => mux?.start(),
       close: async () => {

@@ -398,6 +398,7 @@ async function buildEmulator(
         cpu: { plugin: cpu, options: args.cpu.props },
         smp: args.smp,
         serial: (i) => consoles.serial[i],
+        backends: { chardevs: consoles.chardevs },
         scheduler:
           args.icount.mode === 'realtime'
             ? { mode: 'realtime', hostNow: () => clock.now() }

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundledPlugins, type LoadedPlugin, loadBundled, type PluginHost } from '@emuhost/host';
+import { SERIAL_PORT_DEVICES } from '../qtest/virtio-serial-ports.js';
 
 export function helpText(name: string): string {
   return `usage: ${name} [QEMU options]
@@ -16,6 +17,7 @@ Boot:
   -bios FILE|none   -kernel FILE   -initrd FILE   -append CMDLINE   -dtb FILE
 Devices:
   -device NAME[,prop=value...]   -drive file=FILE[,format=raw][,if=none][,id=ID]
+  -chardev socket,id=ID,path=PATH|host=H,port=P[,server=on][,wait=off]|stdio,id=ID|file,id=ID,path=PATH|null,id=ID
 Consoles:
   -nographic   -serial|-monitor stdio|mon:stdio|unix:PATH[,server][,nowait]|tcp:[HOST]:PORT[,server][,nowait]|file:PATH|null|none
   with -nographic, C-a h lists the terminal's keys (C-a x quits, C-a c switches to the monitor)
@@ -50,6 +52,7 @@ export async function listPlugins(
     for (const p of loaded.values())
       if (p.manifest.kind === 'device' || p.manifest.kind === 'iommu')
         rows.push([p.manifest.id, p.manifest.description ?? '']);
+    for (const [name, what] of Object.entries(SERIAL_PORT_DEVICES)) rows.push([name, what]);
     return table('Devices', rows);
   }
   for (const [id, dir] of bundledPlugins())

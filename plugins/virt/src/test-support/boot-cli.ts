@@ -1,8 +1,9 @@
 /**
  * `node scripts/run-ts.mjs plugins/virt/src/test-support/boot-cli.ts [--max N] [--trace int]
- * [--flavour test|shell] [--append CMDLINE] [--disk IMAGE] [--rng] [--smp N] [--json]`: boots the cached reference guest (npm run
- * guest:fetch) on the virt machine in this process and prints the console as it comes, then
- * the outcome; with `--json`, one line of figures for the bench instead.
+ * [--flavour test|shell|dd|console] [--append CMDLINE] [--disk IMAGE] [--rng] [--smp N]
+ * [--watch TEXT]... [--json]`: boots the cached reference guest (npm run guest:fetch) on the
+ * virt machine in this process and prints the console as it comes, then the outcome; with
+ * `--json`, one line of figures for the bench instead (`seen`: when each watched text came).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -44,7 +45,7 @@ const r = await bootVirt({
       : []),
     ...(args.includes('--rng') ? [{ plugin: 'virtio-rng-pci', options: {} }] : []),
   ],
-  watch: [INIT_MARKER],
+  watch: [INIT_MARKER, ...args.flatMap((a, i) => (args[i - 1] === '--watch' ? [a] : []))],
   ...(!json && { onOutput: (t: string) => process.stdout.write(t) }),
   ...(traceKinds !== undefined && {
     trace: {
@@ -66,6 +67,7 @@ if (json) {
       totalMs: s * 1000,
       instructions: r.instructions,
       rssMiB: process.memoryUsage().rss / 2 ** 20,
+      seen: r.seen,
       ramMiB: 512,
     }),
   );

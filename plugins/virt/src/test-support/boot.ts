@@ -27,7 +27,7 @@ export interface BootOptions {
   readonly onOutput?: (text: string) => void;
   /** Stop when the console output contains this. */
   readonly until?: string;
-  /** Console texts whose first appearance is recorded (instructions and host time then). */
+  /** Console texts whose first appearance is recorded (instructions, virtual and host time then). */
   readonly watch?: readonly string[];
   readonly trace?: {
     kinds: ReadonlySet<CpuTraceKind>;
@@ -63,7 +63,15 @@ export interface BootResult {
   readonly virtualNs: number;
   /** For each `watch` text seen: when it first appeared. */
   readonly seen: Readonly<
-    Record<string, { readonly instructions: number; readonly ms: number; readonly cpuMs: number }>
+    Record<
+      string,
+      {
+        readonly instructions: number;
+        readonly virtualNs: number;
+        readonly ms: number;
+        readonly cpuMs: number;
+      }
+    >
   >;
   readonly emu: Emulator;
 }
@@ -85,7 +93,10 @@ export async function bootVirt(opts: BootOptions): Promise<BootResult> {
   const host = opts.host ?? new PluginHost();
   const machine = await loadBundled(host, 'virt');
   const cpu = await loadBundled(host, 'rv64');
-  const seen: Record<string, { instructions: number; ms: number; cpuMs: number }> = {};
+  const seen: Record<
+    string,
+    { instructions: number; virtualNs: number; ms: number; cpuMs: number }
+  > = {};
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   let emuRef: Emulator | undefined;
@@ -98,6 +109,7 @@ export async function bootVirt(opts: BootOptions): Promise<BootResult> {
         const c = process.cpuUsage(cpu0);
         seen[w] = {
           instructions: emuRef?.machine.cpus.instructions ?? 0,
+          virtualNs: emuRef?.machine.clock.now ?? 0,
           ms: performance.now() - t0,
           cpuMs: (c.user + c.system) / 1000,
         };
