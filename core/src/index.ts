@@ -15,13 +15,15 @@
  * - `hooks.ts`: every kernel hook, in one object.
  */
 
-export { Timer, VirtualClock } from './clock/virtual-clock.js';
+export { type ClockState, Timer, VirtualClock } from './clock/virtual-clock.js';
 export { KernelCpuMemory } from './cpu/cpu-memory.js';
 export {
   CpuScheduler,
   type RunOutcome,
   type ScheduledCpu,
   type SchedulerOptions,
+  type SchedulerState,
+  type TurnState,
 } from './cpu/cpu-scheduler.js';
 export { WatchHub, type WatchingCpu } from './cpu/watch-hub.js';
 export { DeviceScope } from './device/device-scope.js';
