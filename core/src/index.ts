@@ -79,5 +79,10 @@ export { createEcam, ECAM_BUS_SIZE } from './pci/ecam.js';
 export { MsiCapability, type MsiSpec } from './pci/msi.js';
 export { MSIX_MAX_VECTORS, MsixCapability, msixBarLayout } from './pci/msix.js';
 export { formatDevfn, PciBus, type PciBusOptions, swizzle } from './pci/pci-bus.js';
-export { type PciConfigHooks, PciFunction, type PciFunctionSpec } from './pci/pci-function.js';
+export {
+  type PciConfigHooks,
+  PciFunction,
+  type PciFunctionSpec,
+  type PciFunctionState,
+} from './pci/pci-function.js';
 export { PlatformBus } from './platform/platform-bus.js';
