@@ -51,7 +51,7 @@ describe('snapshot file format', () => {
     const f = file();
     for (let i = 8; i < f.length; i += 97) {
       const g = f.slice();
-      g[i] ^= 0x40;
+      g[i] = g[i]! ^ 0x40;
       expect(
         reason(() => decodeSnapshot(g)),
         `byte ${i}`,
