@@ -85,6 +85,10 @@ export interface SystemArgs {
   readonly icount: Icount;
   readonly noReboot: boolean;
   readonly noShutdown: boolean;
+  /** `-snapshot-dir DIR`: where `savevm TAG` keeps tagged snapshots. */
+  readonly snapshotDir: string | undefined;
+  /** `-loadvm TAG|FILE`: start from a snapshot (a tag in the snapshot directory, or a file). */
+  readonly loadvm: string | undefined;
   /** `--plugin MANIFEST[,level=...]`: external plugin bundles. */
   readonly plugins: readonly { readonly path: string; readonly level: string | undefined }[];
   readonly version: boolean;
@@ -122,6 +126,8 @@ const WITH_VALUE = new Set([
   'name',
   'L',
   'plugin',
+  'snapshot-dir',
+  'loadvm',
 ]);
 const FLAGS = new Set([
   'nographic',
@@ -170,6 +176,8 @@ export function parseSystemArgs(argv: readonly string[]): SystemArgs {
   let icount: Icount = { mode: 'deterministic', shift: 0, sleep: true };
   const plugins: { path: string; level: string | undefined }[] = [];
   let listHelp: SystemArgs['listHelp'];
+  let snapshotDir: string | undefined;
+  let loadvm: string | undefined;
 
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -313,6 +321,12 @@ export function parseSystemArgs(argv: readonly string[]): SystemArgs {
         plugins.push({ path: kv.path, level: kv.level });
         break;
       }
+      case 'snapshot-dir':
+        snapshotDir = v;
+        break;
+      case 'loadvm':
+        loadvm = v;
+        break;
       case 'enable-kvm':
         throw new ArgvError(`${arg}: there is no KVM under emuhost (it always emulates)`);
       default:
@@ -340,6 +354,8 @@ export function parseSystemArgs(argv: readonly string[]): SystemArgs {
     icount,
     noReboot: flags.has('no-reboot'),
     noShutdown: flags.has('no-shutdown'),
+    snapshotDir,
+    loadvm,
     plugins,
     version: flags.has('version'),
     help: flags.has('help'),
