@@ -26,9 +26,10 @@ export type SnapshotErrorReason =
 export class SnapshotError extends EmuhostError {
   constructor(
     readonly reason: SnapshotErrorReason,
-    message: string,
+    /** The message without the code, the reason and the context. */
+    readonly detail: string,
     context: ErrorContext = {},
   ) {
-    super('E_SNAPSHOT', `snapshot ${reason}: ${message}`, context);
+    super('E_SNAPSHOT', `snapshot ${reason}: ${detail}`, context);
   }
 }

@@ -377,18 +377,22 @@ export function applyRestore(emu: Emulator, plan: RestorePlan): RestoreReport {
       `a callback of ${busy} is running: snapshots load between events`,
     );
   const before = backup(emu);
+  const why = (e: unknown) =>
+    e instanceof SnapshotError ? e.detail : String((e as Error)?.message ?? e);
   try {
     putStates(emu, plan);
   } catch (e) {
+    const context = e instanceof SnapshotError ? e.context : {};
     try {
       putStates(emu, before);
     } catch (e2) {
       throw new SnapshotError(
         'refused',
-        `${(e as Error).message}; and the rollback failed too: ${(e2 as Error).message}`,
+        `${why(e)}; and the rollback failed too: ${why(e2)}`,
+        context,
       );
     }
-    throw new SnapshotError('refused', `${(e as Error).message}; the machine was rolled back`);
+    throw new SnapshotError('refused', `${why(e)}; the machine was rolled back`, context);
   }
   let ramPages = 0;
   for (const r of plan.ram) {
