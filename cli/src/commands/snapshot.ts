@@ -86,20 +86,19 @@ export async function snapshotCommand(
     const meta = readSnapshotMeta(readSnapshotFile(path));
     const list = (what: string, xs: typeof meta.cpus) =>
       xs.map((x) => `  ${what} ${x.id}: ${x.plugin} ${x.version}, state version ${x.stateVersion}`);
-    io.stdout(
-      [
-        `snapshot ${file}${meta.tag === undefined ? '' : ` (tag ${meta.tag})`}, saved ${meta.savedAt}`,
-        `machine ${meta.machine.plugin} ${meta.machine.version}, ${meta.mode}, at ${meta.virtualNs} ns virtual, ${meta.instructions} instructions`,
-        ...list('cpu', meta.cpus),
-        ...list('device', meta.devices),
-        ...list('iommu', meta.iommus),
-        ...meta.ram.map((r) => `  ram ${r.name}: ${r.pages} of ${r.size / 4096} pages saved`),
-        ...meta.drives.map(
-          (d) => `  drive ${d.id}: ${d.chunks} non-zero 64 KiB chunks of ${d.size} bytes`,
-        ),
-        'checksums: ok',
-      ].join('\n') + '\n',
-    );
+    const lines = [
+      `snapshot ${file}${meta.tag === undefined ? '' : ` (tag ${meta.tag})`}, saved ${meta.savedAt}`,
+      `machine ${meta.machine.plugin} ${meta.machine.version}, ${meta.mode}, at ${meta.virtualNs} ns virtual, ${meta.instructions} instructions`,
+      ...list('cpu', meta.cpus),
+      ...list('device', meta.devices),
+      ...list('iommu', meta.iommus),
+      ...meta.ram.map((r) => `  ram ${r.name}: ${r.pages} of ${r.size / 4096} pages saved`),
+      ...meta.drives.map(
+        (d) => `  drive ${d.id}: ${d.chunks} non-zero 64 KiB chunks of ${d.size} bytes`,
+      ),
+      'checksums: ok',
+    ];
+    io.stdout(`${lines.join('\n')}\n`);
     return 0;
   }
   if (action !== 'save' && action !== 'load')
