@@ -23,6 +23,7 @@ import { pluginSuite } from './suites/plugin.js';
 import { qtestSuite } from './suites/qtest.js';
 import { reloadSuite } from './suites/reload.js';
 import { sandboxSuite } from './suites/sandbox.js';
+import { snapshotSuite } from './suites/snapshot.js';
 import { swapSuite } from './suites/swap.js';
 import { virtioSuite } from './suites/virtio.js';
 
@@ -42,6 +43,7 @@ const SUITES: readonly Suite[] = [
   fuzzSuite,
   cpuSuite,
   guestSuite,
+  snapshotSuite,
   cliSuite,
 ];
 
