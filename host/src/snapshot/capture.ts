@@ -135,6 +135,7 @@ export function captureSnapshot(emu: Emulator, opts: CaptureOptions = {}): Uint8
     throw new SnapshotError('busy', (e as Error).message);
   }
   v8('TIME', 'clock', { clock, scheduler: emu.machine.cpus.save() });
+  v8('RNG ', 'seeded', emu.backends.entropyPositions());
 
   const ram: { name: string; size: number; pages: number }[] = [];
   for (const r of ramRegions(emu)) {

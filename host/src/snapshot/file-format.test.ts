@@ -67,3 +67,21 @@ describe('snapshot file format', () => {
     expect(() => decodeSnapshot(new Uint8Array(3))).toThrow(/E_SNAPSHOT: snapshot truncated/);
   });
 });
+
+describe('seeded entropy positions', () => {
+  it('a stream sought to a position gives the bytes an unbroken one gives from there', async () => {
+    const { SeededEntropy } = await import('../backends/entropy.js');
+    const a = new SeededEntropy('builtin:rng0', 7);
+    const whole = new Uint8Array(300);
+    a.fill(whole);
+    for (const at of [0, 1, 63, 64, 65, 130, 299]) {
+      const b = new SeededEntropy('builtin:rng0', 7);
+      b.fill(new Uint8Array(5));
+      b.seek(at);
+      const rest = new Uint8Array(300 - at);
+      b.fill(rest);
+      expect([...rest], `at ${at}`).toEqual([...whole.subarray(at)]);
+      expect(b.position).toBe(300);
+    }
+  });
+});

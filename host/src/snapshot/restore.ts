@@ -55,6 +55,8 @@ export interface RestorePlan {
   readonly scheduler: SchedulerState;
   readonly ram: readonly RamPlan[];
   readonly drives: readonly DrivePlan[];
+  /** Seeded entropy streams' positions, by source. */
+  readonly entropy: Readonly<Record<string, number>>;
   /** What a migration changed (a plugin whose state version differs). */
   readonly notes: readonly string[];
 }
@@ -226,7 +228,25 @@ export function planRestore(emu: Emulator, bytes: Uint8Array): RestorePlan {
     drives.push({ id: s.name, size, indexes, data: s.payload.subarray(16 + count * 4) });
   }
 
-  return { meta, cpus, devices, iommus, machine, pci, clock, scheduler, ram, drives, notes };
+  const rng = of('RNG ')[0];
+  const entropy = rng === undefined ? {} : v8<Record<string, number>>(rng);
+  if (typeof entropy !== 'object' || entropy === null)
+    throw new SnapshotError('corrupt', 'RNG is not a table of positions');
+
+  return {
+    meta,
+    cpus,
+    devices,
+    iommus,
+    machine,
+    pci,
+    clock,
+    scheduler,
+    ram,
+    drives,
+    entropy,
+    notes,
+  };
 }
 
 /**
@@ -430,6 +450,7 @@ export function applyRestore(emu: Emulator, plan: RestorePlan): RestoreReport {
     }
     drive.flush();
   }
+  emu.backends.seekEntropy(plan.entropy);
   emu.machine.clock.load(plan.clock);
   emu.machine.cpus.load(plan.scheduler);
   // Guest memory changed under every CPU's translations and decoded code.
