@@ -21,6 +21,7 @@ import type { Emulator } from '../emulator.js';
 import type { LoadedPlugin } from '../loaded-plugin.js';
 import {
   CHUNK_SIZE,
+  isZero,
   PAGE_SIZE,
   type PluginSection,
   pciFunctions,
@@ -464,17 +465,11 @@ export function restoreSnapshot(emu: Emulator, bytes: Uint8Array): RestoreReport
   return applyRestore(emu, planRestore(emu, bytes));
 }
 
-function isZero(b: Uint8Array): boolean {
-  if (b.byteOffset % 4 === 0 && b.length % 4 === 0) {
-    const w = new Int32Array(b.buffer, b.byteOffset, b.length / 4);
-    let acc = 0;
-    for (let i = 0; i < w.length; i++) acc |= w[i]!;
-    return acc === 0;
-  }
-  return b.every((x) => x === 0);
-}
-
 function equal(a: Uint8Array, b: Uint8Array | undefined): boolean {
-  if (b === undefined) return isZero(a);
+  if (b === undefined) {
+    for (let o = 0; o < a.length; o += PAGE_SIZE)
+      if (!isZero(a.subarray(o, o + PAGE_SIZE))) return false;
+    return true;
+  }
   return Buffer.from(a.buffer, a.byteOffset, a.length).equals(b);
 }

@@ -1,6 +1,7 @@
 /**
- * Whole-machine snapshots under the reference guest (issue 20): Debian's kernel on virt with
- * its disk (virtio-blk-pci, iommu_platform=on) behind the RISC-V IOMMU (iommu-sys=on). A
+ * Whole-machine snapshots under the reference guest (issue 20): Debian's kernel on a two-hart
+ * virt with its disk (virtio-blk-pci, iommu_platform=on) and virtio-rng behind the RISC-V IOMMU
+ * (iommu-sys=on). A
  * snapshot is taken when /init prints its marker; the guest runs on, writes a disk sector and
  * powers off. Loading the snapshot back, in place and into a freshly built machine, undoes the
  * write, and the console bytes from there on are byte-identical to the uninterrupted run's
@@ -26,11 +27,14 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 insmod /lib/modules/virtio_blk.ko
+insmod /lib/modules/virtio-rng.ko
 i=0
 while [ ! -b /dev/vda ] && [ $i -lt 400 ]; do sleep 0.1; i=$((i+1)); done
 echo "$M init reached"
 sleep 0.2
 echo "$M uptime $(cat /proc/uptime)"
+echo "$M hwrng" $(timeout 40 od -A n -t x1 -N 16 /dev/hwrng)
+echo "$M cpus $(grep -c ^processor /proc/cpuinfo)"
 echo "$M sector1 before" $(dd if=/dev/vda bs=512 skip=1 count=1 2>/dev/null | od -A n -t x1 -N 8)
 printf 'EMUHOST-SNAPSHOT-WROTE-SECTOR-1!' | dd of=/dev/vda bs=512 seek=1 conv=notrunc,fsync 2>/dev/null
 sync
@@ -71,7 +75,12 @@ describe('whole-machine snapshots of Debian riscv64 (virt, disk behind the RISC-
     const initrd = buildInitramfs({
       init: INIT,
       busybox: new Uint8Array(readFileSync(guest.busybox.path)),
-      modules: { virtio_blk: new Uint8Array(readFileSync(guest.kernel.modules.virtio_blk!)) },
+      modules: Object.fromEntries(
+        ['virtio_blk', 'virtio-rng'].map((m) => [
+          m,
+          new Uint8Array(readFileSync(guest.kernel.modules[m]!)),
+        ]),
+      ),
     });
     const dir = mkdtempSync(join(tmpdir(), 'emuhost-snap-disk-'));
     boot = (file, between) =>
@@ -88,7 +97,13 @@ describe('whole-machine snapshots of Debian riscv64 (virt, disk behind the RISC-
             id: 'blk0',
             options: { drive: 'd0', iommu_platform: true, 'disable-legacy': 'on' },
           },
+          {
+            plugin: 'virtio-rng-pci',
+            id: 'rng0',
+            options: { iommu_platform: true, 'disable-legacy': 'on' },
+          },
         ],
+        smp: 2,
         maxInstructions: 8e9,
         ...(between !== undefined && { between }),
       });
@@ -119,6 +134,9 @@ describe('whole-machine snapshots of Debian riscv64 (virt, disk behind the RISC-
     expect(snap, 'the marker never appeared').toBeDefined();
     expect(run.outcome).toBe('poweroff');
     expect(after).toContain('EMUHOST-SNAP: sector1 after EMUHOST-SNAPSHOT-WROTE-SECTOR-1!');
+    // Both harts run, and the hwrng bytes after the point are part of what must replay.
+    expect(after).toContain('EMUHOST-SNAP: cpus 2');
+    expect(after).toMatch(/EMUHOST-SNAP: hwrng( [0-9a-f]{2}){16}/);
     expect(Buffer.from(sector1(disk)).toString('latin1')).toBe('EMUHOST-SNAPSHOT-WROTE-SECTOR-1!');
   });
 
