@@ -17,9 +17,9 @@ import { QtestSession } from './session.js';
 
 const BAR = 0xe0000000;
 
-async function eduMachine() {
+async function eduMachine(name = 'pc+edu+none') {
   const host = new PluginHost();
-  const combo = ALL_COMBOS.find((c) => comboName(c) === 'pc+edu+none')!;
+  const combo = ALL_COMBOS.find((c) => comboName(c) === name)!;
   const emu = await buildMachineSpec(machineSpec(combo), host, { log: () => {} });
   const dir = mkdtempSync(join(tmpdir(), 'emuhost-snap-qtest-'));
   const s = new QtestSession(emu, {
@@ -125,5 +125,25 @@ describe('qtest snapshots (emuhost.savevm/loadvm/delvm/snapshots/snapshot.save/s
 
     expect(ok(`emuhost.snapshot.load ${file}`)).toMatch(/^OK/);
     expect(rl(BAR + 0x04)).toBe(~0xabcd >>> 0);
+  });
+
+  it('refuses a state version the plugin has no migration for, and another machine, naming them', async () => {
+    const { q, ok, dir } = await eduMachine();
+    const file = join(dir, 'a.emusnap');
+    ok(`emuhost.snapshot.save ${file}`);
+    const bytes = new Uint8Array(readFileSync(file));
+    const sections = decodeSnapshot(bytes).map((s) =>
+      s.kind === 'DEV ' && s.name === 'edu0'
+        ? { ...s, payload: new Uint8Array(serialize({ version: 7, data: {}, lines: {} })) }
+        : s,
+    );
+    writeFileSync(join(dir, 'v7'), encodeSnapshot(sections));
+    expect(q(`emuhost.snapshot.load ${join(dir, 'v7')}`)).toMatch(
+      /^FAIL E_SNAPSHOT: snapshot version: 'edu' \(edu0\) saved state version 7 \(plugin [^)]+\); plugin \S+ reads version 1 and has no state migration/,
+    );
+    const other = await eduMachine('pc+pc-testdev+none');
+    expect(other.q(`emuhost.snapshot.load ${file}`)).toMatch(
+      /^FAIL E_SNAPSHOT: snapshot mismatch: devices \[edu0\] in the snapshot/,
+    );
   });
 });
