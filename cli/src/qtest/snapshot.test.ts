@@ -7,7 +7,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { serialize } from 'node:v8';
+import { deserialize, serialize } from 'node:v8';
 import { buildMachineSpec, decodeSnapshot, encodeSnapshot, PluginHost } from '@emuhost/host';
 import { describe, expect, it } from 'vitest';
 import { ALL_COMBOS, BUF, comboName, machineSpec } from '../fuzz/combos.js';
@@ -145,5 +145,23 @@ describe('qtest snapshots (emuhost.savevm/loadvm/delvm/snapshots/snapshot.save/s
     expect(other.q(`emuhost.snapshot.load ${file}`)).toMatch(
       /^FAIL E_SNAPSHOT: snapshot mismatch: devices \[edu0\] in the snapshot/,
     );
+  });
+
+  it("loads an older IOMMU state through the plugin's migration, and says so", async () => {
+    const { q, ok, dir, emu } = await eduMachine('q35+edu+vtd');
+    const file = join(dir, 'a.emusnap');
+    ok(`emuhost.snapshot.save ${file}`);
+    const [id] = [...emu.iommus.keys()];
+    const sections = decodeSnapshot(new Uint8Array(readFileSync(file))).map((s) => {
+      if (s.kind !== 'IOMU') return s;
+      const st = deserialize(s.payload) as { version: number };
+      return { ...s, payload: new Uint8Array(serialize({ ...st, version: 1 })) };
+    });
+    writeFileSync(join(dir, 'v1'), encodeSnapshot(sections));
+    const r = JSON.parse(ok(`emuhost.snapshot.load ${join(dir, 'v1')}`).slice(3)) as {
+      notes: string[];
+    };
+    expect(r.notes).toEqual([`'vtd' (${id}): state version 1 migrated to 2`]);
+    expect(q('emuhost.devices')).toMatch(/^OK/);
   });
 });
