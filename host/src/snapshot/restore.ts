@@ -398,6 +398,13 @@ export function applyRestore(emu: Emulator, plan: RestorePlan): RestoreReport {
       `a callback of ${busy} is running: snapshots load between events`,
     );
   const before = backup(emu);
+  // Instances created again re-arm their timers: a rollback puts the clock's order back too.
+  let clockBefore: ClockState | undefined;
+  try {
+    clockBefore = emu.machine.clock.save();
+  } catch {
+    clockBefore = undefined;
+  }
   const why = (e: unknown) =>
     e instanceof SnapshotError ? e.detail : String((e as Error)?.message ?? e);
   try {
@@ -406,6 +413,7 @@ export function applyRestore(emu: Emulator, plan: RestorePlan): RestoreReport {
     const context = e instanceof SnapshotError ? e.context : {};
     try {
       putStates(emu, before);
+      if (clockBefore !== undefined) emu.machine.clock.load(clockBefore);
     } catch (e2) {
       throw new SnapshotError(
         'refused',
