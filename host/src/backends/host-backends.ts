@@ -113,6 +113,9 @@ export class HostBackends {
   /** Puts seeded entropy streams back where `entropyPositions` found them (others are left). */
   seekEntropy(positions: Readonly<Record<string, number>>): void {
     for (const [k, p] of Object.entries(positions)) {
+      // A device's own built-in stream exists once the device asked for it: make it now.
+      if (!this.rngs.has(k) && k.startsWith(`${BUILTIN_RNG}:`) && this.seed !== undefined)
+        this.rngs.set(k, builtinEntropy(k, this.seed));
       const s = this.rngs.get(k);
       if (s instanceof SeededEntropy && Number.isSafeInteger(p) && p >= 0) s.seek(p);
     }
