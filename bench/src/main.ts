@@ -24,6 +24,7 @@ import { pluginSuite } from './suites/plugin.js';
 import { qtestSuite } from './suites/qtest.js';
 import { reloadSuite } from './suites/reload.js';
 import { sandboxSuite } from './suites/sandbox.js';
+import { snapshotSuite } from './suites/snapshot.js';
 import { swapSuite } from './suites/swap.js';
 import { virtioSuite } from './suites/virtio.js';
 
@@ -44,6 +45,7 @@ const SUITES: readonly Suite[] = [
   cpuSuite,
   guestSuite,
   blkGuestSuite,
+  snapshotSuite,
   cliSuite,
 ];
 

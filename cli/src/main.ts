@@ -54,6 +54,22 @@ program
   );
 
 program
+  .command('snapshot')
+  .description(
+    'whole-machine snapshots: save or load FILE in a running emuhost-system-* through its monitor, or info FILE (checked, listed)',
+  )
+  .argument('<action>', 'save, load or info')
+  .argument('<file>', 'the snapshot file')
+  .option('--monitor <address>', "the running machine's monitor: unix:PATH or tcp:HOST:PORT")
+  .action(async (action: string, file: string, o: { monitor?: string }) => {
+    process.exitCode = await (await import('./commands/snapshot.js')).snapshotCommand(
+      action,
+      file,
+      o,
+    );
+  });
+
+program
   .command('run')
   .description(
     'run a machine with the demo driver: PCI, edu, DMA through a VT-d IOMMU programmed in guest memory, an IOMMU fault',

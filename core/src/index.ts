@@ -15,13 +15,15 @@
  * - `hooks.ts`: every kernel hook, in one object.
  */
 
-export { Timer, VirtualClock } from './clock/virtual-clock.js';
+export { type ClockState, Timer, VirtualClock } from './clock/virtual-clock.js';
 export { KernelCpuMemory } from './cpu/cpu-memory.js';
 export {
   CpuScheduler,
   type RunOutcome,
   type ScheduledCpu,
   type SchedulerOptions,
+  type SchedulerState,
+  type TurnState,
 } from './cpu/cpu-scheduler.js';
 export { WatchHub, type WatchingCpu } from './cpu/watch-hub.js';
 export { DeviceScope } from './device/device-scope.js';
@@ -77,5 +79,10 @@ export { createEcam, ECAM_BUS_SIZE } from './pci/ecam.js';
 export { MsiCapability, type MsiSpec } from './pci/msi.js';
 export { MSIX_MAX_VECTORS, MsixCapability, msixBarLayout } from './pci/msix.js';
 export { formatDevfn, PciBus, type PciBusOptions, swizzle } from './pci/pci-bus.js';
-export { type PciConfigHooks, PciFunction, type PciFunctionSpec } from './pci/pci-function.js';
+export {
+  type PciConfigHooks,
+  PciFunction,
+  type PciFunctionSpec,
+  type PciFunctionState,
+} from './pci/pci-function.js';
 export { PlatformBus } from './platform/platform-bus.js';

@@ -85,6 +85,8 @@ export interface DeviceRequest {
 
 export class Emulator {
   readonly machine: Machine;
+  /** The machine plugin the machine was built from. */
+  readonly machinePlugin: LoadedPlugin;
   readonly model: MachineModel;
   readonly msi: MsiSink | undefined;
   readonly devices = new Map<string, RunningDevice>();
@@ -142,6 +144,7 @@ export class Emulator {
       },
     });
     this.machine = built.machine;
+    this.machinePlugin = opts.machine;
     this.model = built.model;
     this.msi = built.msi;
     this.log = opts.log;
@@ -235,9 +238,12 @@ export class Emulator {
     return swapIommu(this, target, next, opts);
   }
 
-  /** Replaces IOMMU `id`'s code with `plugin`'s, keeping its state and bindings. */
-  reloadIommu(id: string, plugin: LoadedPlugin): IommuReloadReport {
-    return reloadIommu(this, id, plugin);
+  /**
+   * Replaces IOMMU `id`'s code with `plugin`'s, keeping its state (or starting from `state`,
+   * a snapshot's) and bindings.
+   */
+  reloadIommu(id: string, plugin: LoadedPlugin, state?: SavedState): IommuReloadReport {
+    return reloadIommu(this, id, plugin, state);
   }
 
   /**

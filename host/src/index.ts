@@ -139,5 +139,30 @@ export {
 } from './run-loop.js';
 export { currentSdkRuntime } from './sdk-runtime.js';
 export { SdkServer, type ServedSdk } from './sdk-server.js';
+export {
+  applyRestore,
+  CHUNK_SIZE,
+  captureSnapshot,
+  crc32,
+  decodeSnapshot,
+  encodeSnapshot,
+  formatSnapshotList,
+  PAGE_SIZE,
+  planRestore,
+  type RestorePlan,
+  type RestoreReport,
+  readSnapshotFile,
+  readSnapshotMeta,
+  restoreSnapshot,
+  type Section,
+  SNAPSHOT_FORMAT_VERSION,
+  SnapshotError,
+  type SnapshotErrorReason,
+  type SnapshotListing,
+  type SnapshotMeta,
+  type SnapshotPluginEntry,
+  SnapshotStore,
+  writeSnapshotFile,
+} from './snapshot/index.js';
 export { BundleSourceMap, type SourceLocation } from './source-map.js';
 export { didYouMean, nearest } from './suggest.js';

@@ -132,17 +132,22 @@ export function swapIommu(
 /**
  * Replaces IOMMU `id`'s instance with one of `plugin` created from the old one's saved state
  * (migrated by the new plugin's `migrateState` when the state version differs), under the
- * same id, so every binding stays valid. Bound requesters are detached from the old instance
+ * same id, so every binding stays valid (a snapshot restore passes the state as `given`). Bound requesters are detached from the old instance
  * and attached to the new one; their IOTLBs are flushed and live mappings re-translated
  * through the new instance (the ones it refuses or moves are invalidated). When creating
  * the new instance throws, the old one stays in place, untouched, and the error is thrown.
  */
-export function reloadIommu(emu: Emulator, id: string, plugin: LoadedPlugin): IommuReloadReport {
+export function reloadIommu(
+  emu: Emulator,
+  id: string,
+  plugin: LoadedPlugin,
+  given?: SavedState,
+): IommuReloadReport {
   assertQuiescent(emu, 'reload');
   const r = emu.iommus.get(id);
   if (r === undefined) throw new EmuhostError('E_UNKNOWN_ID', `no IOMMU '${id}' to reload`);
   const t0 = performance.now();
-  const state = r.saveState();
+  const state = given ?? r.saveState();
   const oldModel = r.model;
   const from = `${r.plugin.manifest.id}@${r.plugin.manifest.version}`;
   // Throws before anything changed: the old instance keeps serving (rolled back).

@@ -182,6 +182,15 @@ export class RunLoop {
   }
 
   /**
+   * The machine's state was replaced between slices (a snapshot loaded): the idle period being
+   * paced belongs to the old state, and a guest that was idle may have work now.
+   */
+  stateReplaced(): void {
+    this.pacing = undefined;
+    this.wake();
+  }
+
+  /**
    * Runs `fn` between slices: now when no slice is running, else once the current one ends
    * (which it then does at the running CPU's next block boundary).
    */

@@ -16,7 +16,7 @@
  */
 
 /** The SDK's own version (semver). Plugins declare the range they need in their manifest. */
-export const SDK_VERSION = '1.5.0';
+export const SDK_VERSION = '1.6.0';
 
 // ---------------------------------------------------------------------------------------
 // Addresses
@@ -1383,6 +1383,14 @@ export interface CpuModel {
    * reload. Default: none (such a CPU cannot be snapshotted).
    */
   saveState?(): unknown;
+  /**
+   * Puts the CPU back in the state `saveState` returned (a snapshot's `loadvm`), with every
+   * cache of guest code and translations dropped (guest memory changed under it) and no LR
+   * reservation lost that the state holds. Throws on state of the wrong shape, before changing
+   * anything. Default: the CPU cannot be restored in place.
+   * @since 1.6
+   */
+  loadState?(state: unknown): void;
   /** A write reached the watched page starting at `addr` (see {@link CpuMemory.watch}). */
   pageWritten(addr: GuestPhysAddr): void;
   /** Some CPU now watches the page at `addr`: stop writing it through a window. */

@@ -39,7 +39,10 @@ export type ErrorCode =
   // device trees: a flattened device tree blob (a user's -dtb) that cannot be read
   | 'E_DTB'
   // the reference guest: fetching Debian's kernel, firmware and busybox
-  | 'E_GUEST_FETCH';
+  | 'E_GUEST_FETCH'
+  // whole-machine snapshots: a file that is truncated, corrupt, or does not fit the machine
+  // (@since 1.6)
+  | 'E_SNAPSHOT';
 
 /** Where an error happened; every field optional, printed in a fixed order. */
 export interface ErrorContext {

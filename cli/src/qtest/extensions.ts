@@ -31,9 +31,24 @@
  *                                    timer, deferred, reset, ...; default any) throws inside
  *                                    the guard as a plugin exception would (quarantine, its
  *                                    DMA writes in that callback rolled back, a fault event)
+ *   emuhost.savevm [TAG]             a whole-machine snapshot under TAG (default a dated tag) in
+ *                                    the snapshot directory: OK TAG
+ *   emuhost.loadvm TAG               loads it (the whole file checked first; a refused one
+ *                                    leaves the machine as it was): OK {"ramPages",
+ *                                    "driveChunks","notes"}
+ *   emuhost.delvm TAG                OK
+ *   emuhost.snapshots                OK [{"tag","bytes","savedAt","virtualNs"}...]
+ *   emuhost.snapshot.save FILE       a snapshot to a file: OK {"bytes"}
+ *   emuhost.snapshot.load FILE       a snapshot from a file, as loadvm
+ *   Snapshots fail as `FAIL E_SNAPSHOT: snapshot <reason>: ...` (reason truncated, corrupt,
+ *   format, mismatch, version, refused, busy, io).
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { GuardSite, IommuBindingTarget } from '@emuhost/core';
 import {
+  captureSnapshot,
   deviceStatus,
   didYouMean,
   type Emulator,
@@ -41,7 +56,12 @@ import {
   type LoadedPlugin,
   PluginHost,
   type ReloadReport,
+  type RestoreReport,
+  readSnapshotFile,
   reloadDevice,
+  restoreSnapshot,
+  SnapshotStore,
+  writeSnapshotFile,
 } from '@emuhost/host';
 import { EmuhostError, SDK_VERSION } from '@emuhost/sdk';
 import { VERSION } from '../version.js';
@@ -54,6 +74,8 @@ export interface ExtensionOptions {
    * instances the emulator has (or had, since this session started).
    */
   readonly plugin?: (id: string) => LoadedPlugin | undefined;
+  /** Where `emuhost.savevm TAG` keeps snapshots. Default: a directory of the session's own, made at the first use. */
+  readonly snapshotDir?: string;
 }
 
 export function emuhostExtensions(
@@ -71,8 +93,62 @@ export function emuhostExtensions(
     for (const r of emu.iommus.values()) seen.set(r.plugin.manifest.id, r.plugin);
     return opts.plugin?.(id) ?? seen.get(id);
   };
+  let store: SnapshotStore | undefined;
+  const snapshots = () => {
+    store ??= new SnapshotStore(
+      opts.snapshotDir ?? mkdtempSync(join(tmpdir(), 'emuhost-qtest-snapshots-')),
+    );
+    return store;
+  };
+  const snap = (f: () => string): string => {
+    try {
+      return `OK ${f()}`;
+    } catch (e) {
+      if (e instanceof EmuhostError) return `FAIL ${e.message.split('\n')[0]}`;
+      throw e;
+    }
+  };
+  const loaded = (r: RestoreReport) =>
+    JSON.stringify({ ramPages: r.ramPages, driveChunks: r.driveChunks, notes: r.notes });
   return new Map<string, Extension>([
     ['version', () => `OK emuhost ${VERSION} sdk ${SDK_VERSION}`],
+    ['savevm', ([tag]) => snap(() => snapshots().save(emu, tag))],
+    [
+      'loadvm',
+      ([tag]) =>
+        tag === undefined
+          ? 'FAIL usage: emuhost.loadvm TAG'
+          : snap(() => loaded(snapshots().load(emu, tag))),
+    ],
+    [
+      'delvm',
+      ([tag]) =>
+        tag === undefined
+          ? 'FAIL usage: emuhost.delvm TAG'
+          : snap(() => {
+              snapshots().delete(tag);
+              return '';
+            }).trimEnd(),
+    ],
+    ['snapshots', () => snap(() => JSON.stringify(snapshots().list()))],
+    [
+      'snapshot.save',
+      ([file]) =>
+        file === undefined
+          ? 'FAIL usage: emuhost.snapshot.save FILE'
+          : snap(() => {
+              const bytes = captureSnapshot(emu);
+              writeSnapshotFile(file, bytes);
+              return JSON.stringify({ bytes: bytes.length });
+            }),
+    ],
+    [
+      'snapshot.load',
+      ([file]) =>
+        file === undefined
+          ? 'FAIL usage: emuhost.snapshot.load FILE'
+          : snap(() => loaded(restoreSnapshot(emu, readSnapshotFile(file)))),
+    ],
     [
       'devices',
       () =>

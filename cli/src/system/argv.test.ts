@@ -148,6 +148,15 @@ describe('parseSystemArgs', () => {
     expect(fails('-smp x')).toMatch(/cpus must be a number/);
   });
 
+  it('-snapshot-dir and -loadvm', () => {
+    expect(parse('-snapshot-dir snaps -loadvm booted')).toMatchObject({
+      snapshotDir: 'snaps',
+      loadvm: 'booted',
+    });
+    expect(parse('').loadvm).toBeUndefined();
+    expect(fails('-loadvm')).toMatch(/requires an argument/);
+  });
+
   it('accepts the host options QEMU users pass when they choose nothing', () => {
     const a = parse(
       '-display none -audio none -nic none -vga none -nodefaults -no-shutdown -accel tcg -name g',

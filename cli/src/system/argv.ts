@@ -88,6 +88,10 @@ export interface SystemArgs {
   readonly icount: Icount;
   readonly noReboot: boolean;
   readonly noShutdown: boolean;
+  /** `-snapshot-dir DIR`: where `savevm TAG` keeps tagged snapshots. */
+  readonly snapshotDir: string | undefined;
+  /** `-loadvm TAG|FILE`: start from a snapshot (a tag in the snapshot directory, or a file). */
+  readonly loadvm: string | undefined;
   /** `--plugin MANIFEST[,level=...]`: external plugin bundles. */
   readonly plugins: readonly { readonly path: string; readonly level: string | undefined }[];
   /** `--watch DIR`: plugin source directories built, run and hot-reloaded on every change. */
@@ -129,6 +133,8 @@ const WITH_VALUE = new Set([
   'L',
   'plugin',
   'watch',
+  'snapshot-dir',
+  'loadvm',
 ]);
 const FLAGS = new Set([
   'nographic',
@@ -179,6 +185,8 @@ export function parseSystemArgs(argv: readonly string[]): SystemArgs {
   const plugins: { path: string; level: string | undefined }[] = [];
   const watch: string[] = [];
   let listHelp: SystemArgs['listHelp'];
+  let snapshotDir: string | undefined;
+  let loadvm: string | undefined;
 
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -332,6 +340,12 @@ export function parseSystemArgs(argv: readonly string[]): SystemArgs {
       case 'watch':
         watch.push(v);
         break;
+      case 'snapshot-dir':
+        snapshotDir = v;
+        break;
+      case 'loadvm':
+        loadvm = v;
+        break;
       case 'enable-kvm':
         throw new ArgvError(`${arg}: there is no KVM under emuhost (it always emulates)`);
       default:
@@ -360,6 +374,8 @@ export function parseSystemArgs(argv: readonly string[]): SystemArgs {
     icount,
     noReboot: flags.has('no-reboot'),
     noShutdown: flags.has('no-shutdown'),
+    snapshotDir,
+    loadvm,
     plugins,
     watch,
     version: flags.has('version'),

@@ -25,6 +25,9 @@ import {
   loadBundled,
   PluginHost,
   RunLoop,
+  readSnapshotFile,
+  restoreSnapshot,
+  SnapshotStore,
   watchFaults,
 } from '@emuhost/host';
 
@@ -163,6 +166,14 @@ export async function runSystem(
     exitGuardMachine(emu);
     emu.ready();
     if (args.machine.dumpdtb !== undefined) return dumpDtb(emu, args.machine.dumpdtb, machine!);
+    const snapshots =
+      args.snapshotDir === undefined ? undefined : new SnapshotStore(args.snapshotDir);
+    if (args.loadvm !== undefined) {
+      // A tag of the snapshot directory when there is one by that name, else a file.
+      const v = args.loadvm;
+      if (snapshots?.has(v)) snapshots.load(emu, v);
+      else restoreSnapshot(emu, readSnapshotFile(v));
+    }
     loop = new RunLoop(emu, {
       clock,
       sliceMs: SLICE_MS,
@@ -176,6 +187,7 @@ export async function runSystem(
       loop,
       view: (what: string) => infoView(emu, what),
       version: `${QEMU_VERSION} (emuhost ${VERSION})`,
+      ...(snapshots !== undefined && { snapshots }),
     };
     for (const ep of consoles!.monitors) {
       const m = new Monitor(ctx, (t) => ep.write(Buffer.from(t)));

@@ -26,6 +26,8 @@ Debugging:
   -d in_asm,int,exec   -D FILE
 Time:
   -icount [shift=]N[,sleep=on|off]   (the default: shift=0, deterministic)   -icount shift=auto (real time)
+Snapshots:
+  -snapshot-dir DIR (where savevm TAG keeps them)   -loadvm TAG|FILE (start from one)
 Run:
   -no-reboot   -no-shutdown   -nodefaults   -display none   -audio none   -nic none   -accel tcg
 emuhost's own:

@@ -1,14 +1,24 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SnapshotStore } from '@emuhost/host';
 import { describe, expect, it } from 'vitest';
 import { infoView } from '../qtest/info.js';
 import { Monitor } from './monitor.js';
 import { counter, echo } from './test-support/guests.js';
 import { testMachine } from './test-support/machine.js';
 
-async function setup(image: Uint8Array, smp = 1) {
+async function setup(image: Uint8Array, smp = 1, snapshots?: SnapshotStore) {
   const m = await testMachine(image, { paused: true, smp });
   let out = '';
   const mon = new Monitor(
-    { emu: m.emu, loop: m.loop, view: (w) => infoView(m.emu, w), version: '10.0.13 (test)' },
+    {
+      emu: m.emu,
+      loop: m.loop,
+      view: (w) => infoView(m.emu, w),
+      version: '10.0.13 (test)',
+      ...(snapshots !== undefined && { snapshots }),
+    },
     (t) => {
       out += t;
     },
@@ -103,5 +113,52 @@ describe('Monitor (HMP)', () => {
     mon.execute('cont');
     expect(mon.execute('system_powerdown')).toMatch(/no power button: powering off/);
     expect(await done).toEqual({ reason: 'poweroff', exitCode: 0 });
+  });
+
+  it('savevm, info snapshots, loadvm, delvm, snapshot_save/snapshot_load', {
+    timeout: 60_000,
+  }, async () => {
+    const prog = counter();
+    const dir = mkdtempSync(join(tmpdir(), 'emuhost-monitor-snap-'));
+    const { m, mon } = await setup(prog.image, 2, new SnapshotStore(join(dir, 'tags')));
+    const count = () =>
+      m.emu.cpus[0]!.model.debug!.readMemory(BigInt(prog.labels.get('counter')!), 4).join();
+    mon.execute('cont');
+    while (m.emu.machine.cpus.instructions < 10_000) await new Promise((r) => setImmediate(r));
+    mon.execute('stop');
+    const at = { count: count(), instructions: m.emu.machine.cpus.instructions };
+    expect(mon.execute('savevm t1')).toBe('');
+    expect(mon.execute(`snapshot_save ${join(dir, 'f.emusnap')}`)).toBe('');
+    expect(mon.execute('info snapshots')).toMatch(/^TAG +SIZE +DATE +VM CLOCK\nt1 +\d/);
+    mon.execute('cont');
+    while (m.emu.machine.cpus.instructions < at.instructions + 10_000)
+      await new Promise((r) => setImmediate(r));
+    mon.execute('stop');
+    expect(count()).not.toBe(at.count);
+    expect(mon.execute('loadvm t1')).toBe('');
+    expect({ count: count(), instructions: m.emu.machine.cpus.instructions }).toEqual(at);
+    mon.execute('cont');
+    while (m.emu.machine.cpus.instructions < at.instructions + 5_000)
+      await new Promise((r) => setImmediate(r));
+    mon.execute('stop');
+    expect(mon.execute(`snapshot_load ${join(dir, 'f.emusnap')}`)).toBe('');
+    expect(count()).toBe(at.count);
+    expect(mon.execute('delvm t1')).toBe('');
+    expect(mon.execute('loadvm t1')).toMatch(/^Error: snapshot io: no snapshot 't1'/);
+    expect(mon.execute('info snapshots')).toBe('There is no snapshot available.');
+    expect(mon.execute(`snapshot_load ${join(dir, 'nope')}`)).toMatch(
+      /^Error: snapshot io: cannot read/,
+    );
+    mon.execute('quit');
+  });
+
+  it('savevm without -snapshot-dir says where snapshots would go', {
+    timeout: 60_000,
+  }, async () => {
+    const { m, mon } = await setup(echo().image);
+    expect(mon.execute('savevm x')).toBe(
+      'Error: snapshot io: no snapshot directory: start emuhost with -snapshot-dir DIR',
+    );
+    m.loop.quit(0);
   });
 });

@@ -2,12 +2,24 @@
  * The human monitor (QEMU's HMP, the `(qemu)` prompt): a line editor over any endpoint (the
  * terminal after C-a c, `-monitor stdio|unix:...|tcp:...`) and the commands a person running
  * a guest reaches for: `info` views (the machine's memory map, PCI and IOMMU from the qtest
- * views, and the CPUs' state through `CpuDebug`), `stop`/`cont`, `system_reset`,
+ * views, and the CPUs' state through `CpuDebug`), `stop`/`cont`, `system_reset`, snapshots
+ * (`savevm`/`loadvm`/`delvm`/`info snapshots`, and `snapshot_save`/`snapshot_load FILE`),
  * `system_powerdown`, `cpu N`, `quit`, `help`. Commands act between the run loop's slices,
  * since they run from input callbacks. Output lines end in CR LF, as QEMU's monitor writes
  * them for a terminal in raw mode.
  */
-import type { Emulator, RunLoop, RunState } from '@emuhost/host';
+import {
+  captureSnapshot,
+  type Emulator,
+  formatSnapshotList,
+  type RunLoop,
+  type RunState,
+  readSnapshotFile,
+  restoreSnapshot,
+  SnapshotError,
+  type SnapshotStore,
+  writeSnapshotFile,
+} from '@emuhost/host';
 import { formatRegisters } from './registers.js';
 
 export interface MonitorContext {
@@ -17,6 +29,34 @@ export interface MonitorContext {
   readonly view: (what: string) => string | undefined;
   /** What `info version` says. */
   readonly version: string;
+  /** Tagged snapshots (`-snapshot-dir`); undefined: `savevm TAG` has nowhere to go. */
+  readonly snapshots?: SnapshotStore;
+}
+
+/**
+ * A snapshot command: runs between slices (as every command does) and answers QEMU's way,
+ * nothing on success and `Error: ...` when refused (the machine is then as it was).
+ */
+function snapshotCommand(what: () => string | undefined): string | undefined {
+  try {
+    return what();
+  } catch (e) {
+    if (e instanceof SnapshotError) return `Error: ${e.message.replace(/^E_SNAPSHOT: /, '')}`;
+    throw e;
+  }
+}
+
+function store(m: Monitor): SnapshotStore {
+  const s = m.ctx.snapshots;
+  if (s === undefined)
+    throw new SnapshotError('io', 'no snapshot directory: start emuhost with -snapshot-dir DIR');
+  return s;
+}
+
+/** After a load: the run loop forgets the idle period it was pacing, and the guest goes on. */
+function loaded(m: Monitor): undefined {
+  m.ctx.loop.stateReplaced();
+  return undefined;
 }
 
 interface Command {
@@ -48,6 +88,18 @@ const COMMANDS: readonly Command[] = [
     },
   },
   {
+    names: ['delvm'],
+    args: 'tag',
+    help: 'delete a VM snapshot from the snapshot directory',
+    run: (m, [tag]) =>
+      tag === undefined
+        ? 'delvm: a tag is required'
+        : snapshotCommand(() => {
+            store(m).delete(tag);
+            return undefined;
+          }),
+  },
+  {
     names: ['help', '?'],
     args: '[cmd]',
     help: 'show the help',
@@ -63,6 +115,18 @@ const COMMANDS: readonly Command[] = [
     run: (m, args) => m.info(args),
   },
   {
+    names: ['loadvm'],
+    args: 'tag',
+    help: 'restore a VM snapshot from its tag',
+    run: (m, [tag]) =>
+      tag === undefined
+        ? 'loadvm: a tag is required'
+        : snapshotCommand(() => {
+            store(m).load(m.ctx.emu, tag);
+            return loaded(m);
+          }),
+  },
+  {
     names: ['quit', 'q'],
     args: '',
     help: 'quit the emulator',
@@ -70,6 +134,40 @@ const COMMANDS: readonly Command[] = [
       m.ctx.loop.quit(0);
       return undefined;
     },
+  },
+  {
+    names: ['savevm'],
+    args: '[tag]',
+    help: 'save a VM snapshot (in the snapshot directory; a dated tag if none is given)',
+    run: (m, [tag]) =>
+      snapshotCommand(() => {
+        store(m).save(m.ctx.emu, tag);
+        return undefined;
+      }),
+  },
+  {
+    names: ['snapshot_load'],
+    args: 'file',
+    help: 'restore a snapshot from a file (emuhost)',
+    run: (m, [file]) =>
+      file === undefined
+        ? 'snapshot_load: a file is required'
+        : snapshotCommand(() => {
+            restoreSnapshot(m.ctx.emu, readSnapshotFile(file));
+            return loaded(m);
+          }),
+  },
+  {
+    names: ['snapshot_save'],
+    args: 'file',
+    help: 'save a snapshot to a file (emuhost)',
+    run: (m, [file]) =>
+      file === undefined
+        ? 'snapshot_save: a file is required'
+        : snapshotCommand(() => {
+            writeSnapshotFile(file, captureSnapshot(m.ctx.emu));
+            return undefined;
+          }),
   },
   {
     names: ['stop'],
@@ -109,6 +207,7 @@ const INFO: readonly { name: string; args: string; help: string }[] = [
   { name: 'mtree', args: '[-f]', help: 'show memory tree (-f: the flattened view)' },
   { name: 'pci', args: '', help: 'show PCI info' },
   { name: 'registers', args: '[-a]', help: 'show the cpu registers (-a: all CPUs)' },
+  { name: 'snapshots', args: '', help: 'show the currently available VM snapshots' },
   { name: 'status', args: '', help: 'show the current VM status (running|paused)' },
   { name: 'version', args: '', help: 'show the version of emuhost' },
 ];
@@ -169,6 +268,8 @@ export class Monitor {
         return `VM status: ${statusText(this.ctx.loop.state)}`;
       case 'version':
         return this.ctx.version;
+      case 'snapshots':
+        return snapshotCommand(() => formatSnapshotList(store(this).list())) ?? '';
       case 'cpus':
         return emu.cpus
           .map((c, i) => {

@@ -289,3 +289,67 @@ describe('emuhost-system-riscv64', () => {
     },
   );
 });
+
+/** `emuhost ARGS` as a process; resolves with its exit code and output. */
+function emuhost(args: string[]): Promise<{ code: number | null; out: string }> {
+  const child = spawn(process.execPath, [join(repo, 'cli', 'bin', 'emuhost.mjs'), ...args], {
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let out = '';
+  child.stdout!.on('data', (c) => (out += String(c)));
+  child.stderr!.on('data', (c) => (out += String(c)));
+  return new Promise((r) => child.on('exit', (code) => r({ code, out })));
+}
+
+describe("emuhost snapshot save|load|info over a running machine's monitor socket", () => {
+  it(
+    'saves, refuses a truncated file with the machine running on, loads, and says what a file holds',
+    T,
+    async () => {
+      const mon = join(dir, 'snap-mon.sock');
+      const p = run(
+        [
+          '-M',
+          'rvtest',
+          '-bios',
+          'echo.bin',
+          '-nographic',
+          '-monitor',
+          `unix:${mon},server,nowait`,
+        ],
+        'pipe',
+      );
+      await p.see('echo ready\n');
+      await connectWhenReady(mon).then((s) => s.destroy());
+      const address = `unix:${mon}`;
+      const saved = await emuhost(['snapshot', 'save', 'echo.emusnap', '--monitor', address]);
+      expect(saved, saved.out).toEqual({ code: 0, out: 'saved echo.emusnap\n' });
+
+      const info = await emuhost(['snapshot', 'info', 'echo.emusnap']);
+      expect(info.code, info.out).toBe(0);
+      expect(info.out).toMatch(/^machine rvtest .*, deterministic, at \d+ ns virtual/m);
+      expect(info.out).toMatch(/^ {2}cpu cpu0: rv64 /m);
+      expect(info.out).toContain('checksums: ok');
+
+      const bytes = readFileSync(join(dir, 'echo.emusnap'));
+      writeFileSync(join(dir, 'short.emusnap'), bytes.subarray(0, bytes.length - 100));
+      const short = await emuhost(['snapshot', 'load', 'short.emusnap', '--monitor', address]);
+      expect(short.code).toBe(1);
+      expect(short.out).toMatch(/^Error: snapshot truncated: the file has \d+ of its \d+ bytes/);
+      const bad = await emuhost(['snapshot', 'info', 'short.emusnap']);
+      expect(bad.code).toBe(1);
+      expect(bad.out).toMatch(/E_SNAPSHOT: snapshot truncated/);
+
+      p.type('k');
+      await p.see('k'); // still running, untouched
+      const loaded = await emuhost(['snapshot', 'load', 'echo.emusnap', '--monitor', address]);
+      expect(loaded, loaded.out).toEqual({ code: 0, out: 'loaded echo.emusnap\n' });
+      p.type('z');
+      await p.see('z');
+      p.type('q');
+      expect(await p.exited).toBe(0);
+    },
+  );
+});

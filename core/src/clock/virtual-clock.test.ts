@@ -103,3 +103,37 @@ describe('virtual clock', () => {
     expect(clock.pendingTimers).toBe(0);
   });
 });
+
+describe('VirtualClock save and load', () => {
+  it('puts back the time and the pending timers, equal deadlines in arming order', () => {
+    const c = new VirtualClock();
+    const fired: string[] = [];
+    const a = c.createTimer(() => fired.push(`a@${c.now}`), { name: 'a' });
+    const b = c.createTimer(() => fired.push(`b@${c.now}`), { name: 'b' });
+    const idle = c.createTimer(() => fired.push('idle'), { name: 'idle' });
+    b.armAt(100);
+    a.armAt(100);
+    c.step(10);
+    const saved = structuredClone(c.save());
+    c.step(200);
+    idle.armAt(300);
+    expect(fired).toEqual(['b@100', 'a@100']);
+    c.load(saved);
+    expect(c.now).toBe(10);
+    expect(idle.pending).toBe(false);
+    c.step(200);
+    expect(fired).toEqual(['b@100', 'a@100', 'b@100', 'a@100']);
+  });
+
+  it('refuses an unknown timer or a shared name without changing anything', () => {
+    const c = new VirtualClock();
+    const t = c.createTimer(() => {}, { name: 'x' });
+    t.armAt(50);
+    expect(() =>
+      c.load({ now: 0, seq: 0, timers: [{ name: 'nope', deadline: 5, seq: 0 }] }),
+    ).toThrow(/no timer named 'nope'/);
+    expect(t.deadline).toBe(50);
+    c.createTimer(() => {}, { name: 'x' });
+    expect(() => c.save()).toThrow(/not unique/);
+  });
+});

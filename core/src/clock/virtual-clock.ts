@@ -48,17 +48,91 @@ export class Timer {
   }
 }
 
+/**
+ * The clock as plain data (snapshots): the time, the arming counter and every pending timer
+ * by name with its deadline and arming order, so that equal deadlines fire in the same order
+ * after a restore.
+ */
+export interface ClockState {
+  readonly now: number;
+  readonly seq: number;
+  readonly timers: readonly {
+    readonly name: string;
+    readonly deadline: number;
+    readonly seq: number;
+  }[];
+}
+
 export class VirtualClock {
   /** Virtual time in ns (exact up to 2^53 ns, about 104 days). */
   now = 0;
   private readonly heap: Timer[] = [];
   private seq = 0;
+  /** Timers by name, for `load`; a name two timers share cannot be saved while pending. */
+  private readonly named = new Map<string, Timer | 'ambiguous'>();
 
   createTimer(
     callback: () => void,
     opts: { guard?: DeviceGuard | null; name?: string } = {},
   ): Timer {
-    return new Timer(this, opts.guard ?? null, callback, opts.name ?? 'timer');
+    const t = new Timer(this, opts.guard ?? null, callback, opts.name ?? 'timer');
+    this.named.set(t.name, this.named.has(t.name) ? 'ambiguous' : t);
+    return t;
+  }
+
+  /** Forgets a timer that will never be armed again (its device went away). */
+  dropTimer(t: Timer): void {
+    t.cancel();
+    if (this.named.get(t.name) === t) this.named.delete(t.name);
+  }
+
+  /** The time and the pending timers as plain data. Throws if a pending timer's name is shared. */
+  save(): ClockState {
+    const timers = this.heap.map((t) => {
+      if (this.named.get(t.name) !== t)
+        throw new EmuhostError(
+          'E_BAD_ARGUMENT',
+          `timer '${t.name}' is pending but its name is not unique: the clock cannot be saved`,
+        );
+      return { name: t.name, deadline: t.deadline, seq: t.seq };
+    });
+    return { now: this.now, seq: this.seq, timers };
+  }
+
+  /**
+   * Problems `load(s)` would throw for, without changing anything: a timer this clock does not
+   * have, or a deadline before the time.
+   */
+  check(s: ClockState): string | undefined {
+    if (!Number.isSafeInteger(s.now) || s.now < 0) return `time ${s.now} is not a whole ns`;
+    for (const t of s.timers) {
+      const timer = this.named.get(t.name);
+      if (timer === undefined || timer === 'ambiguous') return `no timer named '${t.name}'`;
+      if (!Number.isSafeInteger(t.deadline) || t.deadline < s.now)
+        return `timer '${t.name}' deadline ${t.deadline} is before the time ${s.now}`;
+    }
+    return undefined;
+  }
+
+  /**
+   * Sets the time (backwards too) and exactly the pending timers of `s`, cancelling the
+   * others, without firing anything or telling `onArm`.
+   */
+  load(s: ClockState): void {
+    const bad = this.check(s);
+    if (bad !== undefined) throw new EmuhostError('E_BAD_ARGUMENT', `clock state: ${bad}`);
+    for (const t of [...this.heap]) this.unschedule(t);
+    this.now = s.now;
+    this.seq = s.seq;
+    for (const st of s.timers) {
+      const t = this.named.get(st.name) as Timer;
+      this.unschedule(t);
+      t.deadline = st.deadline;
+      t.seq = st.seq;
+      t.heapIndex = this.heap.length;
+      this.heap.push(t);
+      this.siftUp(t.heapIndex);
+    }
   }
 
   /**

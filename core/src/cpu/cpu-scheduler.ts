@@ -15,7 +15,7 @@
  * `run` is synchronous and bounded (by virtual time, by a wall-clock budget for yielding to
  * the host's event loop, or by `stop`), so that the host can interleave I/O.
  */
-import type { CpuClock, CpuModel } from '@emuhost/sdk';
+import { type CpuClock, type CpuModel, EmuhostError } from '@emuhost/sdk';
 import type { VirtualClock } from '../clock/virtual-clock.js';
 
 export interface SchedulerOptions {
@@ -65,6 +65,35 @@ class Scheduled implements ScheduledCpu {
   }
 }
 
+/**
+ * A turn begun and not finished: a run can end inside one (`untilNs`, `stop()`), and the next
+ * run finishes it with what is left of the same budget, so that where runs end is invisible.
+ */
+export interface TurnState {
+  /** Virtual time when the turn began, in ns. */
+  readonly start: number;
+  /** Virtual time the turn may not pass, in ns (lowered when a device arms a timer inside it). */
+  limit: number;
+  /** Instructions the turn may retire. */
+  readonly budget: number;
+  /** Instructions retired so far. */
+  retired: number;
+}
+
+/**
+ * Where the scheduler stands between two runs, as plain data (snapshots): whose turn is next
+ * or running, the turn in progress, and the counts. Deterministic mode only means anything
+ * here; a real-time scheduler re-derives its host offset.
+ */
+export interface SchedulerState {
+  /** Index of the CPU whose turn is next or in progress. */
+  readonly cursor: number;
+  readonly turn: TurnState | null;
+  /** Instructions retired in the current round of turns (0 at its end: every CPU waited). */
+  readonly roundRetired: number;
+  readonly instructions: number;
+}
+
 export class CpuScheduler {
   readonly mode: 'deterministic' | 'realtime';
   readonly nsPerInstruction: number;
@@ -74,10 +103,14 @@ export class CpuScheduler {
   private readonly cpus: Scheduled[] = [];
   /** The CPU whose `run` is executing, or null. */
   private running: Scheduled | null = null;
-  /** Virtual time at the start of the running CPU's turn. */
-  private turnStart = 0;
-  /** Virtual time the running turn may not pass. */
-  private limit = Number.POSITIVE_INFINITY;
+  /** Index of the CPU whose turn is next or in progress. */
+  private cursor = 0;
+  /** The turn in progress (begun by an earlier run that ended inside it), or null. */
+  private turn: TurnState | null = null;
+  /** Instructions retired in this round of turns so far. */
+  private roundRetired = 0;
+  /** A device armed a timer inside the running turn: the turn ends where the CPU stopped. */
+  private turnCut = false;
   private stopping = false;
   /** Host time minus virtual time, in real-time mode. */
   private hostOffset: number | undefined;
@@ -96,8 +129,10 @@ export class CpuScheduler {
     clock.onArm = (deadline) => {
       // A device armed a timer due inside the running turn (through a store the CPU made):
       // end the turn there, so that the timer fires on time.
-      if (this.running !== null && deadline < this.limit) {
-        this.limit = Math.max(deadline, clock.now);
+      const t = this.turn;
+      if (this.running !== null && t !== null && deadline < t.limit) {
+        t.limit = Math.max(deadline, clock.now);
+        this.turnCut = true;
         this.running.model.stop();
       }
     };
@@ -116,7 +151,12 @@ export class CpuScheduler {
 
   remove(cpu: ScheduledCpu): void {
     const i = this.cpus.indexOf(cpu as Scheduled);
-    if (i >= 0) this.cpus.splice(i, 1);
+    if (i < 0) return;
+    this.cpus.splice(i, 1);
+    if (i === this.cursor) this.turn = null;
+    if (i < this.cursor || this.cursor >= this.cpus.length) {
+      this.cursor = Math.max(0, i < this.cursor ? this.cursor - 1 : 0);
+    }
   }
 
   get list(): readonly ScheduledCpu[] {
@@ -129,9 +169,38 @@ export class CpuScheduler {
     this.running?.model.stop();
   }
 
+  /** Where the scheduler stands, as plain data (between runs). */
+  save(): SchedulerState {
+    return {
+      cursor: this.cursor,
+      turn: this.turn === null ? null : { ...this.turn },
+      roundRetired: this.roundRetired,
+      instructions: this.instructions,
+    };
+  }
+
+  /** Puts the scheduler where `save` found it (between runs; the CPUs are the same in number). */
+  load(s: SchedulerState): void {
+    if (this.running !== null)
+      throw new EmuhostError('E_BAD_ARGUMENT', 'the scheduler cannot be loaded during a run');
+    if (!Number.isInteger(s.cursor) || s.cursor < 0 || s.cursor >= Math.max(1, this.cpus.length))
+      throw new EmuhostError(
+        'E_BAD_ARGUMENT',
+        `scheduler cursor ${s.cursor} is not one of the ${this.cpus.length} CPUs`,
+      );
+    this.cursor = s.cursor;
+    this.turn = s.turn === null ? null : { ...s.turn };
+    this.roundRetired = s.roundRetired;
+    this.instructions = s.instructions;
+    this.turnCut = false;
+    this.hostOffset = undefined;
+  }
+
   /**
    * Runs the CPUs until virtual time `untilNs`, every CPU waits, `stop()`, or `wallMs` of host
-   * time passed (checked between turns).
+   * time passed (checked between rounds of turns). Turns are taken in rounds, CPU after CPU;
+   * a run that ends inside a turn (at `untilNs` or `stop()`) leaves it to the next run, which
+   * finishes it with the rest of its budget: any split of a run takes the same turns.
    */
   run(opts: { readonly untilNs?: number; readonly wallMs?: number } = {}): RunOutcome {
     const until = opts.untilNs ?? Number.POSITIVE_INFINITY;
@@ -141,15 +210,29 @@ export class CpuScheduler {
     for (;;) {
       if (this.stopping) return { reason: 'stopped' };
       if (this.clock.now >= until) return { reason: 'until' };
-      if (this.mode === 'realtime') this.followHost(until);
-      let retired = 0;
-      for (const c of this.cpus) {
-        this.clock.step(0); // timers due now, before the turn
-        if (c.model.waiting) continue;
-        retired += this.turn(c, until);
-        if (this.stopping) return { reason: 'stopped' };
+      if (this.cursor === 0 && this.turn === null) {
+        // A round begins.
+        if (this.mode === 'realtime') this.followHost(until);
+        this.roundRetired = 0;
       }
-      if (retired === 0) {
+      const c = this.cpus[this.cursor]!;
+      if (this.turn === null) {
+        this.clock.step(0); // timers due now, before the turn
+        if (!c.model.waiting) this.turn = this.begin();
+      }
+      if (this.turn !== null) {
+        const t = this.turn;
+        const capped = this.slice(c, t, until);
+        const over =
+          t.retired >= t.budget || this.turnCut || c.model.waiting || !(this.stopping || capped);
+        this.turnCut = false;
+        if (!over) continue; // the next run finishes the turn
+        this.turn = null;
+      }
+      if (++this.cursor < this.cpus.length) continue;
+      // The round is over.
+      this.cursor = 0;
+      if (this.roundRetired === 0) {
         const next = this.clock.nextDeadline();
         if (this.mode === 'realtime') {
           if (next === undefined) return { reason: 'idle' };
@@ -166,32 +249,41 @@ export class CpuScheduler {
     }
   }
 
-  /** One CPU's turn; returns the instructions it retired. */
-  private turn(c: Scheduled, until: number): number {
+  /** A new turn for the CPU at the cursor, from now: its limit and budget. */
+  private begin(): TurnState {
+    const start = this.clock.now;
+    if (this.mode === 'realtime')
+      return { start, limit: Number.POSITIVE_INFINITY, budget: this.turnInstructions, retired: 0 };
+    const next = this.clock.nextDeadline() ?? Number.POSITIVE_INFINITY;
+    const limit = Math.min(next, start + this.quantumNs);
+    const budget = Math.max(1, Math.floor((limit - start) / this.nsPerInstruction));
+    return { start, limit, budget, retired: 0 };
+  }
+
+  /**
+   * Runs the CPU for the rest of its turn, or (deterministic mode) only until `until`;
+   * returns whether it stopped there, short of its turn's budget.
+   */
+  private slice(c: Scheduled, t: TurnState, until: number): boolean {
     const clock = this.clock;
-    const start = clock.now;
-    let budget: number;
-    if (this.mode === 'realtime') {
-      this.limit = Number.POSITIVE_INFINITY;
-      budget = this.turnInstructions;
-    } else {
-      const next = clock.nextDeadline() ?? Number.POSITIVE_INFINITY;
-      this.limit = Math.min(until, next, start + this.quantumNs);
-      budget = Math.max(1, Math.floor((this.limit - start) / this.nsPerInstruction));
-    }
-    this.turnStart = start;
+    const left = t.budget - t.retired;
+    let n = left;
+    if (this.mode === 'deterministic' && until !== Number.POSITIVE_INFINITY)
+      n = Math.min(n, Math.max(1, Math.floor((until - clock.now) / this.nsPerInstruction)));
     this.running = c;
-    let n: number;
+    let r: number;
     try {
-      n = c.model.run(budget);
+      r = c.model.run(n);
     } finally {
       this.running = null;
     }
-    this.instructions += n;
+    t.retired += r;
+    this.instructions += r;
+    this.roundRetired += r;
     if (this.mode === 'deterministic')
-      clock.setTime(Math.max(clock.now, start + n * this.nsPerInstruction));
+      clock.setTime(Math.max(clock.now, t.start + t.retired * this.nsPerInstruction));
     else this.followHost(until);
-    return n;
+    return n < left && r >= n;
   }
 
   /** Real-time mode: virtual time = host time (minus the offset fixed at the first turn). */
@@ -221,9 +313,10 @@ export class CpuScheduler {
       nsPerInstruction: ns,
       now: () => clock.now,
       sync(retired: number) {
-        if (sched.running !== cpu) return;
-        const t = sched.turnStart + retired * ns;
-        clock.advanceWithin(t < sched.limit ? t : sched.limit);
+        const turn = sched.turn;
+        if (sched.running !== cpu || turn === null) return;
+        const t = turn.start + (turn.retired + retired) * ns;
+        clock.advanceWithin(t < turn.limit ? t : turn.limit);
       },
     });
   }

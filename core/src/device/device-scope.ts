@@ -47,7 +47,7 @@ export class DeviceScope {
     });
     this.timers.add(t);
     this.onRelease(() => {
-      t.cancel();
+      this.kernel.clock.dropTimer(t);
       this.timers.delete(t);
     });
     return t;

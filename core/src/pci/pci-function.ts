@@ -31,6 +31,13 @@ export interface PciFunctionSpec extends PciIdentity {
 }
 
 /** Device-specific config-space behaviour, called after the kernel's own handling. */
+/** A function's kernel-side state as plain data (see `PciFunction.saveState`). */
+export interface PciFunctionState {
+  /** The 256 bytes of config space. */
+  readonly config: Uint8Array;
+  readonly intx: 0 | 1;
+}
+
 export interface PciConfigHooks {
   /** May replace the value a guest reads. */
   read?(offset: number, size: number, value: number): number;
@@ -214,6 +221,25 @@ export class PciFunction {
     this.msi?.reset();
     this.msix?.reset();
     this.setIntx(0);
+  }
+
+  /** The kernel's part of the function's state (snapshots): config space and the INTx level. */
+  saveState(): PciFunctionState {
+    return { config: this.config.bytes.slice(), intx: this.intxLevel };
+  }
+
+  /**
+   * Puts back what `saveState` returned: config space as it was (BARs mapped where it says,
+   * bus mastering as COMMAND says) and the INTx level. No device hook runs and no MSI is sent:
+   * the device's own state (its MSI-X table) comes back through its plugin.
+   */
+  loadState(s: PciFunctionState): void {
+    const intxBefore = this.intxAsserted;
+    this.config.bytes.set(s.config.subarray(0, PCI_CONFIG_SIZE));
+    this.updateMappings();
+    this.dma.setBusMaster((this.config.get16(PCI_CFG.COMMAND) & PCI_COMMAND.MASTER) !== 0);
+    if (this.intxLevel !== s.intx) this.setIntx(s.intx);
+    else if (this.intxAsserted !== intxBefore) this.host.intxChanged(this);
   }
 
   /** Unmaps every BAR and lowers INTx (the function is being detached). */

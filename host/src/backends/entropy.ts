@@ -35,15 +35,41 @@ export function builtinEntropy(id: string, seed: number | undefined): EntropySou
         return into.length;
       },
     });
-  const key = createHash('sha256').update(`emuhost rng-builtin ${seed} ${id}`).digest();
-  const stream = createCipheriv('chacha20', key, Buffer.alloc(16));
-  return Object.freeze({
-    id,
-    fill: (into: Uint8Array) => {
-      into.set(stream.update(new Uint8Array(into.length)));
-      return into.length;
-    },
-  });
+  return new SeededEntropy(id, seed);
+}
+
+/**
+ * A seeded ChaCha20 keystream whose position (bytes consumed) is saved in snapshots: `seek`
+ * starts the cipher at the 64-byte block holding it (ChaCha20's counter is the first word of
+ * Node's 16-byte IV) and drops the bytes before it in that block.
+ */
+export class SeededEntropy implements EntropySource {
+  private readonly key: Buffer;
+  private stream: ReturnType<typeof createCipheriv>;
+  /** Bytes of the keystream consumed so far. */
+  position = 0;
+
+  constructor(
+    readonly id: string,
+    seed: number,
+  ) {
+    this.key = createHash('sha256').update(`emuhost rng-builtin ${seed} ${id}`).digest();
+    this.stream = createCipheriv('chacha20', this.key, Buffer.alloc(16));
+  }
+
+  fill(into: Uint8Array): number {
+    into.set(this.stream.update(new Uint8Array(into.length)));
+    this.position += into.length;
+    return into.length;
+  }
+
+  seek(position: number): void {
+    const iv = Buffer.alloc(16);
+    iv.writeUInt32LE(Math.floor(position / 64), 0);
+    this.stream = createCipheriv('chacha20', this.key, iv);
+    this.stream.update(new Uint8Array(position % 64));
+    this.position = position;
+  }
 }
 
 /** rng-random: bytes read from a file, opened now and kept open until `close`. */

@@ -13,7 +13,13 @@ import {
   type EntropySource,
   type NetBackend,
 } from '@emuhost/sdk';
-import { BUILTIN_RNG, builtinEntropy, FileEntropy, type RngSpec } from './entropy.js';
+import {
+  BUILTIN_RNG,
+  builtinEntropy,
+  FileEntropy,
+  type RngSpec,
+  SeededEntropy,
+} from './entropy.js';
 import { type DriveSpec, FileBlockBackend } from './file-block.js';
 import { NULL_CO, NullBlockBackend } from './null-block.js';
 
@@ -95,6 +101,24 @@ export class HostBackends {
       return s;
     }
     return this.claim('rng', id, device, this.rngs.get(id));
+  }
+
+  /** Where each seeded entropy stream stands (bytes consumed), by source: for snapshots. */
+  entropyPositions(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [k, s] of this.rngs) if (s instanceof SeededEntropy) out[k] = s.position;
+    return out;
+  }
+
+  /** Puts seeded entropy streams back where `entropyPositions` found them (others are left). */
+  seekEntropy(positions: Readonly<Record<string, number>>): void {
+    for (const [k, p] of Object.entries(positions)) {
+      // A device's own built-in stream exists once the device asked for it: make it now.
+      if (!this.rngs.has(k) && k.startsWith(`${BUILTIN_RNG}:`) && this.seed !== undefined)
+        this.rngs.set(k, builtinEntropy(k, this.seed));
+      const s = this.rngs.get(k);
+      if (s instanceof SeededEntropy && Number.isSafeInteger(p) && p >= 0) s.seek(p);
+    }
   }
 
   netdev(id: string, device: string): NetBackend {

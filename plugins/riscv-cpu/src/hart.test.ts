@@ -109,4 +109,29 @@ describe('rv64 hart', () => {
     b.m.cpus.run({ untilNs: b.m.clock.now + 1000 });
     expect(b.cpu.saveState().data).toEqual(a.cpu.saveState().data);
   });
+
+  it('keeps the LR reservation in its state: an SC after a load succeeds as it would have', () => {
+    const target = RAM + 0x100;
+    // sc.w t1, t2, (a0); then spin.
+    const prog = [enc('sc.w', { rd: 6, rs1: 10, rs2: 7 }), enc('jal', { rd: 0, imm: 0 })];
+    const fresh = machineWith(prog).cpu.saveState();
+    const data = structuredClone(fresh.data) as { x: number[]; reservation?: number[] };
+    data.x[20] = target | 0; // a0, low word (x holds each register as two int32 words)
+    data.x[12] = 5; // t1 (x6: words 12, 13) = 5, so that the SC's 0 or 1 shows
+    data.x[14] = 7; // t2 (x7: words 14, 15) = 7
+    data.x[15] = 0;
+    for (const [reservation, t1] of [
+      [[target, 4, 0, 0], 0],
+      [[-1, 0, 0, 0], 1],
+    ] as const) {
+      const { m, cpu } = machineWith(prog, {
+        version: fresh.version,
+        data: { ...data, reservation },
+      });
+      m.cpus.run({ untilNs: 20 });
+      const x = (cpu.saveState().data as { x: number[] }).x;
+      expect(x[12], `reservation ${reservation.join()}`).toBe(t1);
+      expect(m.memory.load(target as GuestPhysAddr, 4)).toBe(t1 === 0 ? 7 : 0);
+    }
+  });
 });

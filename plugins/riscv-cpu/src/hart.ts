@@ -9,13 +9,14 @@
  * address any mode here can reach is below 2^53 in magnitude, and a jump elsewhere faults
  * exactly (`badJump`).
  */
-import type {
-  CpuClock,
-  CpuContext,
-  CpuMemory,
-  CpuModel,
-  CpuTrace,
-  GuestPhysAddr,
+import {
+  type CpuClock,
+  type CpuContext,
+  type CpuMemory,
+  type CpuModel,
+  type CpuTrace,
+  EmuhostError,
+  type GuestPhysAddr,
 } from '@emuhost/sdk';
 import { csrInstruction } from './csr/csrs.js';
 import { R64, R64_COUNT } from './csr/regs64.js';
@@ -55,7 +56,7 @@ import {
   wfi,
 } from './priv/trap.js';
 import { Scratch } from './scratch.js';
-import { type HartState, restoreState, saveState } from './state.js';
+import { checkState, type HartState, restoreState, saveState } from './state.js';
 import { disassembleBlock, hexPair } from './trace.js';
 
 /** Builtins bound once: a global lookup in a `node:vm` context goes through its interceptors. */
@@ -393,10 +394,14 @@ export class Hart implements CpuModel {
     return saveState(this);
   }
 
-  loadState(s: HartState): void {
-    restoreState(this, s);
+  loadState(s: unknown): void {
+    const bad = checkState(s);
+    if (bad !== undefined)
+      throw new EmuhostError('E_BAD_ARGUMENT', `hart ${this.hartId} state: ${bad}`);
+    restoreState(this, s as HartState);
+    // Guest memory may have changed under every cache (a snapshot's RAM came back with it).
     this.mmu.flushAll();
-    this.code.flushFetch();
+    this.code.clear();
   }
 
   pageWritten(addr: GuestPhysAddr): void {

@@ -30,6 +30,32 @@ export interface HartState {
   readonly cycle: string;
   readonly instret: string;
   readonly waiting: boolean;
+  /**
+   * The LR reservation (guest-physical address or -1, size, the value read as two words): a
+   * snapshot taken between an LR and its SC resumes with the SC succeeding as it would have.
+   * Absent in state saved before it was kept (no reservation then).
+   */
+  readonly reservation?: readonly [number, number, number, number];
+  /** An interrupt may be takeable at the next block boundary (absent: assume so). */
+  readonly irqDirty?: boolean;
+}
+
+/** Why `s` is not a hart's state, or undefined when it is (checked before anything changes). */
+export function checkState(s: unknown): string | undefined {
+  if (typeof s !== 'object' || s === null) return 'not an object';
+  const o = s as Record<string, unknown>;
+  const ints = (k: string, n: number) =>
+    Array.isArray(o[k]) &&
+    (o[k] as unknown[]).length >= n &&
+    (o[k] as unknown[]).every(Number.isInteger);
+  if (!ints('x', 64) || !ints('f', 64)) return 'x and f must be 64 integers each';
+  for (const k of ['pc', 'priv', 'mstatus', 'mie', 'swMip', 'hwMip'])
+    if (!Number.isFinite(o[k])) return `${k} must be a number`;
+  if (!ints('r64', 2) || !ints('pmpCfg', 0) || !ints('pmpAddrLo', 0) || !ints('pmpAddrHi', 0))
+    return 'r64 and the PMP lists must be integers';
+  if (typeof o.cycle !== 'string' || typeof o.instret !== 'string')
+    return 'counters must be strings';
+  return undefined;
 }
 
 export function saveState(h: Hart): HartState {
@@ -56,6 +82,8 @@ export function saveState(h: Hart): HartState {
     cycle: h.cycleCount().toString(),
     instret: h.instretCount().toString(),
     waiting: h.waiting,
+    reservation: [h.reservation, h.resSize, h.resLo, h.resHi],
+    irqDirty: h.irqDirty,
   };
 }
 
@@ -92,5 +120,10 @@ export function restoreState(h: Hart, s: HartState): void {
   h.setInstretCount(BigInt(s.instret) + 1n);
   h.setCountInhibit(s.mcountinhibit);
   h.waiting = s.waiting;
-  h.reservation = -1;
+  const r = s.reservation;
+  h.reservation = r?.[0] ?? -1;
+  h.resSize = r?.[1] ?? 0;
+  h.resLo = r?.[2] ?? 0;
+  h.resHi = r?.[3] ?? 0;
+  h.irqDirty = s.irqDirty ?? true;
 }

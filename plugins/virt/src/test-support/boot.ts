@@ -74,6 +74,11 @@ export interface BootResult {
     >
   >;
   readonly emu: Emulator;
+  /**
+   * Runs the same machine on (after a snapshot was loaded into it, say) with the same limits
+   * and callbacks; the result's `output` is what the UART sent from now on.
+   */
+  resume(opts?: Pick<BootOptions, 'maxInstructions' | 'until' | 'between'>): Promise<BootResult>;
 }
 
 /** A serial backend that collects what the guest sends (no input). */
@@ -142,44 +147,49 @@ export async function bootVirt(opts: BootOptions): Promise<BootResult> {
     });
   }
   emu.ready();
-  const max = opts.maxInstructions ?? 4e9;
-  const sched = emu.machine.cpus;
-  let outcome: BootResult['outcome'] = 'limit';
-  for (;;) {
-    const r = sched.run({ untilNs: emu.machine.clock.now + 20_000_000 });
-    const s = emu.shutdownRequest;
-    if (s !== undefined) {
-      if (s.kind === 'reboot') {
-        emu.shutdownRequest = undefined;
-        emu.reset();
-        continue;
+  const drive = async (
+    o: Pick<BootOptions, 'maxInstructions' | 'until' | 'between'>,
+  ): Promise<BootResult> => {
+    const from = serial.text.length;
+    const max = o.maxInstructions ?? 4e9;
+    const sched = emu.machine.cpus;
+    let outcome: BootResult['outcome'] = 'limit';
+    for (;;) {
+      const r = sched.run({ untilNs: emu.machine.clock.now + 20_000_000 });
+      const s = emu.shutdownRequest;
+      if (s !== undefined) {
+        if (s.kind === 'reboot') {
+          emu.shutdownRequest = undefined;
+          emu.reset();
+          continue;
+        }
+        outcome = s.kind;
+        break;
       }
-      outcome = s.kind;
-      break;
+      const text = serial.text.slice(from);
+      if ((o.until !== undefined && text.includes(o.until)) || o.between?.(emu, text) === true) {
+        outcome = 'until';
+        break;
+      }
+      if (r.reason === 'idle') {
+        outcome = 'idle';
+        break;
+      }
+      if (sched.instructions >= max) break;
+      await new Promise((r) => setImmediate(r));
     }
-    if (
-      (opts.until !== undefined && serial.text.includes(opts.until)) ||
-      opts.between?.(emu, serial.text) === true
-    ) {
-      outcome = 'until';
-      break;
-    }
-    if (r.reason === 'idle') {
-      outcome = 'idle';
-      break;
-    }
-    if (sched.instructions >= max) break;
-    await new Promise((r) => setImmediate(r));
-  }
-  const s = emu.shutdownRequest;
-  return {
-    output: serial.text,
-    outcome,
-    ...(s?.exitCode !== undefined && { exitCode: s.exitCode }),
-    ...(s?.message !== undefined && { message: s.message }),
-    instructions: sched.instructions,
-    virtualNs: emu.machine.clock.now,
-    seen,
-    emu,
+    const s = emu.shutdownRequest;
+    return {
+      output: serial.text.slice(from),
+      outcome,
+      ...(s?.exitCode !== undefined && { exitCode: s.exitCode }),
+      ...(s?.message !== undefined && { message: s.message }),
+      instructions: sched.instructions,
+      virtualNs: emu.machine.clock.now,
+      seen,
+      emu,
+      resume: (next = {}) => drive({ ...o, ...next }),
+    };
   };
+  return drive(opts);
 }
