@@ -66,6 +66,7 @@ export async function buildMachineSpec(
     ...opts.emulator,
     firmware: { ...readFirmware(spec), ...opts.emulator?.firmware },
     backends: {
+      ...opts.emulator?.backends,
       drives: (spec.drives ?? []).map((d) => ({
         ...d,
         file: d.file.startsWith(NULL_CO) ? d.file : resolve(spec.base, d.file),

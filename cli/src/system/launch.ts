@@ -41,6 +41,7 @@ import { message, reason } from './errno.js';
 import { listenGdb } from './gdb/server.js';
 import { helpText, listPlugins } from './listing.js';
 import { Monitor } from './monitor.js';
+import { filterDumps, type OpenNetwork, openNetwork } from './netdevs.js';
 
 export interface SystemIo {
   readonly stdin: Readable;
@@ -89,6 +90,7 @@ export async function runSystem(
   let consoles: Consoles | undefined;
   let trace: OutputQueue | undefined;
   let loop: RunLoop | undefined;
+  let network: OpenNetwork | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
     say(`terminating on signal ${signal}`);
     // Before the machine runs (waiting for a socket's client, building plugins) there is
@@ -120,6 +122,10 @@ export async function runSystem(
       quit: () => loop?.quit(0),
       wake: () => loop?.wake(),
     });
+    // Sockets connected or listening before the machine exists, as QEMU opens its netdevs.
+    network = await openNetwork(args.netdevs, filterDumps(args.objects), (t) =>
+      say(`warning: ${t}`),
+    );
     const emu = await buildEmulator(
       host,
       machine,
@@ -131,6 +137,8 @@ export async function runSystem(
       trace,
       io,
       target.name,
+      network,
+      () => loop?.wake(),
     );
     // Every plugin fault on stderr with its source-mapped stack; the exit guard names the
     // machine's plugin code if a signal finds the main thread stuck in it.
@@ -174,6 +182,7 @@ export async function runSystem(
     for (const c of closers) c();
     await consoles?.close();
     await trace?.flush();
+    network?.close();
   }
 }
 
@@ -303,7 +312,14 @@ function checkDrives(args: SystemArgs): void {
       );
     }
   }
+  const netdevs = new Set(args.netdevs.map((n) => n.id));
   for (const dev of args.devices) {
+    const netdev = dev.props.netdev;
+    if (netdev !== undefined && !netdevs.has(netdev))
+      throw new EmuhostError(
+        'E_BAD_ARGUMENT',
+        `-device ${dev.driver},netdev=${netdev}: Property '${dev.driver}.netdev' can't find value '${netdev}'`,
+      );
     const drive = dev.props.drive;
     if (drive !== undefined && !ids.has(drive))
       throw new EmuhostError(
@@ -337,6 +353,8 @@ async function buildEmulator(
   trace: OutputQueue | undefined,
   io: SystemIo,
   name: string,
+  network: OpenNetwork,
+  wake: () => void,
 ): Promise<Emulator> {
   const more = await deviceSpecs(args.devices, host);
   const traceOpts: CpuTraceOptions | undefined =
@@ -371,6 +389,10 @@ async function buildEmulator(
         cpu: { plugin: cpu, options: args.cpu.props },
         smp: args.smp,
         serial: (i) => consoles.serial[i],
+        backends: {
+          netdevs: new Map([...network.netdevs].map(([id, n]) => [id, n.port])),
+          wake,
+        },
         scheduler:
           args.icount.mode === 'realtime'
             ? { mode: 'realtime', hostNow: () => clock.now() }

@@ -102,6 +102,8 @@ export class NetPort implements NetBackend, HubMember {
   /** Frames counted per direction, and dropped (link down, no room). */
   readonly stats = { tx: 0, rx: 0, dropped: 0 };
   readonly taps: NetTap[] = [];
+  /** What `info network` says of the backend behind the port (`type=hub,path=...`). */
+  describe: () => string = () => 'type=hubport';
   private frontend: NetFrontend | undefined;
   private readonly inbox: Pending[] = [];
   private clock: NetClock | undefined;

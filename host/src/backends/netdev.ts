@@ -77,10 +77,12 @@ export async function openNetdev(spec: NetdevSpec, opts: NetdevOptions = {}): Pr
     else server = joined.server;
     role = joined.kind;
   }
+  const describe = () =>
+    `type=${spec.kind},path=${spec.path},${spec.kind === 'stream' ? `server=${spec.server ? 'on' : 'off'}` : `role=${role}`},peers=${links.size}`;
+  port.describe = describe;
   return {
     port,
-    describe: () =>
-      `type=${spec.kind},path=${spec.path},${spec.kind === 'stream' ? `server=${spec.server ? 'on' : 'off'}` : `role=${role}`},peers=${links.size}`,
+    describe,
     close() {
       port.close();
       for (const l of [...links]) l.close();

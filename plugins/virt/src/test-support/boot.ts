@@ -79,7 +79,14 @@ class Capture implements CharBackend {
   ready(): void {}
 }
 
-export async function bootVirt(opts: BootOptions): Promise<BootResult> {
+/** A virt machine built and ready to run, with its console collected. */
+interface Booting {
+  readonly emu: Emulator;
+  readonly serial: Capture;
+  readonly seen: Record<string, { instructions: number; ms: number }>;
+}
+
+async function makeVirt(opts: BootOptions): Promise<Booting> {
   const host = opts.host ?? new PluginHost();
   const machine = await loadBundled(host, 'virt');
   const cpu = await loadBundled(host, 'rv64');
@@ -122,11 +129,15 @@ export async function bootVirt(opts: BootOptions): Promise<BootResult> {
     });
   }
   emu.ready();
-  const max = opts.maxInstructions ?? 4e9;
+  return { emu, serial, seen };
+}
+
+/** Runs `b` until virtual time `untilNs`; returns its outcome once it has one. */
+function step(b: Booting, opts: BootOptions, untilNs: number): BootResult['outcome'] | undefined {
+  const { emu, serial } = b;
   const sched = emu.machine.cpus;
-  let outcome: BootResult['outcome'] = 'limit';
   for (;;) {
-    const r = sched.run({ untilNs: emu.machine.clock.now + 20_000_000 });
+    const r = sched.run({ untilNs });
     const s = emu.shutdownRequest;
     if (s !== undefined) {
       if (s.kind === 'reboot') {
@@ -134,32 +145,68 @@ export async function bootVirt(opts: BootOptions): Promise<BootResult> {
         emu.reset();
         continue;
       }
-      outcome = s.kind;
-      break;
+      return s.kind;
     }
     if (
       (opts.until !== undefined && serial.text.includes(opts.until)) ||
       opts.between?.(emu, serial.text) === true
-    ) {
-      outcome = 'until';
-      break;
-    }
-    if (r.reason === 'idle') {
-      outcome = 'idle';
-      break;
-    }
-    if (sched.instructions >= max) break;
-    await new Promise((r) => setImmediate(r));
+    )
+      return 'until';
+    if (r.reason === 'idle') return 'idle';
+    if (sched.instructions >= (opts.maxInstructions ?? 4e9)) return 'limit';
+    if (r.reason === 'until') return undefined;
   }
+}
+
+function result(b: Booting, outcome: BootResult['outcome']): BootResult {
+  const { emu, serial, seen } = b;
   const s = emu.shutdownRequest;
   return {
     output: serial.text,
     outcome,
     ...(s?.exitCode !== undefined && { exitCode: s.exitCode }),
     ...(s?.message !== undefined && { message: s.message }),
-    instructions: sched.instructions,
+    instructions: emu.machine.cpus.instructions,
     virtualNs: emu.machine.clock.now,
     seen,
     emu,
   };
+}
+
+export async function bootVirt(opts: BootOptions): Promise<BootResult> {
+  const b = await makeVirt(opts);
+  for (;;) {
+    const outcome = step(b, opts, b.emu.machine.clock.now + 20_000_000);
+    if (outcome !== undefined) return result(b, outcome);
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+/**
+ * Boots several virt machines in this process in lockstep: each runs `quantumNs` of virtual
+ * time in turn, in the order given, until all have an outcome. With a quantum no longer than
+ * the latency of the hub joining them (`NetHub`), what one machine sends arrives at the same
+ * virtual time of the other whatever the order, so the runs are reproducible byte for byte.
+ */
+export async function bootVirtLockstep(
+  machines: readonly BootOptions[],
+  opts: { readonly quantumNs: number },
+): Promise<BootResult[]> {
+  const booted: Booting[] = [];
+  for (const m of machines) booted.push(await makeVirt(m));
+  const outcomes: (BootResult['outcome'] | undefined)[] = machines.map(() => undefined);
+  for (let t = opts.quantumNs; outcomes.includes(undefined); t += opts.quantumNs) {
+    for (const [i, b] of booted.entries()) {
+      if (outcomes[i] !== undefined) continue;
+      let o = step(b, machines[i]!, t);
+      // A machine waiting with no timer at all still lives in the others' time.
+      if (o === 'idle') {
+        b.emu.machine.clock.setTime(t);
+        o = undefined;
+      }
+      outcomes[i] = o;
+    }
+    await new Promise((r) => setImmediate(r));
+  }
+  return booted.map((b, i) => result(b, outcomes[i]!));
 }
