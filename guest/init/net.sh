@@ -22,11 +22,13 @@ load failover
 load net_failover
 load virtio_net
 
-ip=; peer=
+ip=; peer=; wait=30; linger=3
 for w in $(cat /proc/cmdline); do
   case "$w" in
     emuhost.ip=*) ip=${w#emuhost.ip=} ;;
     emuhost.peer=*) peer=${w#emuhost.peer=} ;;
+    emuhost.wait=*) wait=${w#emuhost.wait=} ;;
+    emuhost.linger=*) linger=${w#emuhost.linger=} ;;
   esac
 done
 
@@ -42,12 +44,12 @@ else
   ifconfig eth0 "$ip" netmask 255.255.255.0
   echo "$M eth0 $(ip -4 addr show dev eth0 | grep -o 'inet [0-9./]*')"
   echo "$M eth0 carrier $(cat /sys/class/net/eth0/carrier)"
-  # -c 3 replies, -w: give up after 30 s of the guest's time (the peer may boot later)
-  if ping -c 3 -w 30 "$peer" > /tmp/ping 2>&1; then echo "$M ping $peer ok"
+  # -c 3 replies, -w: give up after $wait s of the guest's time (the peer may boot later)
+  if ping -c 3 -w "$wait" "$peer" > /tmp/ping 2>&1; then echo "$M ping $peer ok"
   else echo "$M ping $peer FAILED"; fi
   sed "s/^/$M ping: /" /tmp/ping | grep -v 'time='
   # Stay up a while for the peer's own pings.
-  sleep 3
+  sleep "$linger"
   echo "$M rx_packets $(cat /sys/class/net/eth0/statistics/rx_packets) tx_packets $(cat /sys/class/net/eth0/statistics/tx_packets)"
 fi
 
