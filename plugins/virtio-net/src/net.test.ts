@@ -12,6 +12,7 @@ import {
   bareMachine,
   DEFAULT_LATENCY_NS,
   Emulator,
+  inProcessPlugin,
   type LoadedPlugin,
   NetHub,
   type NetPort,
@@ -19,7 +20,7 @@ import {
   readPcap,
   reloadDevice,
 } from '@emuhost/host';
-import type { OptionValue } from '@emuhost/sdk';
+import { definePlugin, type GuestPhysAddr, type OptionValue } from '@emuhost/sdk';
 import {
   createDriver,
   type Driver,
@@ -30,6 +31,7 @@ import {
   VIRTIO_STATUS,
   type VirtioGuest,
   virtioConformance,
+  virtioMmioGuest,
   virtioPciGuest,
 } from '@emuhost/testing';
 import { describe, expect, it } from 'vitest';
@@ -298,6 +300,77 @@ describe('virtio-net-pci', { timeout: 60_000 }, () => {
     t.d.clockStep(DEFAULT_LATENCY_NS);
     expect(b.rx.takeUsed()).toMatchObject({ len: NET_HDR_LEN + 300 });
     expect([...t.d.memread(buf! + NET_HDR_LEN, 300)]).toEqual([...frame(300, 4)]);
+  });
+});
+
+describe('virtio-net-device (virtio-mmio)', { timeout: 60_000 }, () => {
+  /** A machine with RAM and two virtio-mmio slots at 0x10001000 and 0x10002000 (PLIC 1, 2). */
+  const slotMachine = () =>
+    inProcessPlugin(
+      {
+        id: 'slots',
+        version: '1.0.0',
+        kind: 'machine',
+        sdk: '^1.4.0',
+        entry: '<in-process>',
+        capabilities: [],
+      },
+      definePlugin({
+        kind: 'machine',
+        create(ctx) {
+          const plic = ctx.interruptController('plic', 16);
+          ctx.place(ctx.system, ctx.ram('ram', ctx.ramSize), 0x80000000);
+          let next = 0;
+          return {
+            platformSlot(_device, kind) {
+              if (kind !== 'virtio-mmio' || next > 1) return undefined;
+              const n = next++;
+              return {
+                base: (0x10001000 + 0x1000 * n) as GuestPhysAddr,
+                size: 0x1000,
+                irq: (level) => plic.setInput(1 + n, level),
+                release: () => {},
+              };
+            },
+          };
+        },
+      }),
+    );
+
+  it('two NICs in virtio-mmio slots exchange a frame; the receiver interrupts on its line', async () => {
+    const hub = new NetHub();
+    const ports = [hub.port('n0'), hub.port('n1')];
+    const emu = new Emulator({
+      machine: slotMachine(),
+      ramSize: 64 << 20,
+      log: () => {},
+      backends: { netdevs: new Map(ports.map((p) => [p.id, p])) },
+    });
+    for (const [i, p] of ports.entries())
+      emu.addDevice(await loadNet(), {
+        id: `nic${i}`,
+        platform: true,
+        options: { netdev: p.id, mac: `52:54:00:00:00:0${i + 1}` },
+      });
+    const d = createDriver(emu);
+    expect(d.readl(0x10001008), 'device id: network').toBe(1);
+    const nics = [0, 1].map((i) =>
+      nic(d, virtioMmioGuest(d, 0x10001000 + 0x1000 * i, 0x80100000 + i * 0x400000), ports[i]!),
+    );
+    for (const n of nics) {
+      expect(n.g.negotiate(BASE | MRG)).toBe(true);
+      n.rx = n.g.setupQueue(0);
+      n.tx = n.g.setupQueue(1);
+      n.g.driverOk();
+    }
+    const [a, b] = nics as [Nic, Nic];
+    expect(b.g.config8(5)).toBe(2);
+    const [buf] = b.post(1, 2048);
+    a.send(frame(600, 8));
+    d.clockStep(DEFAULT_LATENCY_NS);
+    expect(b.rx.takeUsed()).toMatchObject({ len: NET_HDR_LEN + 600 });
+    expect([...d.memread(buf! + NET_HDR_LEN, 600)]).toEqual([...frame(600, 8)]);
+    expect(d.irqLevel(2, 'plic')).toBe(1);
   });
 });
 
