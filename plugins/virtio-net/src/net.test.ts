@@ -32,6 +32,7 @@ import {
   type VirtioGuest,
   virtioConformance,
   virtioMmioGuest,
+  virtioNetConformance,
   virtioPciGuest,
 } from '@emuhost/testing';
 import { describe, expect, it } from 'vitest';
@@ -377,4 +378,5 @@ describe('virtio-net-device (virtio-mmio)', { timeout: 60_000 }, () => {
 describe('conformance', () => {
   deviceConformance({ plugin: PLUGIN_DIR });
   virtioConformance({ plugin: PLUGIN_DIR });
+  virtioNetConformance({ plugin: PLUGIN_DIR });
 });
