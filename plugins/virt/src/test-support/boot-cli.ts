@@ -61,6 +61,7 @@ if (json) {
     JSON.stringify({
       outcome: r.outcome,
       initMs: init?.ms,
+      initCpuMs: init?.cpuMs,
       initInstructions: init?.instructions,
       totalMs: s * 1000,
       instructions: r.instructions,

@@ -62,7 +62,9 @@ export interface BootResult {
   readonly instructions: number;
   readonly virtualNs: number;
   /** For each `watch` text seen: when it first appeared. */
-  readonly seen: Readonly<Record<string, { readonly instructions: number; readonly ms: number }>>;
+  readonly seen: Readonly<
+    Record<string, { readonly instructions: number; readonly ms: number; readonly cpuMs: number }>
+  >;
   readonly emu: Emulator;
 }
 
@@ -83,24 +85,30 @@ class Capture implements CharBackend {
 interface Booting {
   readonly emu: Emulator;
   readonly serial: Capture;
-  readonly seen: Record<string, { instructions: number; ms: number }>;
+  readonly seen: Record<string, { instructions: number; ms: number; cpuMs: number }>;
 }
 
 async function makeVirt(opts: BootOptions): Promise<Booting> {
   const host = opts.host ?? new PluginHost();
   const machine = await loadBundled(host, 'virt');
   const cpu = await loadBundled(host, 'rv64');
-  const seen: Record<string, { instructions: number; ms: number }> = {};
+  const seen: Record<string, { instructions: number; ms: number; cpuMs: number }> = {};
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   let emuRef: Emulator | undefined;
   const serial = new Capture((t) => {
     opts.onOutput?.(t);
+    // Only the tail can hold a marker that was not there before this chunk.
+    const from = serial.text.length - t.length;
     for (const w of opts.watch ?? [])
-      if (seen[w] === undefined && serial.text.includes(w))
+      if (seen[w] === undefined && serial.text.includes(w, Math.max(0, from - w.length))) {
+        const c = process.cpuUsage(cpu0);
         seen[w] = {
           instructions: emuRef?.machine.cpus.instructions ?? 0,
           ms: performance.now() - t0,
+          cpuMs: (c.user + c.system) / 1000,
         };
+      }
   });
   const emu = new Emulator({
     machine,
