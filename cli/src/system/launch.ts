@@ -123,6 +123,7 @@ export async function runSystem(
       wake: () => loop?.wake(),
     });
     // Sockets connected or listening before the machine exists, as QEMU opens its netdevs.
+    const loopRef = () => loop;
     network = await openNetwork(args.netdevs, filterDumps(args.objects), (t) =>
       say(`warning: ${t}`),
     );
@@ -138,7 +139,7 @@ export async function runSystem(
       io,
       target.name,
       network,
-      () => loop?.wake(),
+      loopRef,
     );
     // Every plugin fault on stderr with its source-mapped stack; the exit guard names the
     // machine's plugin code if a signal finds the main thread stuck in it.
@@ -354,7 +355,7 @@ async function buildEmulator(
   io: SystemIo,
   name: string,
   network: OpenNetwork,
-  wake: () => void,
+  loopRef: () => RunLoop | undefined,
 ): Promise<Emulator> {
   const more = await deviceSpecs(args.devices, host);
   const traceOpts: CpuTraceOptions | undefined =
@@ -391,7 +392,9 @@ async function buildEmulator(
         serial: (i) => consoles.serial[i],
         backends: {
           netdevs: new Map([...network.netdevs].map(([id, n]) => [id, n.port])),
-          wake,
+          // Frames from other processes are real-time input, as the console's.
+          wake: () => loopRef()?.wake(),
+          inputTime: () => loopRef()?.inputTime(),
         },
         scheduler:
           args.icount.mode === 'realtime'

@@ -37,11 +37,13 @@ export interface BackendsSpec {
   readonly netdevs?: ReadonlyMap<string, NetBackend>;
   /** Wakes a sleeping run loop when a frame comes from outside the process. */
   readonly wake?: () => void;
+  /** When, in virtual time, a frame from outside arrives (a run loop's `inputTime`). */
+  readonly inputTime?: () => number | undefined;
 }
 
 /** A netdev the host binds to its machine's clock (`NetPort.attach`). */
 interface Attachable {
-  attach(clock: NetClock, wake?: () => void): void;
+  attach(clock: NetClock, wake?: () => void, inputTime?: () => number | undefined): void;
 }
 const attachable = (b: unknown): b is Attachable =>
   typeof (b as Partial<Attachable>).attach === 'function';
@@ -77,7 +79,8 @@ export class HostBackends {
   ) {
     this.seed = spec.seed;
     if (clock !== undefined)
-      for (const n of spec.netdevs?.values() ?? []) if (attachable(n)) n.attach(clock, spec.wake);
+      for (const n of spec.netdevs?.values() ?? [])
+        if (attachable(n)) n.attach(clock, spec.wake, spec.inputTime);
     try {
       for (const d of spec.drives ?? []) {
         if (this.drives.has(d.id))

@@ -109,6 +109,7 @@ export class NetPort implements NetBackend, HubMember {
   private clock: NetClock | undefined;
   private timer: ReturnType<NetClock['createTimer']> | undefined;
   private wake: (() => void) | undefined;
+  private inputTime: (() => number | undefined) | undefined;
   private up = true;
   private immediate = false;
   private closed = false;
@@ -120,13 +121,16 @@ export class NetPort implements NetBackend, HubMember {
 
   /**
    * Binds delivery to the machine's clock (the host does it when the machine is built);
-   * `wake` ends a run loop's sleep when a frame comes from outside. Unattached, a port
+   * `wake` ends a run loop's sleep when a frame comes from outside, and `inputTime` says when
+   * in virtual time such a frame arrives (a run loop's `inputTime`; default: the clock's
+   * time). Unattached, a port
    * delivers from the event loop, as soon as it can.
    */
-  attach(clock: NetClock, wake?: () => void): void {
+  attach(clock: NetClock, wake?: () => void, inputTime?: () => number | undefined): void {
     this.timer?.cancel();
     this.clock = clock;
     this.wake = wake;
+    this.inputTime = inputTime;
     this.timer = clock.createTimer(() => this.deliver(), { name: `netdev ${this.id}` });
     this.schedule();
   }
@@ -182,7 +186,10 @@ export class NetPort implements NetBackend, HubMember {
       return;
     }
     const now = this.clock?.now ?? 0;
-    const at = sentNs === undefined ? now : Math.max(now, sentNs + this.hub.latencyNs);
+    const at =
+      sentNs === undefined
+        ? Math.max(now, this.inputTime?.() ?? now)
+        : Math.max(now, sentNs + this.hub.latencyNs);
     // Due times from one sender only grow; from several they interleave: keep the inbox in
     // due order, first come first for equal times.
     let i = this.inbox.length;
