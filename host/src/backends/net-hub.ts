@@ -12,8 +12,9 @@
  * deterministic as it is, and several machines are when they are run in lockstep with a
  * quantum of at most the latency (`runLockstep`), whatever order they run in within a
  * quantum, as in conservative parallel simulation. A frame from another process is real-time
- * input, as the console's is: it is delivered at the receiver's current virtual time, and
- * the run loop is woken.
+ * input, as the console's is: it is delivered at the receiver's input time (its current
+ * virtual time, or where the host clock has reached in an idle period the run loop paces),
+ * and the run loop is woken.
  *
  * Delivery happens in a timer of the receiving machine (between CPU turns, never inside
  * another device callback); a NIC without a receive buffer leaves frames waiting here until
