@@ -44,8 +44,11 @@ else
   ifconfig eth0 "$ip" netmask 255.255.255.0
   echo "$M eth0 $(ip -4 addr show dev eth0 | grep -o 'inet [0-9./]*')"
   echo "$M eth0 carrier $(cat /sys/class/net/eth0/carrier)"
-  # -c 3 replies, -w: give up after $wait s of the guest's time (the peer may boot later)
-  if ping -c 3 -w "$wait" "$peer" > /tmp/ping 2>&1; then echo "$M ping $peer ok"
+  # The peer may boot later (a QEMU peer boots much faster): one ping at a time until it
+  # answers, for at most $wait s of the guest's time, then three.
+  i=0
+  while ! ping -c 1 -W 2 "$peer" > /dev/null 2>&1 && [ $i -lt "$wait" ]; do i=$((i+2)); done
+  if ping -c 3 -W 10 "$peer" > /tmp/ping 2>&1; then echo "$M ping $peer ok"
   else echo "$M ping $peer FAILED"; fi
   sed "s/^/$M ping: /" /tmp/ping | grep -v 'time='
   # Stay up a while for the peer's own pings.
