@@ -108,7 +108,7 @@ export function createNet(
   let posted: Chain[] = [];
   let postedBytes = 0;
   const txBuf = new Uint8Array(NET_HDR_LEN + NO_MTU_MAX);
-  const hdr = new Uint8Array(NET_HDR_LEN);
+  const rxBuf = new Uint8Array(NET_HDR_LEN + NO_MTU_MAX);
 
   driverOk = saved?.driverOk ?? false;
   // After a restore the buffers in flight are the receive buffers the device held; the
@@ -164,51 +164,32 @@ export function createNet(
     }
   };
 
-  /** Writes `frame` into the held buffers; returns whether it was delivered. */
+  /** Writes `frame` into the held buffers, or drops it. */
   const receive = (frame: Uint8Array) => {
     if (!restored) restore();
     const total = NET_HDR_LEN + frame.length;
     if (frame.length > maxFrame) return drop();
-    if (!mrg()) {
-      const c = posted[0];
-      if (c === undefined || c.inLen < total) return drop();
-      posted.shift();
-      postedBytes -= c.inLen;
-      hdr.fill(0);
-      hdr[NUM_BUFFERS] = 1;
-      const ok = write(c, 0, hdr) && write(c, NET_HDR_LEN, frame);
-      host.complete(RX, c.head, ok ? total : 0);
-      if (ok) stats.rx++;
-      else stats.dropped++;
-      return;
-    }
-    if (postedBytes < total) return drop();
-    // The buffers this frame takes, then the header with their count, then the bytes.
-    const use: Chain[] = [];
-    for (let room = 0; room < total; ) {
-      const c = posted[use.length]!;
-      use.push(c);
-      room += c.inLen;
-    }
-    posted = posted.slice(use.length);
+    // The buffers this frame takes: the first alone without MRG_RXBUF, else as many as needed.
+    let count = 0;
+    if (!mrg()) count = posted[0] !== undefined && posted[0].inLen >= total ? 1 : 0;
+    else if (postedBytes >= total)
+      for (let room = 0; room < total; count++) room += posted[count]!.inLen;
+    if (count === 0) return drop();
+    const use = posted.slice(0, count);
+    posted = posted.slice(count);
     for (const c of use) postedBytes -= c.inLen;
-    hdr.fill(0);
-    hdr[NUM_BUFFERS] = use.length;
-    hdr[NUM_BUFFERS + 1] = use.length >> 8;
+    // Header (num_buffers: how many) and frame are one stream of bytes across the buffers.
+    const pkt = rxBuf.subarray(0, total);
+    pkt.fill(0, 0, NET_HDR_LEN);
+    pkt[NUM_BUFFERS] = count;
+    pkt[NUM_BUFFERS + 1] = count >> 8;
+    pkt.set(frame, NET_HDR_LEN);
     let at = 0;
     let ok = true;
     const lens: number[] = [];
     for (const c of use) {
       const n = Math.min(c.inLen, total - at);
-      // Header and frame are one stream of bytes across the buffers.
-      let done = 0;
-      while (ok && done < n) {
-        const pos = at + done;
-        const src = pos < NET_HDR_LEN ? hdr.subarray(pos) : frame.subarray(pos - NET_HDR_LEN);
-        const piece = src.subarray(0, n - done);
-        ok = write(c, done, piece);
-        done += piece.length;
-      }
+      ok &&= write(c, 0, pkt.subarray(at, at + n));
       lens.push(ok ? n : 0);
       at += n;
     }
