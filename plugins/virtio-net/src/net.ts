@@ -103,14 +103,13 @@ export function createNet(
   if (cfg.status) features |= bit(NET_F.STATUS);
   if (cfg.mtu !== undefined) features |= bit(NET_F.MTU);
 
-  let driverOk = false;
+  let driverOk = saved?.driverOk ?? false;
   /** Receive buffers popped and not yet filled, in ring order. */
   let posted: Chain[] = [];
   let postedBytes = 0;
   const txBuf = new Uint8Array(NET_HDR_LEN + NO_MTU_MAX);
   const rxBuf = new Uint8Array(NET_HDR_LEN + NO_MTU_MAX);
 
-  driverOk = saved?.driverOk ?? false;
   // After a restore the buffers in flight are the receive buffers the device held; the
   // queues exist only once the model is made, so they are found at first use.
   let restored = saved === undefined;
