@@ -149,10 +149,13 @@ export class Emulator {
     this.msi = built.msi;
     this.log = opts.log;
     const seed = opts.seed ?? (opts.scheduler?.mode === 'realtime' ? undefined : 0);
-    this.backends = new HostBackends({
-      ...opts.backends,
-      ...(seed !== undefined && { seed }),
-    });
+    this.backends = new HostBackends(
+      {
+        ...opts.backends,
+        ...(seed !== undefined && { seed }),
+      },
+      this.machine.clock,
+    );
   }
 
   /** Ends the machine's use of host resources: closes the drives' and entropy sources' files. */

@@ -263,10 +263,13 @@ describe('RunLoop', () => {
     while (on.cpu().retired === 0) await turns(1);
     await turns(20);
     expect(on.emu.machine.clock.now).toBe(1000); // still waiting: the host clock has not moved
+    expect(loop.inputTime(), 'input arrives at the clock while the host clock stands').toBe(1000);
     hostNs += 20_000_000;
     loop.wake();
     await turns(20);
     expect(on.emu.machine.clock.now).toBe(1000);
+    // A network frame from another process now would arrive 20 ms into the idle period.
+    expect(loop.inputTime()).toBe(1000 + 20_000_000);
     hostNs += 30_000_000;
     loop.wake();
     expect(await done).toEqual({ reason: 'poweroff', exitCode: 0 });

@@ -205,6 +205,17 @@ export class RunLoop {
   }
 
   /**
+   * The virtual time at which input from outside arrives now: the clock's, or while the guest
+   * idles paced to the host clock, the instant the host clock has reached in that idle period
+   * (where a console's input ends it too). A network frame is delivered then.
+   */
+  inputTime(): number {
+    const now = this.emu.machine.clock.now;
+    const p = this.pacing;
+    return p === undefined ? now : Math.max(now, p.virtualNs + (this.clock.now() - p.hostNs));
+  }
+
+  /**
    * Something outside may have given a waiting CPU work (input reached a device): ends a
    * sleep early. Cheap; call it on every input.
    */

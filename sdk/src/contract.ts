@@ -1150,6 +1150,17 @@ export interface NetFrontend {
   canReceive(): boolean;
   /** One Ethernet frame (without FCS), delivered only after `canReceive` said true. */
   receive(frame: Uint8Array): void;
+  /**
+   * The link went up or down (the monitor's `set_link`): a NIC with a link status shows it to
+   * its driver. Frames are neither sent nor delivered while it is down. Default: nothing.
+   * @since 1.6
+   */
+  linkChanged?(up: boolean): void;
+  /**
+   * The NIC's MAC address as `52:54:00:12:34:56`, for `info network`. Default: not shown.
+   * @since 1.6
+   */
+  mac?(): string;
 }
 
 /**
@@ -1166,6 +1177,12 @@ export interface NetBackend {
   connect(frontend: NetFrontend): void;
   /** The device has room again: queued frames are delivered soon. */
   ready(): void;
+  /**
+   * Whether the link is up (the monitor's `set_link`): what a NIC shows its driver when it is
+   * made, or remade by a reload. Undefined from a host older than SDK 1.6: up.
+   * @since 1.6
+   */
+  readonly linkUp?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@
  * - `riscv-iommu.ts`: a guest driver for the RISC-V IOMMU plugin (directory, page tables, queues).
  * - `virtio.ts`: a guest driver for virtio devices (virtio-pci and virtio-mmio, split queues).
  * - `virtio-conformance.ts`: the kit's virtio cases (queue set-up, reset, bad descriptors).
+ * - `virtio-net-conformance.ts`: its virtio-net cases (configuration, frames, bad requests).
  * - `drivers.ts`: the drivers alone, as `@emuhost/testing/drivers`, for programs with no test
  *   runner.
  */
@@ -35,3 +36,9 @@ export {
   virtioCases,
   virtioConformance,
 } from './virtio-conformance.js';
+export {
+  type VirtioNetCase,
+  type VirtioNetConformanceOptions,
+  virtioNetCases,
+  virtioNetConformance,
+} from './virtio-net-conformance.js';

@@ -163,9 +163,32 @@ describe('parseSystemArgs', () => {
     );
     expect(a).toMatchObject({ nodefaults: true, noShutdown: true });
     expect(fails('-display gtk')).toMatch(/-display gtk: emuhost has no display/);
-    expect(fails('-nic user')).toMatch(/no network backends/);
+    expect(fails('-nic user')).toMatch(/no -nic shorthand.*-netdev hub/);
     expect(fails('-accel kvm')).toMatch(/invalid accelerator kvm/);
     expect(fails('-enable-kvm')).toMatch(/no KVM/);
+  });
+
+  it('-netdev hub and stream as QEMU spells them; other kinds refused by name', () => {
+    const a = parse(
+      '-netdev hub,id=n0,path=/tmp/lan.sock -netdev stream,id=n1,server=on,addr.type=unix,addr.path=/tmp/s.sock',
+    );
+    expect(a.netdevs).toEqual([
+      { kind: 'hub', id: 'n0', path: '/tmp/lan.sock' },
+      { kind: 'stream', id: 'n1', server: true, path: '/tmp/s.sock' },
+    ]);
+    expect(
+      parse('-netdev stream,id=n1,addr.type=unix,addr.path=/x').netdevs[0],
+      'server=off by default, as QEMU',
+    ).toMatchObject({ server: false });
+    expect(fails('-netdev user,id=n0')).toMatch(
+      /'user' is not available in emuhost \(it has hub, stream/,
+    );
+    expect(fails('-netdev hub,path=/x')).toMatch(/Parameter 'id' is missing/);
+    expect(fails('-netdev hub,id=n0')).toMatch(/Parameter 'path' is missing/);
+    expect(fails('-netdev stream,id=n0,addr.type=inet,addr.host=h')).toMatch(/addr.type=unix only/);
+    expect(fails('-netdev stream,id=n0,server=maybe,addr.type=unix,addr.path=/x')).toMatch(
+      /'on' or 'off'/,
+    );
   });
 
   it('bad input: unknown options, missing values, stray words, bad sizes', () => {

@@ -5,6 +5,8 @@
  * worded as QEMU words it, naming the option: never a stack trace. Files are only named
  * here; the launcher reads them.
  */
+
+import type { NetdevSpec } from '@emuhost/host';
 import { ArgvError, type DeviceArg, parseKeyValues, parseSize } from '../qtest/qemu-argv.js';
 import {
   type CharSpec,
@@ -17,6 +19,7 @@ import {
   parseIcount,
   parseSmp,
 } from './argv-values.js';
+import { netdevSpec } from './netdevs.js';
 
 export type { CharSpec, GdbSocket, Icount } from './argv-values.js';
 
@@ -78,6 +81,8 @@ export interface SystemArgs {
   /** `-seed N`: the built-in entropy sources' seed. */
   readonly seed: number | undefined;
   readonly devices: readonly DeviceArg[];
+  /** `-netdev KIND,id=...`: the network backends NICs name (`netdevs.ts`). */
+  readonly netdevs: readonly NetdevSpec[];
   /** `-gdb` (`-s` is `tcp::1234`): where the GDB stub listens. */
   readonly gdb: GdbSocket | undefined;
   /** `-S`: start paused. */
@@ -120,6 +125,7 @@ const WITH_VALUE = new Set([
   'object',
   'seed',
   'device',
+  'netdev',
   'gdb',
   'd',
   'D',
@@ -153,7 +159,7 @@ const FLAGS = new Set([
 const ONLY_NONE: Readonly<Record<string, string>> = {
   display: 'emuhost has no display (use -nographic, or -display none)',
   audio: 'emuhost has no audio backends (use -audio none)',
-  nic: 'emuhost has no network backends yet (use -nic none)',
+  nic: 'emuhost has no -nic shorthand (use -netdev hub|stream,id=ID with -device virtio-net-pci,netdev=ID, or -nic none)',
   vga: 'emuhost has no display (use -vga none)',
 };
 
@@ -177,6 +183,7 @@ export function parseSystemArgs(argv: readonly string[]): SystemArgs {
   const objects: Record<string, string>[] = [];
   let seed: number | undefined;
   const devices: DeviceArg[] = [];
+  const netdevs: NetdevSpec[] = [];
   let gdb: GdbSocket | undefined;
   const items = new Set<TraceItem>();
   const untraced: string[] = [];
@@ -292,6 +299,9 @@ export function parseSystemArgs(argv: readonly string[]): SystemArgs {
         devices.push({ driver, props });
         break;
       }
+      case 'netdev':
+        netdevs.push(netdevSpec(parseKeyValues(v, 'type')));
+        break;
       case 'gdb':
         gdb = v === 'none' ? undefined : parseGdb(v, arg);
         break;
@@ -367,6 +377,7 @@ export function parseSystemArgs(argv: readonly string[]): SystemArgs {
     objects,
     seed,
     devices,
+    netdevs,
     gdb,
     paused: flags.has('S'),
     trace: { items, file: traceFile },

@@ -123,6 +123,24 @@ describe('runSystem', () => {
         'dumpdtb=/nonexistent/x.dtb: cannot write: No such file or directory',
       ],
       [['-bios', 'hello.bin'], /^No machine specified/],
+      [['-M', 'rvtest', '-netdev', 'user,id=n0'], /network backend 'user' is not available/],
+      [
+        ['-M', 'rvtest', '-device', 'virtio-net-pci,netdev=n9'],
+        "-device virtio-net-pci,netdev=n9: Property 'virtio-net-pci.netdev' can't find value 'n9'",
+      ],
+      [
+        [
+          '-M',
+          'rvtest',
+          '-netdev',
+          'stream,id=n0,server=off,addr.type=unix,addr.path=/nonexistent/s.sock',
+        ],
+        "-netdev stream,id=n0: Failed to connect to '/nonexistent/s.sock': ENOENT",
+      ],
+      [
+        ['-M', 'rvtest', '-object', 'filter-dump,id=f0,netdev=n7,file=x.pcap'],
+        "-object filter-dump,id=f0: netdev 'n7' not found",
+      ],
     ];
     for (const [args, want] of cases) {
       const r = await sys(args);
@@ -154,6 +172,7 @@ describe('runSystem', () => {
     );
     const h = await sys(['-help']);
     expect(h.out).toContain('-gdb tcp:[HOST]:PORT');
+    expect(h.out).toContain('-netdev hub,id=ID,path=SOCK');
     const w = await sys(['-M', 'rvtest', '-bios', 'hello.bin', '-d', 'guest_errors']);
     expect(w.err).toBe('emuhost-system-riscv64: warning: -d guest_errors: not traced by emuhost\n');
   });

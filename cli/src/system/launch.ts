@@ -45,6 +45,7 @@ import { message, reason } from './errno.js';
 import { listenGdb } from './gdb/server.js';
 import { helpText, listPlugins } from './listing.js';
 import { Monitor } from './monitor.js';
+import { filterDumps, type OpenNetwork, openNetwork } from './netdevs.js';
 import { ReportLines } from './report-lines.js';
 
 export interface SystemIo {
@@ -97,6 +98,7 @@ export async function runSystem(
   let consoles: Consoles | undefined;
   let trace: OutputQueue | undefined;
   let loop: RunLoop | undefined;
+  let network: OpenNetwork | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
     say(`terminating on signal ${signal}`);
     // Before the machine runs (waiting for a socket's client, building plugins) there is
@@ -137,8 +139,14 @@ export async function runSystem(
         quit: () => loop?.quit(0),
         wake: () => loop?.wake(),
       });
+      // Sockets connected or listening before the machine exists, as QEMU opens its netdevs.
+      network = await openNetwork(args.netdevs, filterDumps(args.objects), (t) =>
+        say(`warning: ${t}`),
+      );
       return buildEmulator(host, machine, cpu, args, firmware, consoles, clock, trace, io, {
         name: target.name,
+        network,
+        loopRef: () => loop,
         // A watched plugin's own info lines (a device saying what a reload carried) show too.
         verbose: (source) => args.watch.length > 0 && watched.has(source.split(':')[0]!),
       });
@@ -212,6 +220,7 @@ export async function runSystem(
     for (const c of closers) await c();
     await consoles?.close();
     await trace?.flush();
+    network?.close();
   }
 }
 
@@ -341,7 +350,14 @@ function checkDrives(args: SystemArgs): void {
       );
     }
   }
+  const netdevs = new Set(args.netdevs.map((n) => n.id));
   for (const dev of args.devices) {
+    const netdev = dev.props.netdev;
+    if (netdev !== undefined && !netdevs.has(netdev))
+      throw new EmuhostError(
+        'E_BAD_ARGUMENT',
+        `-device ${dev.driver},netdev=${netdev}: Property '${dev.driver}.netdev' can't find value '${netdev}'`,
+      );
     const drive = dev.props.drive;
     if (drive !== undefined && !ids.has(drive))
       throw new EmuhostError(
@@ -374,7 +390,12 @@ async function buildEmulator(
   clock: HostClock,
   trace: OutputQueue | undefined,
   io: SystemIo,
-  o: { name: string; verbose: (source: string) => boolean },
+  o: {
+    name: string;
+    verbose: (source: string) => boolean;
+    network: OpenNetwork;
+    loopRef: () => RunLoop | undefined;
+  },
 ): Promise<Emulator> {
   const more = await deviceSpecs(args.devices, host);
   const traceOpts: CpuTraceOptions | undefined =
@@ -410,7 +431,13 @@ async function buildEmulator(
         cpu: { plugin: cpu, options: args.cpu.props },
         smp: args.smp,
         serial: (i) => consoles.serial[i],
-        backends: { chardevs: consoles.chardevs },
+        backends: {
+          chardevs: consoles.chardevs,
+          netdevs: new Map([...o.network.netdevs].map(([id, n]) => [id, n.port])),
+          // Frames from other processes are real-time input, as the console's.
+          wake: () => o.loopRef()?.wake(),
+          inputTime: () => o.loopRef()?.inputTime(),
+        },
         scheduler:
           args.icount.mode === 'realtime'
             ? { mode: 'realtime', hostNow: () => clock.now() }

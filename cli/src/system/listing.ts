@@ -18,6 +18,11 @@ Boot:
 Devices:
   -device NAME[,prop=value...]   -drive file=FILE[,format=raw][,if=none][,id=ID]
   -chardev socket,id=ID,path=PATH|host=H,port=P[,server=on][,wait=off]|stdio,id=ID|file,id=ID,path=PATH|null,id=ID
+Network (no host network: NICs of emuhost processes, or a QEMU, over a Unix socket):
+  -netdev hub,id=ID,path=SOCK   (the first process to open SOCK serves it, the others join)
+  -netdev stream,id=ID,server=on|off,addr.type=unix,addr.path=SOCK   (QEMU's framing)
+  -device virtio-net-pci|virtio-net-device,netdev=ID[,mac=52:54:00:12:34:56]
+  -object filter-dump,id=ID,netdev=ID,file=FILE.pcap[,maxlen=N]
 Consoles:
   -nographic   -serial|-monitor stdio|mon:stdio|unix:PATH[,server][,nowait]|tcp:[HOST]:PORT[,server][,nowait]|file:PATH|null|none
   with -nographic, C-a h lists the terminal's keys (C-a x quits, C-a c switches to the monitor)

@@ -1,7 +1,15 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SnapshotStore } from '@emuhost/host';
+import {
+  bareMachine,
+  Emulator,
+  loadBundled,
+  NetHub,
+  PluginHost,
+  RunLoop,
+  SnapshotStore,
+} from '@emuhost/host';
 import { describe, expect, it } from 'vitest';
 import { infoView } from '../qtest/info.js';
 import { Monitor } from './monitor.js';
@@ -160,5 +168,36 @@ describe('Monitor (HMP)', () => {
       'Error: snapshot io: no snapshot directory: start emuhost with -snapshot-dir DIR',
     );
     m.loop.quit(0);
+  });
+});
+
+describe('Monitor: network', () => {
+  it('info network lists NICs with their netdevs; set_link turns a link off and on', {
+    timeout: 60_000,
+  }, async () => {
+    const hub = new NetHub();
+    const ports = [hub.port('n0'), hub.port('n1')];
+    const emu = new Emulator({
+      machine: bareMachine(),
+      ramSize: 16 << 20,
+      log: () => {},
+      backends: { netdevs: new Map(ports.map((p) => [p.id, p])) },
+    });
+    const nic = await loadBundled(new PluginHost(), 'virtio-net-pci');
+    emu.addDevice(nic, { id: 'net0', options: { netdev: 'n0', mac: '52:54:00:ab:cd:01' } });
+    const loop = new RunLoop(emu);
+    const mon = new Monitor({ emu, loop, view: () => undefined, version: 'test' }, () => {});
+    expect(mon.execute('info network').split('\n')).toEqual([
+      'net0: index=0,type=nic,model=virtio-net-pci,macaddr=52:54:00:ab:cd:01',
+      ' \\ n0: index=0,type=hubport,tx=0,rx=0,dropped=0',
+      'n1: index=1,type=hubport,tx=0,rx=0,dropped=0',
+    ]);
+    expect(mon.execute('set_link net0 off')).toBe('');
+    expect(ports[0]!.linkUp).toBe(false);
+    expect(mon.execute('info network')).toContain('macaddr=52:54:00:ab:cd:01,link=down');
+    expect(mon.execute('set_link n0 on')).toBe('');
+    expect(ports[0]!.linkUp).toBe(true);
+    expect(mon.execute('set_link nope off')).toBe("Device 'nope' not found");
+    expect(mon.execute('set_link n0 sideways')).toBe('usage: set_link name on|off');
   });
 });

@@ -12,6 +12,7 @@ import {
   captureSnapshot,
   type Emulator,
   formatSnapshotList,
+  type NetPort,
   type RunLoop,
   type RunState,
   readSnapshotFile,
@@ -170,6 +171,22 @@ const COMMANDS: readonly Command[] = [
           }),
   },
   {
+    names: ['set_link'],
+    args: 'name on|off',
+    help: 'change the link status of a network adapter',
+    run: (m, [name, state]) => {
+      if (name === undefined || (state !== 'on' && state !== 'off'))
+        return 'usage: set_link name on|off';
+      const n = m.ctx.emu.backends
+        .netdevList()
+        .find((x) => x.id === name || (x.device !== undefined && x.device === name));
+      const port = n?.backend as Partial<NetPort> | undefined;
+      if (port?.setLink === undefined) return `Device '${name}' not found`;
+      port.setLink(state === 'on');
+      return undefined;
+    },
+  },
+  {
     names: ['stop'],
     args: '',
     help: 'stop emulation',
@@ -204,6 +221,7 @@ const COMMANDS: readonly Command[] = [
 const INFO: readonly { name: string; args: string; help: string }[] = [
   { name: 'cpus', args: '', help: 'show infos for each CPU' },
   { name: 'iommu', args: '', help: 'show the DMA requesters, their IOMMU bindings and IOTLBs' },
+  { name: 'network', args: '', help: 'show the network state' },
   { name: 'mtree', args: '[-f]', help: 'show memory tree (-f: the flattened view)' },
   { name: 'pci', args: '', help: 'show PCI info' },
   { name: 'registers', args: '[-a]', help: 'show the cpu registers (-a: all CPUs)' },
@@ -279,6 +297,8 @@ export class Monitor {
             return `${i === this.cpu ? '*' : ' '} CPU #${i}:${pc}${c.model.waiting ? ' (halted)' : ''} thread_id=${process.pid}`;
           })
           .join('\n');
+      case 'network':
+        return networkInfo(emu);
       case 'registers': {
         const all = rest.includes('-a');
         const list = all ? emu.cpus : emu.cpus.slice(this.cpu, this.cpu + 1);
@@ -367,4 +387,33 @@ function statusText(s: RunState): string {
   if (s.status === 'running') return 'running';
   if (s.status === 'ended') return 'shutdown';
   return s.reason === 'user' ? 'paused' : `paused (${s.reason})`;
+}
+
+/**
+ * QEMU's `info network`: each NIC (device id, model, MAC, link) with its netdev below it; a
+ * netdev no NIC uses on a line of its own.
+ */
+function networkInfo(emu: Emulator): string {
+  const lines: string[] = [];
+  const entries = emu.backends.netdevList();
+  for (const [i, n] of entries.entries()) {
+    const port = n.backend as Partial<NetPort>;
+    const link = n.backend.linkUp === false ? ',link=down' : '';
+    const stats =
+      port.stats === undefined
+        ? ''
+        : `,tx=${port.stats.tx},rx=${port.stats.rx},dropped=${port.stats.dropped}`;
+    const backend = `${n.id}: index=${i},${port.describe?.() ?? 'type=netdev'}${stats}${link}`;
+    if (n.device === undefined) {
+      lines.push(backend);
+      continue;
+    }
+    const model = emu.devices.get(n.device)?.plugin.manifest.id ?? 'nic';
+    const mac = port.nic?.mac?.();
+    lines.push(
+      `${n.device}: index=${i},type=nic,model=${model}${mac ? `,macaddr=${mac}` : ''}${link}`,
+      ` \\ ${backend}`,
+    );
+  }
+  return lines.length === 0 ? 'no network devices' : lines.join('\n');
 }

@@ -21,6 +21,7 @@ import {
   SeededEntropy,
 } from './entropy.js';
 import { type DriveSpec, FileBlockBackend } from './file-block.js';
+import type { NetClock } from './net-hub.js';
 import { NULL_CO, NullBlockBackend } from './null-block.js';
 
 /** A drive the monitor can resize (`block_resize`). */
@@ -35,7 +36,30 @@ export interface BackendsSpec {
    */
   readonly seed?: number;
   readonly chardevs?: ReadonlyMap<string, CharBackend>;
+  /**
+   * Network backends by `-netdev` id. Those that can be bound to a machine's clock (a hub's
+   * `NetPort`) are, when the machine is built: their frames are then delivered in virtual time.
+   */
   readonly netdevs?: ReadonlyMap<string, NetBackend>;
+  /** Wakes a sleeping run loop when a frame comes from outside the process. */
+  readonly wake?: () => void;
+  /** When, in virtual time, a frame from outside arrives (a run loop's `inputTime`). */
+  readonly inputTime?: () => number | undefined;
+}
+
+/** A netdev the host binds to its machine's clock (`NetPort.attach`). */
+interface Attachable {
+  attach(clock: NetClock, wake?: () => void, inputTime?: () => number | undefined): void;
+}
+const attachable = (b: unknown): b is Attachable =>
+  typeof (b as Partial<Attachable>).attach === 'function';
+
+/** A netdev as `info network` and `set_link` see it. */
+export interface NetdevEntry {
+  readonly id: string;
+  readonly backend: NetBackend;
+  /** The device using it, if any. */
+  readonly device: string | undefined;
 }
 
 type Kind = 'drive' | 'rng' | 'netdev' | 'chardev';
@@ -54,8 +78,15 @@ export class HostBackends {
   private readonly users = new Map<string, string>();
   private readonly seed: number | undefined;
 
-  constructor(private readonly spec: BackendsSpec = {}) {
+  constructor(
+    private readonly spec: BackendsSpec = {},
+    /** The machine's clock, that network backends deliver frames in. */
+    clock?: NetClock,
+  ) {
     this.seed = spec.seed;
+    if (clock !== undefined)
+      for (const n of spec.netdevs?.values() ?? [])
+        if (attachable(n)) n.attach(clock, spec.wake, spec.inputTime);
     try {
       for (const d of spec.drives ?? []) {
         if (this.drives.has(d.id))
@@ -127,6 +158,15 @@ export class HostBackends {
 
   chardev(id: string, device: string): CharBackend {
     return this.claim('chardev', id, device, this.spec.chardevs?.get(id));
+  }
+
+  /** Every netdev, with the device using it. */
+  netdevList(): NetdevEntry[] {
+    return [...(this.spec.netdevs ?? new Map<string, NetBackend>())].map(([id, backend]) => ({
+      id,
+      backend,
+      device: this.users.get(`netdev:${id}`),
+    }));
   }
 
   /** `device` is gone: what it used is free for another. */

@@ -23,6 +23,8 @@ import {
   type MsixHandle,
   type MsixSpec,
   type MsixState,
+  type NetBackend,
+  type NetFrontend,
   type Options,
   type PciBarSpec,
   type PciCapabilitySpec,
@@ -510,7 +512,47 @@ export function createDeviceContext(inp: InstanceInputs): InstanceHandles {
       },
     });
   };
-  const netdev = (id: string) => backend('net', 'netdev', (x) => x.netdev(String(id), slot.id));
+  const netdev = (id: string): NetBackend => {
+    const n = backend('net', 'netdev', (x) => x.netdev(String(id), slot.id));
+    // The NIC's code, called from the backend's delivery: under its guard, only while current.
+    const guarded = <T>(fallback: T, fn: () => T): T => {
+      if (life.revoked) return fallback;
+      let out = fallback;
+      slot.scope.guard.run('deferred', () => {
+        out = fn();
+      });
+      return out;
+    };
+    return Object.freeze({
+      id: n.id,
+      get linkUp() {
+        return n.linkUp ?? true;
+      },
+      send: (frame: Uint8Array) => {
+        life.check('netdev.send');
+        n.send(frame);
+      },
+      ready: () => {
+        life.check('netdev.ready');
+        n.ready();
+      },
+      connect: (f: NetFrontend) => {
+        life.check('netdev.connect');
+        if (typeof f?.canReceive !== 'function' || typeof f.receive !== 'function')
+          throw new EmuhostError(
+            'E_BAD_ARGUMENT',
+            'netdev.connect needs { canReceive, receive }',
+            who,
+          );
+        n.connect({
+          canReceive: () => guarded(false, () => f.canReceive() === true),
+          receive: (frame: Uint8Array) => guarded(undefined, () => f.receive(frame)),
+          linkChanged: (up: boolean) => guarded(undefined, () => f.linkChanged?.(up)),
+          mac: () => guarded('', () => String(f.mac?.() ?? '')),
+        });
+      },
+    });
+  };
   const chardev = (id: string) =>
     backend('chardev', 'chardev', (x) => x.chardev(String(id), slot.id));
 

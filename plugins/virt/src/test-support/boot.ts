@@ -94,7 +94,17 @@ class Capture implements CharBackend {
   ready(): void {}
 }
 
-export async function bootVirt(opts: BootOptions): Promise<BootResult> {
+/** A virt machine built and ready to run, with its console collected. */
+interface Booting {
+  readonly emu: Emulator;
+  readonly serial: Capture;
+  readonly seen: Record<
+    string,
+    { instructions: number; virtualNs: number; ms: number; cpuMs: number }
+  >;
+}
+
+async function makeVirt(opts: BootOptions): Promise<Booting> {
   const host = opts.host ?? new PluginHost();
   const machine = await loadBundled(host, 'virt');
   const cpu = await loadBundled(host, 'rv64');
@@ -147,49 +157,89 @@ export async function bootVirt(opts: BootOptions): Promise<BootResult> {
     });
   }
   emu.ready();
-  const drive = async (
-    o: Pick<BootOptions, 'maxInstructions' | 'until' | 'between'>,
-  ): Promise<BootResult> => {
-    const from = serial.text.length;
-    const max = o.maxInstructions ?? 4e9;
-    const sched = emu.machine.cpus;
-    let outcome: BootResult['outcome'] = 'limit';
-    for (;;) {
-      const r = sched.run({ untilNs: emu.machine.clock.now + 20_000_000 });
-      const s = emu.shutdownRequest;
-      if (s !== undefined) {
-        if (s.kind === 'reboot') {
-          emu.shutdownRequest = undefined;
-          emu.reset();
-          continue;
-        }
-        outcome = s.kind;
-        break;
-      }
-      const text = serial.text.slice(from);
-      if ((o.until !== undefined && text.includes(o.until)) || o.between?.(emu, text) === true) {
-        outcome = 'until';
-        break;
-      }
-      if (r.reason === 'idle') {
-        outcome = 'idle';
-        break;
-      }
-      if (sched.instructions >= max) break;
-      await new Promise((r) => setImmediate(r));
-    }
+  return { emu, serial, seen };
+}
+
+/** What one run of a machine looks at: its limits, and where its own output starts. */
+type Drive = Pick<BootOptions, 'maxInstructions' | 'until' | 'between'> & { readonly from: number };
+
+/** Runs `b` until virtual time `untilNs`; returns its outcome once it has one. */
+function step(b: Booting, o: Drive, untilNs: number): BootResult['outcome'] | undefined {
+  const { emu, serial } = b;
+  const sched = emu.machine.cpus;
+  for (;;) {
+    const r = sched.run({ untilNs });
     const s = emu.shutdownRequest;
-    return {
-      output: serial.text.slice(from),
-      outcome,
-      ...(s?.exitCode !== undefined && { exitCode: s.exitCode }),
-      ...(s?.message !== undefined && { message: s.message }),
-      instructions: sched.instructions,
-      virtualNs: emu.machine.clock.now,
-      seen,
-      emu,
-      resume: (next = {}) => drive({ ...o, ...next }),
-    };
+    if (s !== undefined) {
+      if (s.kind === 'reboot') {
+        emu.shutdownRequest = undefined;
+        emu.reset();
+        continue;
+      }
+      return s.kind;
+    }
+    const text = serial.text.slice(o.from);
+    if ((o.until !== undefined && text.includes(o.until)) || o.between?.(emu, text) === true)
+      return 'until';
+    if (r.reason === 'idle') return 'idle';
+    if (sched.instructions >= (o.maxInstructions ?? 4e9)) return 'limit';
+    if (r.reason === 'until') return undefined;
+  }
+}
+
+function result(b: Booting, o: Drive, outcome: BootResult['outcome']): BootResult {
+  const { emu, serial, seen } = b;
+  const s = emu.shutdownRequest;
+  return {
+    output: serial.text.slice(o.from),
+    outcome,
+    ...(s?.exitCode !== undefined && { exitCode: s.exitCode }),
+    ...(s?.message !== undefined && { message: s.message }),
+    instructions: emu.machine.cpus.instructions,
+    virtualNs: emu.machine.clock.now,
+    seen,
+    emu,
+    resume: (next = {}) => drive(b, { ...o, ...next, from: serial.text.length }),
   };
-  return drive(opts);
+}
+
+async function drive(b: Booting, o: Drive): Promise<BootResult> {
+  for (;;) {
+    const outcome = step(b, o, b.emu.machine.clock.now + 20_000_000);
+    if (outcome !== undefined) return result(b, o, outcome);
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+export async function bootVirt(opts: BootOptions): Promise<BootResult> {
+  return drive(await makeVirt(opts), { ...opts, from: 0 });
+}
+
+/**
+ * Boots several virt machines in this process in lockstep: each runs `quantumNs` of virtual
+ * time in turn, in the order given, until all have an outcome. With a quantum no longer than
+ * the latency of the hub joining them (`NetHub`), what one machine sends arrives at the same
+ * virtual time of the other whatever the order, so the runs are reproducible byte for byte.
+ */
+export async function bootVirtLockstep(
+  machines: readonly BootOptions[],
+  opts: { readonly quantumNs: number },
+): Promise<BootResult[]> {
+  const booted: Booting[] = [];
+  for (const m of machines) booted.push(await makeVirt(m));
+  const outcomes: (BootResult['outcome'] | undefined)[] = machines.map(() => undefined);
+  for (let t = opts.quantumNs; outcomes.includes(undefined); t += opts.quantumNs) {
+    for (const [i, b] of booted.entries()) {
+      if (outcomes[i] !== undefined) continue;
+      let o = step(b, { ...machines[i]!, from: 0 }, t);
+      // A machine waiting with no timer at all still lives in the others' time.
+      if (o === 'idle') {
+        b.emu.machine.clock.setTime(t);
+        o = undefined;
+      }
+      outcomes[i] = o;
+    }
+    await new Promise((r) => setImmediate(r));
+  }
+  return booted.map((b, i) => result(b, { ...machines[i]!, from: 0 }, outcomes[i]!));
 }
