@@ -7,7 +7,7 @@
  * uniqueness. A failure leaves the host and every loaded plugin as they were.
  */
 import { readFileSync } from 'node:fs';
-import { createRequire, SourceMap, type SourceMapPayload } from 'node:module';
+import { createRequire } from 'node:module';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import {
   createConfinedRealm,

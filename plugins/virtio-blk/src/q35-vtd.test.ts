@@ -9,16 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { buildMachineSpec, type MachineSpec, PluginHost } from '@emuhost/host';
 import { createDriver, loadPluginDir, VIRTIO_F, VtdGuest, virtioPciGuest } from '@emuhost/testing';
 import { describe, expect, it } from 'vitest';
-import {
-  FEATURES,
-  makeImage,
-  PLUGIN_DIR,
-  pattern,
-  request,
-  S,
-  SECTOR,
-  T,
-} from './test-support/setup.js';
+import { FEATURES, makeImage, PLUGIN_DIR, pattern, S, SECTOR, T } from './test-support/setup.js';
 
 const dir = (name: string) => fileURLToPath(new URL(`../../${name}`, import.meta.url));
 
