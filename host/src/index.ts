@@ -128,6 +128,7 @@ export {
 } from './machine-file.js';
 export { type BuildMachineOptions, type BuiltMachine, buildMachine } from './machine-host.js';
 export { MANIFEST_FILE, parseManifest, validateManifest } from './manifest.js';
+export { mmioSlotMachine } from './mmio-slot-machine.js';
 export { parseNumber, resolveOptions } from './options.js';
 export {
   defaultLevel,

@@ -4,7 +4,13 @@
  * failing only their request, MSI-X and INTx, EVENT_IDX, virtio-mmio in a machine slot, a hot
  * reload between requests, and the device conformance kit.
  */
-import { bareMachine, Emulator, inProcessPlugin, reloadDevice } from '@emuhost/host';
+import {
+  bareMachine,
+  Emulator,
+  inProcessPlugin,
+  mmioSlotMachine,
+  reloadDevice,
+} from '@emuhost/host';
 import { definePlugin, type GuestPhysAddr, iova } from '@emuhost/sdk';
 import {
   createDriver,
@@ -310,45 +316,10 @@ describe('interrupts', { timeout: 60_000 }, () => {
 });
 
 describe('virtio-mmio and reload', { timeout: 60_000 }, () => {
-  /** A machine with RAM and two virtio-mmio slots at 0x10001000 and 0x10002000 (IRQs 1, 2). */
-  const slotMachine = () =>
-    inProcessPlugin(
-      {
-        id: 'slots',
-        version: '1.0.0',
-        kind: 'machine',
-        sdk: '^1.4.0',
-        entry: '<in-process>',
-        capabilities: [],
-      },
-      definePlugin({
-        kind: 'machine',
-        create(ctx) {
-          const plic = ctx.interruptController('plic', 16);
-          ctx.place(ctx.system, ctx.ram('ram', ctx.ramSize), 0x80000000);
-          const taken = new Set<number>();
-          return {
-            platformSlot(_device, kind) {
-              if (kind !== 'virtio-mmio') return undefined;
-              const n = [0, 1].find((i) => !taken.has(i));
-              if (n === undefined) return undefined;
-              taken.add(n);
-              return {
-                base: (0x10001000 + 0x1000 * n) as GuestPhysAddr,
-                size: 0x1000,
-                irq: (level) => plic.setInput(1 + n, level),
-                release: () => taken.delete(n),
-              };
-            },
-          };
-        },
-      }),
-    );
-
   it('virtio-blk-device serves requests from its slot and interrupts on its PLIC line', async () => {
     const file = makeImage(1 << 20, (i) => i & 0xff);
     const emu = new Emulator({
-      machine: slotMachine(),
+      machine: mmioSlotMachine(),
       ramSize: 64 << 20,
       log: () => {},
       backends: { drives: [{ id: 'd0', file }] },

@@ -12,15 +12,15 @@ import {
   bareMachine,
   DEFAULT_LATENCY_NS,
   Emulator,
-  inProcessPlugin,
   type LoadedPlugin,
+  mmioSlotMachine,
   NetHub,
   type NetPort,
   PcapWriter,
   readPcap,
   reloadDevice,
 } from '@emuhost/host';
-import { definePlugin, type GuestPhysAddr, type OptionValue } from '@emuhost/sdk';
+import type { OptionValue } from '@emuhost/sdk';
 import {
   createDriver,
   type Driver,
@@ -305,44 +305,11 @@ describe('virtio-net-pci', { timeout: 60_000 }, () => {
 });
 
 describe('virtio-net-device (virtio-mmio)', { timeout: 60_000 }, () => {
-  /** A machine with RAM and two virtio-mmio slots at 0x10001000 and 0x10002000 (PLIC 1, 2). */
-  const slotMachine = () =>
-    inProcessPlugin(
-      {
-        id: 'slots',
-        version: '1.0.0',
-        kind: 'machine',
-        sdk: '^1.4.0',
-        entry: '<in-process>',
-        capabilities: [],
-      },
-      definePlugin({
-        kind: 'machine',
-        create(ctx) {
-          const plic = ctx.interruptController('plic', 16);
-          ctx.place(ctx.system, ctx.ram('ram', ctx.ramSize), 0x80000000);
-          let next = 0;
-          return {
-            platformSlot(_device, kind) {
-              if (kind !== 'virtio-mmio' || next > 1) return undefined;
-              const n = next++;
-              return {
-                base: (0x10001000 + 0x1000 * n) as GuestPhysAddr,
-                size: 0x1000,
-                irq: (level) => plic.setInput(1 + n, level),
-                release: () => {},
-              };
-            },
-          };
-        },
-      }),
-    );
-
   it('two NICs in virtio-mmio slots exchange a frame; the receiver interrupts on its line', async () => {
     const hub = new NetHub();
     const ports = [hub.port('n0'), hub.port('n1')];
     const emu = new Emulator({
-      machine: slotMachine(),
+      machine: mmioSlotMachine(),
       ramSize: 64 << 20,
       log: () => {},
       backends: { netdevs: new Map(ports.map((p) => [p.id, p])) },

@@ -10,17 +10,11 @@ import {
   bareMachine,
   CharChannel,
   Emulator,
-  inProcessPlugin,
   type LoadedPlugin,
+  mmioSlotMachine,
   reloadDevice,
 } from '@emuhost/host';
-import {
-  type CharBackend,
-  type CharFrontend,
-  definePlugin,
-  type GuestPhysAddr,
-  type OptionValue,
-} from '@emuhost/sdk';
+import type { CharBackend, CharFrontend, OptionValue } from '@emuhost/sdk';
 import {
   createDriver,
   deviceConformance,
@@ -280,37 +274,6 @@ describe('virtio-serial-pci', { timeout: 60_000 }, () => {
 });
 
 describe('virtio-serial-device', { timeout: 60_000 }, () => {
-  /** A machine with RAM and one virtio-mmio slot at 0x10001000 (PLIC source 1). */
-  const slotMachine = () =>
-    inProcessPlugin(
-      {
-        id: 'slot',
-        version: '1.0.0',
-        kind: 'machine',
-        sdk: '^1.4.0',
-        entry: '<in-process>',
-        capabilities: [],
-      },
-      definePlugin({
-        kind: 'machine',
-        create(ctx) {
-          const plic = ctx.interruptController('plic', 16);
-          ctx.place(ctx.system, ctx.ram('ram', ctx.ramSize), 0x80000000);
-          return {
-            platformSlot: (_device, kind) =>
-              kind === 'virtio-mmio'
-                ? {
-                    base: 0x10001000 as GuestPhysAddr,
-                    size: 0x1000,
-                    irq: (level) => plic.setInput(1, level),
-                    release: () => {},
-                  }
-                : undefined,
-          };
-        },
-      }),
-    );
-
   it('runs the same exchange on a virtio-mmio slot (device id 3)', async () => {
     const out: Record<string, string> = { c0: '' };
     const c0 = new CharChannel({
@@ -319,7 +282,7 @@ describe('virtio-serial-device', { timeout: 60_000 }, () => {
       },
     });
     const emu = new Emulator({
-      machine: slotMachine(),
+      machine: mmioSlotMachine(),
       ramSize: 64 << 20,
       log: () => {},
       backends: { chardevs: new Map([['c0', c0]]) },
